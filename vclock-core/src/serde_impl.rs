@@ -1,0 +1,74 @@
+//! Serde support: a clock is a map from id to counter in ascending id order.
+//!
+//! Decoding normalises what an encoder may legally write but a clock never
+//! holds: explicit zero counters are dropped and ids out of order are sorted.
+//! A repeated id is rejected, because no single meaning can be given to it.
+
+use alloc::vec::Vec;
+use core::fmt;
+use core::marker::PhantomData;
+
+use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
+use serde::ser::{Serialize, Serializer};
+
+use crate::VectorClock;
+
+/// Upper bound on what a length hint from the input may make us reserve up
+/// front; a hostile hint then costs at most this much before entries
+/// actually arrive.
+const MAX_PREALLOCATED_ENTRIES: usize = 4096;
+
+impl<K: Serialize> Serialize for VectorClock<K> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de, K: Deserialize<'de> + Ord> Deserialize<'de> for VectorClock<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ClockVisitor(PhantomData))
+    }
+}
+
+struct ClockVisitor<K>(PhantomData<K>);
+
+impl<'de, K: Deserialize<'de> + Ord> Visitor<'de> for ClockVisitor<K> {
+    type Value = VectorClock<K>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a map from node id to u64 counter, each id at most once")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let capacity = map.size_hint().unwrap_or(0).min(MAX_PREALLOCATED_ENTRIES);
+        let mut ids: Vec<K> = Vec::with_capacity(capacity);
+        let mut counters: Vec<u64> = Vec::with_capacity(capacity);
+        let mut ascending = true;
+        let mut has_zero = false;
+        while let Some((id, counter)) = map.next_entry::<K, u64>()? {
+            if let Some(last) = ids.last() {
+                if *last == id {
+                    return Err(A::Error::custom(DUPLICATE_ID));
+                }
+                ascending &= *last < id;
+            }
+            has_zero |= counter == 0;
+            ids.push(id);
+            counters.push(counter);
+        }
+        if ascending && !has_zero {
+            return Ok(VectorClock::from_sorted_parts(ids, counters));
+        }
+        // The slow path: only for input that was not written by this crate.
+        let mut entries: Vec<(K, u64)> = ids.into_iter().zip(counters).collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        if entries.windows(2).any(|w| w[0].0 == w[1].0) {
+            return Err(A::Error::custom(DUPLICATE_ID));
+        }
+        entries.retain(|&(_, counter)| counter != 0);
+        let (ids, counters) = entries.into_iter().unzip();
+        Ok(VectorClock::from_sorted_parts(ids, counters))
+    }
+}
+
+const DUPLICATE_ID: &str = "vector clock names the same node id more than once";

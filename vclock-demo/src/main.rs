@@ -1,0 +1,3 @@
+//! The vclock demo network (work in progress).
+
+fn main() {}

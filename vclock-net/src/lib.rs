@@ -1,0 +1,1 @@
+//! Clock-stamped messages over blocking TCP (work in progress).
