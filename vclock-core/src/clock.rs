@@ -128,6 +128,7 @@ impl<K> VectorClock<K> {
     /// let entries: Vec<_> = clock.iter().collect();
     /// assert_eq!(entries, [(&1, 2), (&3, 1)]);
     /// ```
+    #[must_use]
     pub fn iter(&self) -> Iter<'_, K> {
         Iter {
             inner: self.ids.iter().zip(self.counters.iter()),
