@@ -1,0 +1,308 @@
+//! vclock-net against plain `std::net` sockets over loopback, with the same
+//! frame bytes: ping-pong round trip and one-way throughput. Also the cost
+//! of the mistake this crate is built to avoid: a frame written as a
+//! length prefix and a body in two writes, without TCP_NODELAY.
+
+// `criterion_group!` defines an undocumented public function.
+#![allow(missing_docs)]
+
+use std::io::{BufReader, BufWriter, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use vclock_net::codec::{self, FrameKind};
+use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
+
+/// Messages per iteration of the one-way benches.
+const BATCH: u64 = 1000;
+
+type Env = Envelope<u32, String>;
+
+/// A message as a 4-node demo sends it: 4 clock entries, 64-byte payload.
+fn envelope(from: u32) -> Env {
+    let clock = VectorClock::from_iter((0..4).map(|id| (id, 1000 + u64::from(id))));
+    Envelope::new(from, clock, "p".repeat(64))
+}
+
+fn frame_bytes(envelope: &Env) -> Vec<u8> {
+    let mut frame = Vec::new();
+    codec::encode_frame(&mut frame, FrameKind::Message, envelope, u32::MAX).unwrap();
+    frame
+}
+
+fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Reads one length-prefixed frame into `buf`; false at end of stream.
+fn read_plain_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> bool {
+    let mut prefix = [0; 4];
+    if reader.read_exact(&mut prefix).is_err() {
+        return false;
+    }
+    buf.resize(u32::from_be_bytes(prefix) as usize, 0);
+    reader.read_exact(buf).is_ok()
+}
+
+/// A plain echo server: reads frames and writes each back.
+fn plain_echo(nodelay: bool, split_writes: bool) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind(localhost()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let thread = thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        stream.set_nodelay(nodelay).unwrap();
+        let mut buf = Vec::new();
+        while read_plain_frame(&mut stream, &mut buf) {
+            let len = u32::try_from(buf.len()).unwrap().to_be_bytes();
+            if split_writes {
+                stream.write_all(&len).unwrap();
+                stream.write_all(&buf).unwrap();
+            } else {
+                let mut frame = len.to_vec();
+                frame.extend_from_slice(&buf);
+                stream.write_all(&frame).unwrap();
+            }
+        }
+    });
+    (addr, thread)
+}
+
+fn bench_round_trip(c: &mut Criterion) {
+    let mut group = c.benchmark_group("round_trip");
+    let request = envelope(1);
+    let frame = frame_bytes(&request);
+
+    // vclock-net: A sends to B; B's application thread sends it back.
+    {
+        let a_inbox: Listener<u32, String> =
+            Listener::bind(localhost(), Config::default()).unwrap();
+        let b_inbox: Listener<u32, String> =
+            Listener::bind(localhost(), Config::default()).unwrap();
+        let (a_addr, b_addr) = (a_inbox.local_addr(), b_inbox.local_addr());
+        let echo = thread::spawn(move || {
+            let mut b_out: Sender<u32, String> = Sender::new(2, Config::default());
+            while let Some(Incoming::Message { mut envelope, .. }) = b_inbox.recv() {
+                if envelope.payload == "stop" {
+                    break;
+                }
+                envelope.from = 2;
+                b_out.send(a_addr, &envelope).unwrap();
+            }
+        });
+        let mut a_out: Sender<u32, String> = Sender::new(1, Config::default());
+        group.bench_function("vclock_net", |b| {
+            b.iter(|| {
+                a_out.send(b_addr, &request).unwrap();
+                match a_inbox.recv() {
+                    Some(Incoming::Message { envelope, .. }) => envelope,
+                    other => panic!("{other:?}"),
+                }
+            });
+        });
+        let stop = Envelope::new(1, VectorClock::new(), "stop".to_string());
+        a_out.send(b_addr, &stop).unwrap();
+        echo.join().unwrap();
+    }
+
+    // Plain sockets, TCP_NODELAY, one write per frame, same bytes.
+    {
+        let (addr, echo) = plain_echo(true, false);
+        let mut stream = TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut buf = Vec::new();
+        group.bench_function("plain_std", |b| {
+            b.iter(|| {
+                stream.write_all(&frame).unwrap();
+                assert!(read_plain_frame(&mut stream, &mut buf));
+            });
+        });
+        drop(stream);
+        echo.join().unwrap();
+    }
+
+    // Plain sockets with vclock-net's thread structure: on each side a
+    // reader thread hands raw frames to the application thread through a
+    // channel. No decoding, no checks: the cost of the architecture alone.
+    {
+        let (to_a, a_inbox) = mpsc::sync_channel::<Vec<u8>>(1024);
+        let (to_b, b_inbox) = mpsc::sync_channel::<Vec<u8>>(1024);
+        let a_listener = TcpListener::bind(localhost()).unwrap();
+        let b_listener = TcpListener::bind(localhost()).unwrap();
+        let a_addr = a_listener.local_addr().unwrap();
+        let b_addr = b_listener.local_addr().unwrap();
+        let reader = |listener: TcpListener, to: mpsc::SyncSender<Vec<u8>>| {
+            thread::spawn(move || {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::with_capacity(64 * 1024, stream);
+                let mut buf = Vec::new();
+                while read_plain_frame(&mut reader, &mut buf) {
+                    if to.send(buf.clone()).is_err() {
+                        break;
+                    }
+                }
+            })
+        };
+        let a_reader = reader(a_listener, to_a);
+        let b_reader = reader(b_listener, to_b);
+        let echo = thread::spawn(move || {
+            let mut out = TcpStream::connect(a_addr).unwrap();
+            out.set_nodelay(true).unwrap();
+            while let Ok(body) = b_inbox.recv() {
+                if body.is_empty() {
+                    break;
+                }
+                let mut frame = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+                frame.extend_from_slice(&body);
+                out.write_all(&frame).unwrap();
+            }
+        });
+        let mut out = TcpStream::connect(b_addr).unwrap();
+        out.set_nodelay(true).unwrap();
+        group.bench_function("plain_std_threads", |b| {
+            b.iter(|| {
+                out.write_all(&frame).unwrap();
+                a_inbox.recv().unwrap()
+            });
+        });
+        out.write_all(&[0, 0, 0, 0]).unwrap();
+        drop(out);
+        echo.join().unwrap();
+        b_reader.join().unwrap();
+        a_reader.join().unwrap();
+    }
+    group.finish();
+
+    // The mistake: Nagle's algorithm holds the body back until the length
+    // prefix is acknowledged, and the peer delays that ACK.
+    let mut group = c.benchmark_group("round_trip_split_write_no_nodelay");
+    group.sample_size(10);
+    {
+        let (addr, echo) = plain_echo(false, true);
+        let mut stream = TcpStream::connect(addr).unwrap();
+        let mut buf = Vec::new();
+        group.bench_function("plain_std", |b| {
+            b.iter(|| {
+                stream.write_all(&frame[..4]).unwrap();
+                stream.write_all(&frame[4..]).unwrap();
+                assert!(read_plain_frame(&mut stream, &mut buf));
+            });
+        });
+        drop(stream);
+        echo.join().unwrap();
+    }
+    group.finish();
+}
+
+fn bench_one_way(c: &mut Criterion) {
+    let mut group = c.benchmark_group("one_way");
+    let message = envelope(1);
+    let frame = frame_bytes(&message);
+    group.throughput(Throughput::BytesDecimal(BATCH * frame.len() as u64));
+
+    // vclock-net: the application thread counts received messages and
+    // reports each full batch.
+    {
+        let inbox: Listener<u32, String> = Listener::bind(localhost(), Config::default()).unwrap();
+        let addr = inbox.local_addr();
+        let (batch_done, batches) = mpsc::channel();
+        let receiver = thread::spawn(move || {
+            let mut count = 0u64;
+            while let Some(Incoming::Message { envelope, .. }) = inbox.recv() {
+                if envelope.payload == "stop" {
+                    break;
+                }
+                count += 1;
+                if count % BATCH == 0 {
+                    batch_done.send(()).unwrap();
+                }
+            }
+        });
+        let mut out: Sender<u32, String> = Sender::new(1, Config::default());
+        group.bench_function("vclock_net", |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    out.send(addr, &message).unwrap();
+                }
+                batches.recv_timeout(Duration::from_secs(30)).unwrap();
+            });
+        });
+        let stop = Envelope::new(1, VectorClock::new(), "stop".to_string());
+        out.send(addr, &stop).unwrap();
+        receiver.join().unwrap();
+    }
+
+    // Plain sockets: the same bytes through a BufWriter, flushed per batch;
+    // the reader only splits frames.
+    {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (batch_done, batches) = mpsc::channel();
+        let receiver = thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::with_capacity(64 * 1024, stream);
+            let mut buf = Vec::new();
+            let mut count = 0u64;
+            while read_plain_frame(&mut reader, &mut buf) {
+                count += 1;
+                if count % BATCH == 0 {
+                    batch_done.send(()).unwrap();
+                }
+            }
+        });
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut writer = BufWriter::with_capacity(64 * 1024, stream);
+        group.bench_function("plain_std_bufwriter", |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    writer.write_all(&frame).unwrap();
+                }
+                writer.flush().unwrap();
+                batches.recv_timeout(Duration::from_secs(30)).unwrap();
+            });
+        });
+        drop(writer);
+        receiver.join().unwrap();
+    }
+
+    // Plain sockets, BufWriter flushed after every frame: the same system
+    // calls as vclock-net's one write per frame.
+    {
+        let listener = TcpListener::bind(localhost()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (batch_done, batches) = mpsc::channel();
+        let receiver = thread::spawn(move || {
+            let (stream, _) = listener.accept().unwrap();
+            let mut reader = BufReader::with_capacity(64 * 1024, stream);
+            let mut buf = Vec::new();
+            let mut count = 0u64;
+            while read_plain_frame(&mut reader, &mut buf) {
+                count += 1;
+                if count % BATCH == 0 {
+                    batch_done.send(()).unwrap();
+                }
+            }
+        });
+        let stream = TcpStream::connect(addr).unwrap();
+        stream.set_nodelay(true).unwrap();
+        let mut writer = BufWriter::with_capacity(64 * 1024, stream);
+        group.bench_function("plain_std_flush_per_frame", |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    writer.write_all(&frame).unwrap();
+                    writer.flush().unwrap();
+                }
+                batches.recv_timeout(Duration::from_secs(30)).unwrap();
+            });
+        });
+        drop(writer);
+        receiver.join().unwrap();
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_round_trip, bench_one_way);
+criterion_main!(benches);

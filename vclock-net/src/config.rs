@@ -1,0 +1,138 @@
+//! Limits and timeouts shared by the sending and the receiving side.
+
+use std::time::Duration;
+
+/// Limits and timeouts for a [`Sender`](crate::Sender) and a
+/// [`Listener`](crate::Listener).
+///
+/// Build one from [`Config::default()`] and the by-value setters; read the
+/// settings back through the public fields.
+///
+/// ```
+/// use std::time::Duration;
+/// use vclock_net::Config;
+///
+/// let config = Config::default()
+///     .max_frame_len(64 * 1024)
+///     .read_timeout(Duration::from_secs(1));
+/// assert_eq!(config.max_frame_len, 64 * 1024);
+/// assert_eq!(config.max_connections, 256);
+/// ```
+///
+/// A zero duration is treated as one millisecond, because the operating
+/// system has no "time out at once" setting for sockets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Config {
+    /// Largest frame accepted or sent, in bytes (the frame's kind byte plus
+    /// the encoded envelope). Default 1 MiB: far above any clock-stamped
+    /// message of a demo network, and small enough that a few hundred
+    /// connections each at the limit stay within a few hundred MiB.
+    pub max_frame_len: u32,
+    /// How long a sender waits for a TCP connection to be established.
+    /// Default 1 s: on loopback or a LAN a live peer answers in well under a
+    /// millisecond, and a peer that is down should be reported quickly.
+    pub connect_timeout: Duration,
+    /// How long a single write of a frame may block. Default 5 s: a write
+    /// blocks only when the peer has stopped reading and its buffers are
+    /// full, which a healthy peer clears in far less.
+    pub write_timeout: Duration,
+    /// How long a listener waits for a connection header to complete after
+    /// accepting, and for a frame to complete once its first byte has
+    /// arrived. A connection idle *between* frames is never timed out.
+    /// Default 5 s: a frame of 1 MiB still arrives in time at 200 KiB/s,
+    /// while a peer that stalls cannot hold a connection slot for long.
+    pub read_timeout: Duration,
+    /// How long [`Sender::send_acked`](crate::Sender::send_acked) waits for
+    /// the acknowledgement. Default 5 s: the listener acknowledges as soon
+    /// as it has queued the message, unless its queue is full because the
+    /// application is not draining it.
+    pub ack_timeout: Duration,
+    /// Most connections a listener serves at once; more are closed at once
+    /// and reported. Default 256: one per peer is enough for any demo
+    /// network, and each costs a thread.
+    pub max_connections: usize,
+    /// How many received messages (and rejections) a listener queues for
+    /// the application before its connection threads stop reading, which
+    /// pushes back on the senders through TCP flow control. Default 1024:
+    /// bounded, so a peer cannot make the listener allocate without limit
+    /// when the application drains slowly, and deep enough that a burst
+    /// from a few peers does not stall them.
+    ///
+    /// A listener's memory for messages is thus bounded by about
+    /// `(queue_capacity + max_connections) * max_frame_len`; lower either
+    /// limit if frames may be large.
+    pub queue_capacity: usize,
+}
+
+impl Default for Config {
+    /// The defaults documented on each field.
+    fn default() -> Self {
+        Self {
+            max_frame_len: 1024 * 1024,
+            connect_timeout: Duration::from_secs(1),
+            write_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(5),
+            ack_timeout: Duration::from_secs(5),
+            max_connections: 256,
+            queue_capacity: 1024,
+        }
+    }
+}
+
+impl Config {
+    /// Sets [`max_frame_len`](Config#structfield.max_frame_len).
+    #[must_use]
+    pub fn max_frame_len(mut self, bytes: u32) -> Self {
+        self.max_frame_len = bytes;
+        self
+    }
+
+    /// Sets [`connect_timeout`](Config#structfield.connect_timeout).
+    #[must_use]
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.connect_timeout = d;
+        self
+    }
+
+    /// Sets [`write_timeout`](Config#structfield.write_timeout).
+    #[must_use]
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.write_timeout = d;
+        self
+    }
+
+    /// Sets [`read_timeout`](Config#structfield.read_timeout).
+    #[must_use]
+    pub fn read_timeout(mut self, d: Duration) -> Self {
+        self.read_timeout = d;
+        self
+    }
+
+    /// Sets [`ack_timeout`](Config#structfield.ack_timeout).
+    #[must_use]
+    pub fn ack_timeout(mut self, d: Duration) -> Self {
+        self.ack_timeout = d;
+        self
+    }
+
+    /// Sets [`max_connections`](Config#structfield.max_connections).
+    #[must_use]
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Sets [`queue_capacity`](Config#structfield.queue_capacity). Zero is
+    /// treated as one.
+    #[must_use]
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n;
+        self
+    }
+}
+
+/// A socket timeout the operating system accepts: never zero.
+pub(crate) fn socket_timeout(d: Duration) -> Duration {
+    d.max(Duration::from_millis(1))
+}

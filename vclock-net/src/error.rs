@@ -1,0 +1,338 @@
+//! The crate's error type: one enum for the codec, the sender, the listener
+//! and port discovery, each variant saying what can go on after it.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Everything that can go wrong in `vclock-net`.
+///
+/// Each variant's documentation says what is still usable after it. As a
+/// rule: an error never poisons a [`Sender`](crate::Sender) or a
+/// [`Listener`](crate::Listener) as a whole. At worst the one connection it
+/// happened on is closed, and the next send to that peer connects afresh.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The peer could not be reached: connecting was refused, timed out or
+    /// found no route, or the connection broke and the one reconnect allowed
+    /// per send failed too.
+    ///
+    /// The sender has no connection to this peer afterwards; it goes on, and
+    /// the next send to the peer tries to connect again.
+    #[error("peer {peer} is down: {source}")]
+    PeerDown {
+        /// The address that was being sent to.
+        peer: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Writing a frame did not complete within the configured write timeout:
+    /// the peer is up but has stopped reading (its receive buffer is full).
+    ///
+    /// The frame was not delivered (at most a prefix of it was written, which
+    /// the peer rejects). The connection to this peer is closed; the sender
+    /// goes on.
+    #[error("peer {peer} did not take the frame within the write timeout of {timeout:?}")]
+    WriteTimeout {
+        /// The address that was being sent to.
+        peer: SocketAddr,
+        /// The configured write timeout.
+        timeout: Duration,
+    },
+
+    /// An I/O error on an established connection that is neither a timeout
+    /// nor the peer going away.
+    ///
+    /// The connection it happened on is closed; the sender or listener goes
+    /// on.
+    #[error("I/O error on the connection to {peer}: {source}")]
+    Io {
+        /// The remote address of the connection.
+        peer: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// An acknowledged send wrote its frame but no acknowledgement came back
+    /// within the configured ack timeout.
+    ///
+    /// The frame may or may not have been delivered. The connection is
+    /// closed (so a late acknowledgement can never be mistaken for the next
+    /// one); the sender goes on.
+    #[error("peer {peer} did not acknowledge the frame within {timeout:?}")]
+    AckTimeout {
+        /// The address that was being sent to.
+        peer: SocketAddr,
+        /// The configured ack timeout.
+        timeout: Duration,
+    },
+
+    /// An acknowledged send wrote its frame but the connection closed (or
+    /// broke) before the acknowledgement arrived.
+    ///
+    /// The frame may or may not have been delivered. The connection is
+    /// closed; the sender goes on.
+    #[error("connection to {peer} closed before the frame was acknowledged: {source}")]
+    AckLost {
+        /// The address that was being sent to.
+        peer: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The peer answered an acknowledged send with bytes that are not the
+    /// expected acknowledgement.
+    ///
+    /// The connection is closed; the sender goes on.
+    #[error("bad acknowledgement from {peer}: {reason}")]
+    BadAck {
+        /// The address that was being sent to.
+        peer: SocketAddr,
+        /// What was wrong with it.
+        reason: String,
+    },
+
+    /// The connection did not start with the `vclock-net` magic bytes: the
+    /// peer speaks some other protocol (an HTTP request, a port scanner).
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("not a vclock-net connection: header starts with {found:?} instead of \"VCLK\"", found = String::from_utf8_lossy(found))]
+    BadMagic {
+        /// The first four bytes that arrived.
+        found: [u8; 4],
+    },
+
+    /// The connection header names a protocol version this build does not
+    /// speak.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("unsupported protocol version {found} (this build speaks version {supported})")]
+    UnsupportedVersion {
+        /// The version in the header.
+        found: u16,
+        /// The version this build speaks.
+        supported: u16,
+    },
+
+    /// The sender id in a connection header is longer than
+    /// [`MAX_SENDER_ID_LEN`](crate::codec::MAX_SENDER_ID_LEN) bytes, or the
+    /// local id given to a [`Sender`](crate::Sender) encodes to more than
+    /// that.
+    ///
+    /// On the listener the connection is closed and the listener goes on; on
+    /// the sender nothing was written and the sender goes on (but cannot
+    /// connect anywhere with that id).
+    #[error("sender id of {len} bytes is over the maximum of {max} bytes")]
+    SenderIdTooLong {
+        /// The encoded length of the id.
+        len: usize,
+        /// The maximum.
+        max: u16,
+    },
+
+    /// A frame's declared length (or, when sending, an encoded envelope) is
+    /// over the configured maximum frame length.
+    ///
+    /// When receiving, nothing was allocated for it and the connection is
+    /// closed; the listener goes on. When sending, nothing was written and
+    /// the connection stays usable.
+    #[error("frame of {len} bytes is over the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The declared or encoded length.
+        len: u64,
+        /// The configured maximum.
+        max: u32,
+    },
+
+    /// A frame declared a length of zero, which no valid frame has.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("zero-length frame")]
+    EmptyFrame,
+
+    /// A frame's kind byte is not one this build knows.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("unknown frame kind {0:#04x}")]
+    UnknownFrameKind(u8),
+
+    /// The input ended inside the connection header or inside a frame.
+    ///
+    /// The connection is closed; the listener goes on. (The input ending
+    /// exactly between two frames is a normal close, not this error.)
+    #[error("connection closed inside {0}")]
+    Truncated(&'static str),
+
+    /// The peer stopped sending in the middle of the connection header or of
+    /// a frame for longer than the configured read timeout.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("peer stalled inside {context} for longer than the read timeout of {timeout:?}")]
+    ReadTimeout {
+        /// Where the peer stalled.
+        context: &'static str,
+        /// The configured read timeout.
+        timeout: Duration,
+    },
+
+    /// Reading from a connection failed.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("read error inside {context}: {source}")]
+    Read {
+        /// Where the read failed.
+        context: &'static str,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// The bytes of a frame or of a header's sender id do not decode as the
+    /// expected type. This includes a clock that names the same id twice.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("cannot decode {what}: {source}")]
+    Decode {
+        /// What was being decoded.
+        what: &'static str,
+        /// What bincode said.
+        #[source]
+        source: bincode::error::DecodeError,
+    },
+
+    /// A frame or header id decoded but left bytes over inside its declared
+    /// length.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("{what} has {extra} trailing bytes after the encoded value")]
+    TrailingBytes {
+        /// What was being decoded.
+        what: &'static str,
+        /// How many bytes were left over.
+        extra: usize,
+    },
+
+    /// An envelope's `from` differs from the sender id in its connection's
+    /// header.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("envelope's `from` differs from the sender id in the connection header")]
+    SenderMismatch,
+
+    /// Writing an encoded header or frame to the underlying writer failed
+    /// (returned only by the plain [`codec`](crate::codec) functions; a
+    /// [`Sender`](crate::Sender) reports [`PeerDown`](Error::PeerDown),
+    /// [`WriteTimeout`](Error::WriteTimeout) or [`Io`](Error::Io) instead).
+    ///
+    /// The writer may hold part of a frame and must not be written to again.
+    #[error("write failed: {0}")]
+    Write(#[source] io::Error),
+
+    /// A value could not be encoded (its `Serialize` implementation failed).
+    ///
+    /// Nothing was written; the connection and the sender go on.
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// What bincode said.
+        #[source]
+        source: bincode::error::EncodeError,
+    },
+
+    /// A connection arrived while the listener already had the configured
+    /// maximum number of connections open.
+    ///
+    /// That connection was closed at once; the listener and every other
+    /// connection go on.
+    #[error("too many connections (maximum {max}); connection closed")]
+    TooManyConnections {
+        /// The configured maximum.
+        max: usize,
+    },
+
+    /// Binding a listening socket failed.
+    ///
+    /// Nothing was created; the caller can try another address.
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        /// The address that was being bound.
+        addr: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
+    /// A listener could not be set up (reading its address or setting a
+    /// socket option failed).
+    ///
+    /// Nothing was created.
+    #[error("cannot set up listener: {0}")]
+    Listen(#[source] io::Error),
+
+    /// [`find_free_ports`](crate::find_free_ports) reached port 65535 before
+    /// finding as many free ports as asked for.
+    ///
+    /// Nothing is held; the caller can try a lower base or fewer ports.
+    #[error("only {found} of {wanted} free ports on {ip} from port {base} upward")]
+    NoFreePorts {
+        /// The address probed.
+        ip: IpAddr,
+        /// The first port probed.
+        base: u16,
+        /// How many ports were asked for.
+        wanted: usize,
+        /// How many were found.
+        found: usize,
+    },
+}
+
+impl Error {
+    /// True when the error means the peer could not be reached or has gone
+    /// away: connecting failed, the connection broke, or it closed before an
+    /// acknowledgement arrived.
+    ///
+    /// A caller typically marks the peer as down and tries again later.
+    #[must_use]
+    pub fn is_peer_down(&self) -> bool {
+        matches!(self, Error::PeerDown { .. } | Error::AckLost { .. })
+    }
+
+    /// True when the error is a timeout: a write, an acknowledgement, or a
+    /// peer that stalled in the middle of a header or a frame.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            Error::WriteTimeout { .. } | Error::AckTimeout { .. } | Error::ReadTimeout { .. }
+        )
+    }
+
+    /// True when the error is about what a peer sent: a bad header, a bad or
+    /// oversized frame, a truncated stream, or a frame that does not decode.
+    #[must_use]
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Error::BadMagic { .. }
+                | Error::UnsupportedVersion { .. }
+                | Error::FrameTooLarge { .. }
+                | Error::EmptyFrame
+                | Error::UnknownFrameKind(_)
+                | Error::Truncated(_)
+                | Error::Decode { .. }
+                | Error::TrailingBytes { .. }
+                | Error::SenderMismatch
+                | Error::SenderIdTooLong { .. }
+                | Error::BadAck { .. }
+        )
+    }
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

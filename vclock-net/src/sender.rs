@@ -1,0 +1,428 @@
+//! The sending side: one persistent connection per peer address.
+
+use std::collections::HashMap;
+use std::io::{self, Read, Write};
+use std::marker::PhantomData;
+use std::net::{SocketAddr, TcpStream};
+
+use serde::Serialize;
+
+use crate::codec::{self, ACK_LEN, FrameKind};
+use crate::config::{Config, socket_timeout};
+use crate::envelope::Envelope;
+use crate::error::{Error, Result};
+
+/// The sending side of a node: keeps one persistent TCP connection per peer
+/// address and writes each envelope as one frame.
+///
+/// A new connection is opened on the first send to a peer (within
+/// [`Config::connect_timeout`]), gets `TCP_NODELAY` and a write timeout,
+/// and starts with the connection header naming this sender. Later sends
+/// reuse it.
+///
+/// # What a successful send guarantees
+///
+/// [`send`](Sender::send) returning `Ok` means the whole frame was handed to
+/// the operating system on a connection that was open just before the
+/// write: the peer had not closed it, and no reset from the peer had
+/// arrived. It does **not** mean the peer's application read the message,
+/// nor even that the bytes reached the peer's machine: if the peer dies
+/// after that check, the bytes are lost and only a later send notices. (On
+/// loopback and a LAN the window is the time between the check and the
+/// write, a few microseconds; a peer that crashed earlier is always
+/// noticed, since its kernel has sent a FIN or a reset.)
+///
+/// [`send_acked`](Sender::send_acked) returning `Ok` means the peer's
+/// listener decoded the frame and queued the envelope for its application.
+/// An error from it after the frame was written ([`Error::AckTimeout`],
+/// [`Error::AckLost`]) means the envelope may or may not have been
+/// delivered.
+///
+/// # Errors and reconnecting
+///
+/// Before writing on a cached connection the sender checks whether the peer
+/// has gone away. If it has, or if the write fails because the connection
+/// broke, the sender reconnects once and writes the frame on the new
+/// connection; if the peer is down that fails within the connect timeout
+/// with an error whose [`is_peer_down`](Error::is_peer_down) is true. A
+/// send waits at most the connect timeout for a connection, gives up when
+/// the peer takes no bytes for the write timeout, and `send_acked` waits at
+/// most the ack timeout for its acknowledgement; nothing blocks for ever,
+/// and nothing panics.
+///
+/// A listener at its connection limit accepts a connection and closes it
+/// at once. A plain send on such a connection can return `Ok` (the bytes
+/// reached the kernel before the close); the next send notices the close.
+/// Use [`send_acked`](Sender::send_acked) where that matters.
+///
+/// Frames on one connection arrive in the order they were sent. A
+/// reconnect starts a new connection, so a frame written into a dying
+/// connection just before may be lost; none is duplicated.
+#[derive(Debug)]
+pub struct Sender<K, M> {
+    local_id: K,
+    config: Config,
+    connections: HashMap<SocketAddr, Connection>,
+    /// Scratch space for encoding, reused across sends.
+    buffer: Vec<u8>,
+    _payload: PhantomData<fn(&M)>,
+}
+
+/// One cached connection.
+#[derive(Debug)]
+struct Connection {
+    stream: TcpStream,
+    /// Frames written so far, which is the index of the next one.
+    frames_sent: u64,
+}
+
+impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
+    /// A sender that names itself `local_id` in every connection header.
+    #[must_use]
+    pub fn new(local_id: K, config: Config) -> Self {
+        Self {
+            local_id,
+            config,
+            connections: HashMap::new(),
+            buffer: Vec::new(),
+            _payload: PhantomData,
+        }
+    }
+
+    /// Writes `envelope` as one frame on the cached (or a new) connection to
+    /// `peer`. See the [type docs](Sender#what-a-successful-send-guarantees)
+    /// for exactly what `Ok` guarantees.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PeerDown`] if the peer cannot be reached;
+    /// [`Error::WriteTimeout`] if it has stopped reading; [`Error::Io`] for
+    /// other failures of the connection (in each case the connection is
+    /// closed). [`Error::Encode`] or [`Error::FrameTooLarge`] if the
+    /// envelope cannot be sent at all (nothing is written; the connection
+    /// stays open).
+    pub fn send(&mut self, peer: SocketAddr, envelope: &Envelope<K, M>) -> Result<()> {
+        self.send_frame(peer, envelope, FrameKind::Message)
+    }
+
+    /// Like [`send`](Sender::send), then waits up to
+    /// [`Config::ack_timeout`] for the peer's listener to acknowledge that
+    /// it decoded the frame and queued the envelope for its application.
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send), and [`Error::AckTimeout`],
+    /// [`Error::AckLost`] or [`Error::BadAck`] if the frame was written but
+    /// not properly acknowledged; then the envelope may or may not have
+    /// been delivered, and the connection is closed.
+    pub fn send_acked(&mut self, peer: SocketAddr, envelope: &Envelope<K, M>) -> Result<()> {
+        self.send_frame(peer, envelope, FrameKind::AckRequested)
+    }
+
+    /// Drops the cached connection to `peer`, if any. The next send to it
+    /// connects afresh.
+    pub fn disconnect(&mut self, peer: SocketAddr) {
+        self.connections.remove(&peer);
+    }
+
+    /// Drops every cached connection.
+    pub fn disconnect_all(&mut self) {
+        self.connections.clear();
+    }
+
+    /// Whether a connection to `peer` is cached (it may have died since it
+    /// was last used; the next send finds out).
+    #[must_use]
+    pub fn is_connected(&self, peer: SocketAddr) -> bool {
+        self.connections.contains_key(&peer)
+    }
+
+    /// Whether the cached connection to `peer` has `TCP_NODELAY` set, or
+    /// `None` if there is no cached connection (or the option cannot be
+    /// read). It is always set; this exists so that tests can check it.
+    #[must_use]
+    pub fn nodelay(&self, peer: SocketAddr) -> Option<bool> {
+        self.connections.get(&peer)?.stream.nodelay().ok()
+    }
+
+    /// The id this sender puts in its connection headers.
+    #[must_use]
+    pub fn local_id(&self) -> &K {
+        &self.local_id
+    }
+
+    /// The configuration this sender was built with.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    fn send_frame(
+        &mut self,
+        peer: SocketAddr,
+        envelope: &Envelope<K, M>,
+        kind: FrameKind,
+    ) -> Result<()> {
+        self.buffer.clear();
+        codec::encode_frame(&mut self.buffer, kind, envelope, self.config.max_frame_len)?;
+
+        if let Some(mut connection) = self.connections.remove(&peer) {
+            if connection.peer_is_still_there() {
+                match write_frame(&mut connection.stream, &self.buffer) {
+                    Ok(reusable) => return self.finish(peer, connection, kind, reusable),
+                    // The connection broke: fall through to one reconnect. The
+                    // peer saw at most part of the frame, which it discards,
+                    // so resending cannot duplicate it.
+                    Err(e) if is_broken_connection(&e) => {}
+                    Err(e) => return Err(self.write_error(peer, e)),
+                }
+            }
+        }
+
+        // The header and the first frame go out in one write. The header is
+        // encoded first so that an id that cannot be sent costs no
+        // connection.
+        let mut first = Vec::with_capacity(self.buffer.len() + 64);
+        codec::encode_header(&mut first, &self.local_id)?;
+        first.extend_from_slice(&self.buffer);
+        let mut connection = self.connect(peer)?;
+        match write_frame(&mut connection.stream, &first) {
+            Ok(reusable) => self.finish(peer, connection, kind, reusable),
+            Err(e) if is_broken_connection(&e) => Err(Error::PeerDown { peer, source: e }),
+            Err(e) => Err(self.write_error(peer, e)),
+        }
+    }
+
+    /// Bookkeeping after a frame was written: waits for the ack if one was
+    /// asked for, and caches the connection if it is still good.
+    fn finish(
+        &mut self,
+        peer: SocketAddr,
+        mut connection: Connection,
+        kind: FrameKind,
+        reusable: bool,
+    ) -> Result<()> {
+        let index = connection.frames_sent;
+        connection.frames_sent += 1;
+        let mut reusable = reusable;
+        if kind == FrameKind::AckRequested {
+            // On error the connection is dropped here, so a late ack can
+            // never be read as the ack of a later frame.
+            reusable &= connection.wait_for_ack(peer, index, &self.config)?;
+        }
+        if reusable {
+            self.connections.insert(peer, connection);
+        }
+        Ok(())
+    }
+
+    fn connect(&self, peer: SocketAddr) -> Result<Connection> {
+        let down = |source| Error::PeerDown { peer, source };
+        let stream = TcpStream::connect_timeout(&peer, socket_timeout(self.config.connect_timeout))
+            .map_err(down)?;
+        let io = |source| Error::Io { peer, source };
+        stream.set_nodelay(true).map_err(io)?;
+        stream
+            .set_write_timeout(Some(socket_timeout(self.config.write_timeout)))
+            .map_err(io)?;
+        // Only acknowledgements are ever read from this stream.
+        stream
+            .set_read_timeout(Some(socket_timeout(self.config.ack_timeout)))
+            .map_err(io)?;
+        // Non-blocking is the resting state (see `write_frame`).
+        stream.set_nonblocking(true).map_err(io)?;
+        Ok(Connection {
+            stream,
+            frames_sent: 0,
+        })
+    }
+
+    fn write_error(&self, peer: SocketAddr, error: io::Error) -> Error {
+        match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::WriteTimeout {
+                peer,
+                timeout: self.config.write_timeout,
+            },
+            _ if is_broken_connection(&error) => Error::PeerDown {
+                peer,
+                source: error,
+            },
+            _ => Error::Io {
+                peer,
+                source: error,
+            },
+        }
+    }
+}
+
+impl Connection {
+    /// Whether the peer has not yet closed or reset this connection, as far
+    /// as this machine knows. One system call: the socket rests in
+    /// non-blocking mode.
+    ///
+    /// A peer never sends anything unasked (acks are read as soon as they
+    /// are asked for), so a peek that finds nothing to read means the
+    /// connection is open; end of stream means the peer sent its FIN; an
+    /// error means a reset arrived; and unexpected bytes mean the peer is
+    /// not following the protocol, so the connection is not trusted either.
+    fn peer_is_still_there(&self) -> bool {
+        let mut byte = [0; 1];
+        match self.stream.peek(&mut byte) {
+            Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            Ok(_) => false,
+        }
+    }
+
+    /// Waits (blocking, up to the ack timeout) for the acknowledgement of
+    /// frame `index`. Returns whether the connection can be reused.
+    fn wait_for_ack(&mut self, peer: SocketAddr, index: u64, config: &Config) -> Result<bool> {
+        let io = |source| Error::Io { peer, source };
+        self.stream.set_nonblocking(false).map_err(io)?;
+        let mut ack = [0; ACK_LEN];
+        if let Err(e) = self.stream.read_exact(&mut ack) {
+            return Err(match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::AckTimeout {
+                    peer,
+                    timeout: config.ack_timeout,
+                },
+                _ => Error::AckLost { peer, source: e },
+            });
+        }
+        match codec::decode_ack(&ack) {
+            Some(acked) if acked == index => Ok(self.stream.set_nonblocking(true).is_ok()),
+            Some(acked) => Err(Error::BadAck {
+                peer,
+                reason: format!("acknowledged frame {acked}, expected frame {index}"),
+            }),
+            None => Err(Error::BadAck {
+                peer,
+                reason: format!("expected an acknowledgement, got bytes {ack:02x?}"),
+            }),
+        }
+    }
+}
+
+/// A socket that rests in non-blocking mode and can be switched to blocking
+/// (with its write timeout) to wait for room.
+trait FrameSink: Write {
+    fn set_blocking(&mut self, blocking: bool) -> io::Result<()>;
+}
+
+impl FrameSink for TcpStream {
+    fn set_blocking(&mut self, blocking: bool) -> io::Result<()> {
+        self.set_nonblocking(!blocking)
+    }
+}
+
+/// Writes one encoded frame (or a header and a frame) to a non-blocking
+/// socket: the whole buffer goes to a single `write` call, which the kernel
+/// takes whole whenever its send buffer has room. Only when it takes part
+/// (the peer is reading slower than we write) does this wait, in blocking
+/// mode and so under the write timeout, for room for the rest.
+///
+/// Returns whether the socket is back in non-blocking mode and so can be
+/// reused. (There is nothing to flush: the frame is never held in a
+/// user-space buffer.)
+fn write_frame<S: FrameSink>(sink: &mut S, bytes: &[u8]) -> io::Result<bool> {
+    let mut written = 0;
+    while written < bytes.len() {
+        match sink.write(&bytes[written..]) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => written += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                sink.set_blocking(true)?;
+                sink.write_all(&bytes[written..])?;
+                return Ok(sink.set_blocking(false).is_ok());
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Errors that mean the connection is gone (as opposed to slow).
+fn is_broken_connection(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::BrokenPipe
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::UnexpectedEof
+            | io::ErrorKind::WriteZero
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A socket that takes at most `room` bytes while non-blocking, and
+    /// records every write call.
+    struct FakeSocket {
+        room: usize,
+        blocking: bool,
+        writes: Vec<Vec<u8>>,
+    }
+
+    impl Write for FakeSocket {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = if self.blocking {
+                buf.len()
+            } else {
+                buf.len().min(self.room)
+            };
+            if n == 0 {
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            self.room -= n.min(self.room);
+            self.writes.push(buf[..n].to_vec());
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl FrameSink for FakeSocket {
+        fn set_blocking(&mut self, blocking: bool) -> io::Result<()> {
+            self.blocking = blocking;
+            Ok(())
+        }
+    }
+
+    fn frame() -> Vec<u8> {
+        let envelope = Envelope::new(1u32, [(1u32, 3)].into_iter().collect(), "x".repeat(100));
+        let mut buf = Vec::new();
+        codec::encode_frame(&mut buf, FrameKind::Message, &envelope, u32::MAX).unwrap();
+        buf
+    }
+
+    #[test]
+    fn a_frame_is_one_write_when_there_is_room() {
+        let frame = frame();
+        let mut socket = FakeSocket {
+            room: usize::MAX,
+            blocking: false,
+            writes: Vec::new(),
+        };
+        assert!(write_frame(&mut socket, &frame).unwrap());
+        assert_eq!(socket.writes, vec![frame]);
+    }
+
+    #[test]
+    fn a_full_send_buffer_waits_in_blocking_mode_and_comes_back() {
+        let frame = frame();
+        let mut socket = FakeSocket {
+            room: 10,
+            blocking: false,
+            writes: Vec::new(),
+        };
+        assert!(write_frame(&mut socket, &frame).unwrap());
+        assert_eq!(socket.writes.concat(), frame);
+        assert_eq!(socket.writes.len(), 2);
+        assert!(!socket.blocking, "left in blocking mode");
+    }
+}
