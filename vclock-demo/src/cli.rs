@@ -1,0 +1,176 @@
+//! The command line: clap derive types for `launch`, `node` and `shiviz`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// An n-node vector-clock demo network.
+///
+/// Every node prints its vector clock before and after each message it sends
+/// or receives. Start a network on this machine with `launch`, or start nodes
+/// one by one (on one machine or several) with `node`.
+#[derive(Debug, Parser)]
+#[command(name = "vclock-demo", version, propagate_version = true)]
+pub(crate) struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Start N nodes on this machine, one console each.
+    Launch(LaunchArgs),
+    /// Run one interactive node.
+    Node(NodeArgs),
+    /// Merge the node logs in a directory into one file for ShiViz.
+    Shiviz(ShivizArgs),
+}
+
+/// How the launcher gives each node a console.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ConsoleKind {
+    /// tmux when stdin is a terminal and tmux is installed, otherwise inline.
+    Auto,
+    /// A tmux session (or new windows in the current one when inside tmux).
+    Tmux,
+    /// One terminal-emulator window per node.
+    Terminal,
+    /// All nodes in this terminal: output prefixed `[node I] `, input routed
+    /// by lines `I: <command>`.
+    Inline,
+}
+
+/// Options of `launch`.
+#[derive(Debug, Args)]
+pub(crate) struct LaunchArgs {
+    /// Number of nodes (asked for when missing and stdin is a terminal).
+    #[arg(short = 'n', long = "nodes", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=crate::launch::MAX_NODES as i64))]
+    pub(crate) nodes: Option<u32>,
+
+    /// How to give each node a console.
+    #[arg(long, value_enum, default_value_t = ConsoleKind::Auto)]
+    pub(crate) console: ConsoleKind,
+
+    /// Look for N free ports from this one upwards (by binding, never by
+    /// connecting) instead of letting the OS choose them.
+    #[arg(long, value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) base_port: Option<u16>,
+
+    /// Each node appends its events to a log in DIR.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help = "Each node appends its events to DIR/node<I>.log (GoVector format, for `vclock-demo shiviz`)"
+    )]
+    pub(crate) log_dir: Option<PathBuf>,
+
+    /// With tmux: start the session but do not attach to it.
+    #[arg(long)]
+    pub(crate) no_attach: bool,
+
+    /// With tmux: use a private tmux server (`tmux -L NAME`); for tests.
+    #[arg(long, value_name = "NAME", hide = true)]
+    pub(crate) tmux_socket: Option<String>,
+}
+
+/// Options of `node`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("addresses").required(true).args(["ports", "peers"])))]
+pub(crate) struct NodeArgs {
+    /// This node's id, from 1 to the number of nodes.
+    #[arg(long, value_name = "I", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) id: u32,
+
+    /// The port of every node on 127.0.0.1, in id order (entry I is this
+    /// node's own).
+    #[arg(long, value_name = "P1,P2,...", value_delimiter = ',',
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) ports: Vec<u16>,
+
+    /// The address (host:port) of every node, in id order (entry I is this
+    /// node's own); for nodes on several machines.
+    #[arg(long, value_name = "ADDR1,ADDR2,...", value_delimiter = ',')]
+    pub(crate) peers: Vec<String>,
+
+    /// Where to listen [default: 127.0.0.1 and the port of entry I].
+    /// Listening on other interfaces (e.g. 0.0.0.0:PORT) must be asked for.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<SocketAddr>,
+
+    /// Append every event to a log in DIR.
+    #[arg(
+        long,
+        value_name = "DIR",
+        help = "Append every event to DIR/node<I>.log (GoVector format); a node whose log already has events resumes its clock from the last one"
+    )]
+    pub(crate) log_dir: Option<PathBuf>,
+
+    /// Do not print the help text at start (the inline launcher prints it
+    /// once for all nodes).
+    #[arg(long, hide = true)]
+    pub(crate) no_help: bool,
+
+    /// On a fatal error, wait for Enter before exiting so the message stays
+    /// visible in a window that closes with the process.
+    #[arg(long, hide = true)]
+    pub(crate) pause_on_error: bool,
+}
+
+/// Options of `shiviz`.
+#[derive(Debug, Args)]
+pub(crate) struct ShivizArgs {
+    /// The directory holding the node logs.
+    #[arg(
+        value_name = "DIR",
+        help = "The directory holding the node<I>.log files"
+    )]
+    pub(crate) dir: PathBuf,
+
+    /// Write the merged log here instead of standard output.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn node_needs_ports_or_peers_but_not_both() {
+        assert!(Cli::try_parse_from(["vclock-demo", "node", "--id", "1"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "vclock-demo",
+                "node",
+                "--id",
+                "1",
+                "--ports",
+                "1,2",
+                "--peers",
+                "a:1,b:2"
+            ])
+            .is_err()
+        );
+        let cli = Cli::try_parse_from(["vclock-demo", "node", "--id", "2", "--ports", "5001,5002"])
+            .unwrap();
+        let Command::Node(node) = cli.command else {
+            panic!("not a node command")
+        };
+        assert_eq!(node.ports, [5001, 5002]);
+    }
+
+    #[test]
+    fn launch_rejects_zero_nodes() {
+        assert!(Cli::try_parse_from(["vclock-demo", "launch", "-n", "0"]).is_err());
+    }
+}

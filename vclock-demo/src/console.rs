@@ -1,0 +1,335 @@
+//! The node console's input: reading bounded lines and parsing commands.
+//!
+//! Everything here is pure (no clocks, no sockets) so every rule about what
+//! a user may type is unit-tested.
+
+use std::io::{self, BufRead};
+
+/// The help text a node prints at start and on `h`.
+pub(crate) const HELP: &str = "\
+Commands:
+  <targets> <text>  send <text> to each target: an id (2), a list (2,3) or all
+                    (every other node); this node's own id records an
+                    internal event instead
+  c, clock          print this node's clock
+  p, peers          print every node's address
+  h, help           print this help
+  e, exit, quit     leave (end of input does the same)
+";
+
+/// One parsed console line.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Input<'a> {
+    /// A blank line: nothing to do.
+    Empty,
+    /// Send `text` to each of `targets` in order (own id = internal event).
+    Send {
+        /// Node ids, each in 1..=N, no repeats.
+        targets: Vec<u32>,
+        /// The message, trimmed, never empty.
+        text: &'a str,
+    },
+    /// Print the help text.
+    Help,
+    /// Print the current clock.
+    Clock,
+    /// Print the addresses.
+    Peers,
+    /// Leave.
+    Exit,
+}
+
+/// What one call of [`read_line`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Line {
+    /// A line (without its `\n`) is in the buffer.
+    Complete,
+    /// The line was longer than the limit; it was read and thrown away.
+    /// Holds its length in bytes.
+    TooLong(usize),
+    /// End of input and no partial line.
+    Eof,
+}
+
+/// Reads one line into `buf` (cleared first), keeping at most `limit` bytes.
+///
+/// A longer line is consumed up to its end but not stored, so a runaway
+/// input cannot make the node allocate without bound. A final line without
+/// `\n` counts as a line.
+pub(crate) fn read_line<R: BufRead>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<Line> {
+    buf.clear();
+    let mut len = 0usize;
+    let mut seen_any = false;
+    loop {
+        let available = match reader.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if available.is_empty() {
+            return Ok(match (seen_any, len > limit) {
+                (false, _) => Line::Eof,
+                (true, false) => Line::Complete,
+                (true, true) => Line::TooLong(len),
+            });
+        }
+        seen_any = true;
+        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..i], i + 1, true),
+            None => (available, available.len(), false),
+        };
+        len += chunk.len();
+        if len <= limit {
+            buf.extend_from_slice(chunk);
+        } else {
+            buf.clear();
+        }
+        reader.consume(used);
+        if done {
+            return Ok(if len > limit {
+                Line::TooLong(len)
+            } else {
+                Line::Complete
+            });
+        }
+    }
+}
+
+/// Parses one console line of node `own` in a network of `n` nodes.
+///
+/// # Errors
+///
+/// A one-line message saying what is wrong with the line.
+pub(crate) fn parse(line: &str, own: u32, n: u32) -> Result<Input<'_>, String> {
+    let line = line.trim();
+    if line.is_empty() {
+        return Ok(Input::Empty);
+    }
+    let (word, rest) = match line.split_once(char::is_whitespace) {
+        Some((word, rest)) => (word, rest.trim_start()),
+        None => (line, ""),
+    };
+    let command = match word {
+        "h" | "help" => Some(Input::Help),
+        "c" | "clock" => Some(Input::Clock),
+        "p" | "peers" => Some(Input::Peers),
+        "e" | "exit" | "quit" => Some(Input::Exit),
+        _ => None,
+    };
+    if let Some(command) = command {
+        if !rest.is_empty() {
+            return Err(format!("\"{word}\" takes no arguments"));
+        }
+        return Ok(command);
+    }
+    let looks_like_targets = word == "all" || word.bytes().all(|b| b.is_ascii_digit() || b == b',');
+    if !looks_like_targets {
+        return Err(if rest.is_empty() {
+            format!("unknown command \"{}\"; type h for help", shorten(word))
+        } else {
+            format!(
+                "\"{}\" is not a target: use a node id from 1 to {n}, a list like 2,3, or all",
+                shorten(word)
+            )
+        });
+    }
+    let targets = parse_targets(word, own, n)?;
+    if rest.is_empty() {
+        return Err(format!("no message text after \"{word}\""));
+    }
+    check_text(rest)?;
+    Ok(Input::Send {
+        targets,
+        text: rest,
+    })
+}
+
+fn parse_targets(word: &str, own: u32, n: u32) -> Result<Vec<u32>, String> {
+    if word == "all" {
+        if n == 1 {
+            return Err("there are no other nodes to send to".to_owned());
+        }
+        return Ok((1..=n).filter(|&id| id != own).collect());
+    }
+    let mut targets = Vec::new();
+    for part in word.split(',') {
+        if part.is_empty() {
+            return Err(format!(
+                "\"{word}\" has an empty entry; write ids separated by single commas, like 2,3"
+            ));
+        }
+        // Only ASCII digits reach here; a parse error means the number is huge.
+        let id = part.parse::<u32>().ok().filter(|id| (1..=n).contains(id));
+        let Some(id) = id else {
+            return Err(format!("no node {}: nodes are 1 to {n}", shorten(part)));
+        };
+        if targets.contains(&id) {
+            return Err(format!("node {id} is listed twice"));
+        }
+        targets.push(id);
+    }
+    Ok(targets)
+}
+
+/// Rejects characters that would break a terminal or a log line: control
+/// characters other than tab, and the Unicode line and paragraph separators
+/// (ShiViz's parser treats those as line ends).
+fn check_text(text: &str) -> Result<(), String> {
+    match text.chars().find(|&c| is_unprintable(c)) {
+        Some(c) => Err(format!(
+            "the text contains the control character U+{:04X}",
+            u32::from(c)
+        )),
+        None => Ok(()),
+    }
+}
+
+fn is_unprintable(c: char) -> bool {
+    (c.is_control() && c != '\t') || c == '\u{2028}' || c == '\u{2029}'
+}
+
+/// Makes text from the network safe to print and log on one line: control
+/// characters become escapes such as `\u{1b}`.
+pub(crate) fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(is_unprintable) {
+        return text.into();
+    }
+    let mut clean = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_unprintable(c) {
+            clean.extend(c.escape_unicode());
+        } else {
+            clean.push(c);
+        }
+    }
+    clean.into()
+}
+
+/// Quotes a user's word in an error message, cut short if it is long.
+fn shorten(word: &str) -> String {
+    const MAX: usize = 20;
+    match word.char_indices().nth(MAX) {
+        Some((i, _)) => format!("{}...", &word[..i]),
+        None => word.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(targets: &[u32], text: &str) -> Input<'static> {
+        Input::Send {
+            targets: targets.to_vec(),
+            text: Box::leak(text.to_owned().into_boxed_str()),
+        }
+    }
+
+    #[test]
+    fn commands() {
+        assert_eq!(parse("", 1, 3), Ok(Input::Empty));
+        assert_eq!(parse("   ", 1, 3), Ok(Input::Empty));
+        assert_eq!(parse("h", 1, 3), Ok(Input::Help));
+        assert_eq!(parse("help", 1, 3), Ok(Input::Help));
+        assert_eq!(parse(" c ", 1, 3), Ok(Input::Clock));
+        assert_eq!(parse("clock", 1, 3), Ok(Input::Clock));
+        assert_eq!(parse("p", 1, 3), Ok(Input::Peers));
+        assert_eq!(parse("peers", 1, 3), Ok(Input::Peers));
+        for exit in ["e", "exit", "quit"] {
+            assert_eq!(parse(exit, 1, 3), Ok(Input::Exit));
+        }
+        assert!(
+            parse("c now", 1, 3)
+                .unwrap_err()
+                .contains("takes no arguments")
+        );
+    }
+
+    #[test]
+    fn sends() {
+        assert_eq!(parse("2 hello", 1, 3), Ok(send(&[2], "hello")));
+        assert_eq!(
+            parse("2   hello  big world ", 1, 3),
+            Ok(send(&[2], "hello  big world"))
+        );
+        assert_eq!(parse("2,3 hi", 1, 3), Ok(send(&[2, 3], "hi")));
+        assert_eq!(parse("3,1 hi", 1, 3), Ok(send(&[3, 1], "hi")));
+        assert_eq!(parse("all hi", 2, 3), Ok(send(&[1, 3], "hi")));
+        assert_eq!(parse("1 note", 1, 3), Ok(send(&[1], "note")));
+        assert_eq!(parse("2\thi\tthere", 1, 3), Ok(send(&[2], "hi\tthere")));
+    }
+
+    #[test]
+    fn bad_targets() {
+        let err = |line| parse(line, 1, 3).unwrap_err();
+        assert_eq!(err("0 hi"), "no node 0: nodes are 1 to 3");
+        assert_eq!(err("4 hi"), "no node 4: nodes are 1 to 3");
+        assert_eq!(
+            err("99999999999 hi"),
+            "no node 99999999999: nodes are 1 to 3"
+        );
+        assert_eq!(err("2,0 hi"), "no node 0: nodes are 1 to 3");
+        assert!(err("x hi").starts_with("\"x\" is not a target"));
+        assert!(err("-1 hi").starts_with("\"-1\" is not a target"));
+        assert!(err("2, hi").contains("empty entry"));
+        assert!(err(",2 hi").contains("empty entry"));
+        assert_eq!(err("2,2 hi"), "node 2 is listed twice");
+        assert_eq!(
+            parse("all hi", 1, 1).unwrap_err(),
+            "there are no other nodes to send to"
+        );
+    }
+
+    #[test]
+    fn unknown_and_missing_text() {
+        let err = |line| parse(line, 1, 3).unwrap_err();
+        assert_eq!(err("foo"), "unknown command \"foo\"; type h for help");
+        assert_eq!(err("2"), "no message text after \"2\"");
+        assert_eq!(err("all   "), "no message text after \"all\"");
+        assert!(
+            err("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa").contains("aaaaaaaaaaaaaaaaaaaa...")
+        );
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_sanitized() {
+        assert!(parse("2 a\u{1b}[2Jb", 1, 3).unwrap_err().contains("U+001B"));
+        assert!(parse("2 a\u{2028}b", 1, 3).unwrap_err().contains("U+2028"));
+        assert_eq!(sanitize("plain"), "plain");
+        assert_eq!(sanitize("a\u{1b}b\rc"), "a\\u{1b}b\\u{d}c");
+    }
+
+    #[test]
+    fn bounded_lines() {
+        let mut input = io::Cursor::new(b"short\nthis one is long\nok\r\nlast".to_vec());
+        let mut reader = io::BufReader::with_capacity(4, &mut input);
+        let mut buf = Vec::new();
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
+        assert_eq!(buf, b"short");
+        assert_eq!(
+            read_line(&mut reader, &mut buf, 8).unwrap(),
+            Line::TooLong(16)
+        );
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
+        assert_eq!(buf, b"ok\r");
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
+        assert_eq!(buf, b"last");
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Eof);
+        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Eof);
+    }
+
+    #[test]
+    fn long_final_line_without_newline() {
+        let mut reader = io::BufReader::with_capacity(2, io::Cursor::new(b"abcdefgh".to_vec()));
+        let mut buf = Vec::new();
+        assert_eq!(
+            read_line(&mut reader, &mut buf, 3).unwrap(),
+            Line::TooLong(8)
+        );
+        assert_eq!(read_line(&mut reader, &mut buf, 3).unwrap(), Line::Eof);
+    }
+}

@@ -1,0 +1,413 @@
+//! Inline consoles: every node is a child of the launcher.
+//!
+//! Each node's output lines are copied to the launcher's stdout (stderr to
+//! stderr) prefixed `[node I] `. The launcher reads lines `I: <command>`
+//! (or `all: <command>`) and writes `<command>` to node I's stdin.
+//!
+//! Ending: end of the launcher's input closes every node's stdin, and the
+//! nodes exit on their own (stragglers are killed after a grace period). A
+//! node that dies with a failure status is reported and the others are
+//! stopped. SIGINT, SIGTERM and SIGHUP kill and reap every node. The nodes
+//! run in their own process group so a Ctrl-C typed at the terminal reaches
+//! only the launcher, which then does the reaping; and because a node exits
+//! when its stdin closes, nodes never outlive a launcher that was killed
+//! outright.
+
+use std::io::{self, BufRead as _, BufReader, Read, Write as _};
+use std::process::{Child, ChildStdin, Command, ExitCode, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::console::{self, Line};
+use crate::launch::{NodeConsole, Plan, signal_exit};
+use crate::node::max_text_len;
+
+/// How long nodes get to exit after their stdin closed before being killed.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// What the launcher's main loop reacts to.
+#[derive(Debug)]
+enum Event {
+    /// A node printed its `Listening at` line.
+    Ready,
+    /// Node `i` closed its stdout (it is exiting).
+    Closed(u32),
+    /// The launcher's stdin ended.
+    InputEnd,
+    /// A termination signal arrived.
+    Signal(i32),
+}
+
+type Stdins = Arc<Mutex<Vec<Option<ChildStdin>>>>;
+
+/// The nodes; any still running when this is dropped are killed and reaped.
+struct Nodes {
+    children: Vec<Option<Child>>,
+}
+
+impl Nodes {
+    fn alive(&self) -> usize {
+        self.children.iter().flatten().count()
+    }
+
+    /// Reaps node `i`, which closed its stdout.
+    fn reap(&mut self, i: u32) -> Option<ExitStatus> {
+        let mut child = self.children.get_mut(i as usize - 1)?.take()?;
+        child.wait().ok()
+    }
+
+    /// Kills and reaps every node still running; returns their ids.
+    fn kill_all(&mut self) -> Vec<u32> {
+        let mut killed = Vec::new();
+        for (i, slot) in self.children.iter_mut().enumerate() {
+            if let Some(mut child) = slot.take() {
+                let _ = child.kill();
+                let _ = child.wait();
+                killed.push(i as u32 + 1);
+            }
+        }
+        killed
+    }
+}
+
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        self.kill_all();
+    }
+}
+
+fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+fn warn(line: std::fmt::Arguments<'_>) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "[launcher] {line}");
+}
+
+/// Starts the nodes as children and runs until they have all ended.
+pub(crate) fn launch(mut plan: Plan, started: Instant) -> anyhow::Result<ExitCode> {
+    let n = plan.n;
+    let (tx, rx) = mpsc::channel();
+    watch_signals(tx.clone())?;
+
+    let mut nodes = Nodes {
+        children: Vec::new(),
+    };
+    let mut stdins = Vec::new();
+    plan.release_ports();
+    for id in 1..=n {
+        let mut command = Command::new(&plan.exe);
+        command
+            .args(plan.node_args(id, NodeConsole::Inline))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let mut child = command
+            .spawn()
+            .with_context(|| format!("cannot start node {id}"))?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        stdins.push(child.stdin.take());
+        nodes.children.push(Some(child));
+        let tx = tx.clone();
+        thread::Builder::new()
+            .name(format!("node{id}-out"))
+            .spawn(move || copy_output(id, stdout, &tx))
+            .context("cannot start an output thread")?;
+        thread::Builder::new()
+            .name(format!("node{id}-err"))
+            .spawn(move || copy_errors(id, stderr))
+            .context("cannot start an output thread")?;
+    }
+    let stdins: Stdins = Arc::new(Mutex::new(stdins));
+    {
+        let stdins = Arc::clone(&stdins);
+        let tx = tx.clone();
+        thread::Builder::new()
+            .name("route".into())
+            .spawn(move || route_input(n, &stdins, &tx))
+            .context("cannot start the input thread")?;
+    }
+    drop(tx);
+
+    let close_stdins = || {
+        for stdin in stdins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter_mut()
+        {
+            stdin.take();
+        }
+    };
+    let mut ready = 0;
+    let mut failed = false;
+    let mut deadline: Option<Instant> = None;
+    while nodes.alive() > 0 {
+        let event = match deadline {
+            None => rx.recv().ok(),
+            Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
+                Ok(event) => Some(event),
+                Err(RecvTimeoutError::Timeout) => {
+                    for id in nodes.kill_all() {
+                        warn(format_args!("node {id} did not exit; killed it"));
+                    }
+                    break;
+                }
+                Err(RecvTimeoutError::Disconnected) => None,
+            },
+        };
+        let Some(event) = event else { break };
+        match event {
+            Event::Ready => {
+                ready += 1;
+                if ready == n {
+                    say(format_args!(
+                        "All {n} nodes listening ({} ms).\n\
+                         Type \"I: <command>\" to give node I a command, e.g. \"1: 2 hello\" \
+                         (\"all: <command>\" gives it to every node).\n{}",
+                        started.elapsed().as_millis(),
+                        console::HELP.trim_end()
+                    ));
+                }
+            }
+            Event::Closed(id) => {
+                let status = nodes.reap(id);
+                if let Some(stdin) = stdins
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_mut(id as usize - 1)
+                {
+                    stdin.take();
+                }
+                match status {
+                    Some(status) if status.success() => {
+                        if deadline.is_none() {
+                            warn(format_args!("node {id} exited"));
+                        }
+                    }
+                    status => {
+                        let how = status.map_or_else(|| "unknown status".to_owned(), describe);
+                        if deadline.is_none() {
+                            warn(format_args!(
+                                "node {id} failed ({how}); stopping the other nodes"
+                            ));
+                            failed = true;
+                            close_stdins();
+                            deadline = Some(Instant::now() + GRACE);
+                        } else {
+                            warn(format_args!("node {id} ended with {how}"));
+                        }
+                    }
+                }
+            }
+            Event::InputEnd => {
+                if deadline.is_none() {
+                    close_stdins();
+                    deadline = Some(Instant::now() + GRACE);
+                }
+            }
+            Event::Signal(signal) => {
+                warn(format_args!("interrupted; stopping every node"));
+                nodes.kill_all();
+                return Ok(signal_exit(signal));
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn describe(status: ExitStatus) -> String {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt as _;
+        if let Some(signal) = status.signal() {
+            return format!("killed by signal {signal}");
+        }
+    }
+    match status.code() {
+        Some(code) => format!("exit status {code}"),
+        None => status.to_string(),
+    }
+}
+
+#[cfg(unix)]
+fn watch_signals(tx: mpsc::Sender<Event>) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .context("cannot install signal handlers")?;
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for signal in signals.forever() {
+                if tx.send(Event::Signal(signal)).is_err() {
+                    break;
+                }
+            }
+        })
+        .context("cannot start the signal thread")?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn watch_signals(_tx: mpsc::Sender<Event>) -> anyhow::Result<()> {
+    Ok(())
+}
+
+/// Copies node `id`'s stdout to ours with a prefix, one write per burst of
+/// complete lines; reports readiness and the end.
+fn copy_output(id: u32, stdout: impl Read, tx: &mpsc::Sender<Event>) {
+    let prefix = format!("[node {id}] ");
+    let mut reader = BufReader::with_capacity(64 * 1024, stdout);
+    let mut line = Vec::new();
+    let mut out = Vec::new();
+    let mut ready = false;
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if !ready && line.starts_with(b"Listening at ") {
+            ready = true;
+            // Print the line before announcing readiness, so "All N nodes
+            // listening" comes after every node's own line.
+            out.extend_from_slice(prefix.as_bytes());
+            out.extend_from_slice(&line);
+            write_out(&mut out);
+            let _ = tx.send(Event::Ready);
+            continue;
+        }
+        out.extend_from_slice(prefix.as_bytes());
+        out.extend_from_slice(&line);
+        if !line.ends_with(b"\n") {
+            out.push(b'\n');
+        }
+        if !reader.buffer().contains(&b'\n') || out.len() >= 64 * 1024 {
+            write_out(&mut out);
+        }
+    }
+    write_out(&mut out);
+    let _ = tx.send(Event::Closed(id));
+}
+
+fn write_out(out: &mut Vec<u8>) {
+    if out.is_empty() {
+        return;
+    }
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(out);
+    let _ = stdout.flush();
+    out.clear();
+}
+
+fn copy_errors(id: u32, stderr: impl Read) {
+    let reader = BufReader::new(stderr);
+    for line in reader.split(b'\n') {
+        let Ok(line) = line else { break };
+        let mut err = io::stderr().lock();
+        let _ = write!(err, "[node {id}] ");
+        let _ = err.write_all(&line);
+        let _ = err.write_all(b"\n");
+    }
+}
+
+/// Reads `I: <command>` lines and hands each command to node I.
+fn route_input(n: u32, stdins: &Stdins, tx: &mpsc::Sender<Event>) {
+    let limit = max_text_len(n) + 64;
+    let mut reader = BufReader::with_capacity(64 * 1024, io::stdin());
+    let mut buf = Vec::new();
+    loop {
+        match console::read_line(&mut reader, &mut buf, limit) {
+            Ok(Line::Eof) | Err(_) => break,
+            Ok(Line::TooLong(len)) => {
+                warn(format_args!("line too long ({len} bytes; at most {limit})"));
+            }
+            Ok(Line::Complete) => match parse_route(&buf, n) {
+                Err(e) => warn(format_args!("{e}")),
+                Ok((targets, command)) => {
+                    let mut stdins = stdins.lock().unwrap_or_else(PoisonError::into_inner);
+                    for id in targets {
+                        let sent = stdins[id as usize - 1].as_mut().is_some_and(|stdin| {
+                            stdin.write_all(command).is_ok()
+                                && stdin.write_all(b"\n").is_ok()
+                                && stdin.flush().is_ok()
+                        });
+                        if !sent {
+                            warn(format_args!("node {id} is not running"));
+                        }
+                    }
+                }
+            },
+        }
+    }
+    let _ = tx.send(Event::InputEnd);
+}
+
+/// Splits `I: command` (or `all: command`) into its targets and command.
+fn parse_route(line: &[u8], n: u32) -> Result<(Vec<u32>, &[u8]), String> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let usage =
+        || format!("expected \"I: <command>\" with I from 1 to {n} or all, e.g. \"1: 2 hello\"");
+    if line.iter().all(u8::is_ascii_whitespace) {
+        return Ok((Vec::new(), &[]));
+    }
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
+        return Err(format!("no node given; {}", usage()));
+    };
+    let (who, command) = (
+        line[..colon].trim_ascii(),
+        line[colon + 1..].trim_ascii_start(),
+    );
+    let targets = if who == b"all" {
+        (1..=n).collect()
+    } else {
+        let id = std::str::from_utf8(who)
+            .ok()
+            .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|w| w.parse::<u32>().ok());
+        match id {
+            Some(id) if (1..=n).contains(&id) => vec![id],
+            Some(id) => return Err(format!("no node {id}: nodes are 1 to {n}")),
+            None => return Err(usage()),
+        }
+    };
+    Ok((targets, command))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(
+            parse_route(b"1: 2 hello", 3),
+            Ok((vec![1], &b"2 hello"[..]))
+        );
+        assert_eq!(parse_route(b" 3 :c\r", 3), Ok((vec![3], &b"c"[..])));
+        assert_eq!(parse_route(b"all: c", 3), Ok((vec![1, 2, 3], &b"c"[..])));
+        assert_eq!(parse_route(b"2: \xff", 3), Ok((vec![2], &b"\xff"[..])));
+        assert!(parse_route(b"4: c", 3).unwrap_err().contains("no node 4"));
+        assert!(parse_route(b"0: c", 3).unwrap_err().contains("no node 0"));
+        assert_eq!(parse_route(b"  ", 3), Ok((vec![], &b""[..])));
+        assert!(parse_route(b"x: c", 3).unwrap_err().starts_with("expected"));
+        assert!(
+            parse_route(b"2 hello", 3)
+                .unwrap_err()
+                .starts_with("no node given")
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Terminal-window consoles: one terminal-emulator window per node.
+//!
+//! Needs a display (`$DISPLAY` or `$WAYLAND_DISPLAY`) and one of the usual
+//! emulators on `$PATH`. The launcher waits for the emulator processes it
+//! started (some, like gnome-terminal, hand the window to a server and return
+//! at once), and on Ctrl-C, SIGTERM or SIGHUP closes the windows it still
+//! has (a node whose window closes gets SIGHUP and exits).
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::{Child, Command, ExitCode};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+
+use crate::launch::{NodeConsole, Plan, find_in_path, signal_exit};
+
+/// Emulators tried in this order.
+const EMULATORS: [&str; 6] = [
+    "x-terminal-emulator",
+    "gnome-terminal",
+    "konsole",
+    "xterm",
+    "alacritty",
+    "kitty",
+];
+
+/// The arguments that make `emulator` open a window titled `title` running
+/// `command`.
+fn emulator_args(emulator: &str, title: &str, command: Vec<OsString>) -> Vec<OsString> {
+    let mut args: Vec<OsString> = match emulator {
+        "gnome-terminal" => vec!["--title".into(), title.into(), "--".into()],
+        "konsole" => vec!["-p".into(), format!("tabtitle={title}").into(), "-e".into()],
+        "kitty" => vec!["--title".into(), title.into()],
+        "alacritty" => vec!["--title".into(), title.into(), "-e".into()],
+        // xterm, and Debian's x-terminal-emulator which accepts xterm's -T/-e.
+        _ => vec!["-T".into(), title.into(), "-e".into()],
+    };
+    args.extend(command);
+    args
+}
+
+/// Opens one window per node and waits for the windows' processes.
+pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
+    let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+    if !has_display {
+        bail!(
+            "no display to open terminal windows on ($DISPLAY and $WAYLAND_DISPLAY are unset); use --console tmux or --console inline"
+        );
+    }
+    let Some((name, path)) = EMULATORS
+        .iter()
+        .find_map(|name| find_in_path(name).map(|path| (*name, path)))
+    else {
+        bail!(
+            "no terminal emulator found (looked for {}); use --console tmux or --console inline",
+            EMULATORS.join(", ")
+        );
+    };
+    plan.release_ports();
+    let mut windows: Vec<Child> = Vec::new();
+    for id in 1..=plan.n {
+        let mut command: Vec<OsString> = vec![plan.exe.clone().into()];
+        command.extend(plan.node_args(id, NodeConsole::Window));
+        let spawned = spawn(&path, name, &format!("vclock node {id}"), command);
+        match spawned {
+            Ok(child) => windows.push(child),
+            Err(e) => {
+                for mut child in windows {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                }
+                return Err(e);
+            }
+        }
+    }
+    println!(
+        "Opened {} {name} windows, one per node; each says where it listens.",
+        plan.n
+    );
+    let signal = watch_signals()?;
+    // Poll rather than block in wait(), so a signal can end the wait.
+    while !windows.is_empty() {
+        let caught = signal.load(Ordering::Relaxed);
+        if caught != 0 {
+            for mut child in windows {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            return Ok(signal_exit(i32::try_from(caught).unwrap_or(1)));
+        }
+        windows.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
+        thread::sleep(Duration::from_millis(100));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A cell that becomes the number of the first SIGINT, SIGTERM or SIGHUP.
+fn watch_signals() -> anyhow::Result<Arc<AtomicUsize>> {
+    let caught = Arc::new(AtomicUsize::new(0));
+    #[cfg(unix)]
+    for signal in [
+        signal_hook::consts::SIGINT,
+        signal_hook::consts::SIGTERM,
+        signal_hook::consts::SIGHUP,
+    ] {
+        signal_hook::flag::register_usize(signal, Arc::clone(&caught), signal as usize)
+            .context("cannot install signal handlers")?;
+    }
+    Ok(caught)
+}
+
+fn spawn(path: &Path, name: &str, title: &str, command: Vec<OsString>) -> anyhow::Result<Child> {
+    Command::new(path)
+        .args(emulator_args(name, title, command))
+        .spawn()
+        .with_context(|| format!("cannot start {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emulator_command_lines() {
+        let command = || vec![OsString::from("/bin/demo"), "node".into()];
+        assert_eq!(
+            emulator_args("xterm", "t", command()),
+            ["-T", "t", "-e", "/bin/demo", "node"]
+        );
+        assert_eq!(
+            emulator_args("gnome-terminal", "t", command()),
+            ["--title", "t", "--", "/bin/demo", "node"]
+        );
+        assert_eq!(
+            emulator_args("kitty", "t", command()),
+            ["--title", "t", "/bin/demo", "node"]
+        );
+    }
+}

@@ -1,0 +1,236 @@
+//! tmux consoles: one pane (up to four nodes) or one window per node.
+//!
+//! Outside tmux the launcher creates a detached session `vclock-<pid>`,
+//! waits until every node has printed its `Listening at` line (read with
+//! `capture-pane`, no network probes), prints how to attach, and attaches
+//! when it runs on a terminal. Inside tmux it opens a new window in the
+//! current session instead of nesting. Either way tmux owns the nodes: the
+//! launcher exits and a node ends when its console gets `exit` or its pane
+//! is closed. Nodes run with `--pause-on-error`, so a node that fails to
+//! start keeps its message on screen until Enter is pressed.
+//!
+//! The hidden `--tmux-socket NAME` option runs everything on a private
+//! server (`tmux -L NAME`), which is how the tests stay off the user's.
+
+use std::ffi::{OsStr, OsString};
+use std::io::IsTerminal as _;
+use std::process::{Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+
+use crate::cli::LaunchArgs;
+use crate::launch::{NodeConsole, Plan};
+
+/// Up to this many nodes share one window as tiled panes.
+const MAX_PANES: u32 = 4;
+
+/// How long the nodes get to start listening.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Whether tmux is on `$PATH`.
+pub(crate) fn installed() -> bool {
+    crate::launch::find_in_path("tmux").is_some()
+}
+
+struct Tmux {
+    socket: Option<String>,
+}
+
+impl Tmux {
+    fn command(&self) -> Command {
+        let mut command = Command::new("tmux");
+        if let Some(socket) = &self.socket {
+            command.arg("-L").arg(socket);
+        }
+        command
+    }
+
+    /// Runs one tmux command and returns its standard output.
+    fn run<I, S>(&self, args: I) -> anyhow::Result<String>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let output = self
+            .command()
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .context("cannot run tmux")?;
+        if !output.status.success() {
+            bail!(
+                "tmux {} failed: {}",
+                args.first().map_or("".into(), |a| a.to_string_lossy()),
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    }
+
+    /// The `tmux ...` prefix to show the user.
+    fn shown(&self) -> String {
+        match &self.socket {
+            Some(socket) => format!("tmux -L {socket}"),
+            None => "tmux".to_owned(),
+        }
+    }
+}
+
+/// Starts the nodes in tmux.
+pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
+    if !installed() {
+        bail!("tmux is not installed; use --console inline (or terminal)");
+    }
+    let tmux = Tmux {
+        socket: args.tmux_socket.clone(),
+    };
+    let inside = tmux.socket.is_none() && std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
+    let session = format!("vclock-{}", std::process::id());
+    let n = plan.n;
+    let panes_layout = n <= MAX_PANES;
+
+    plan.release_ports();
+    let mut panes: Vec<String> = Vec::new();
+    let started = start_nodes(&tmux, &plan, inside, &session, panes_layout, &mut panes);
+    if let Err(e) = started {
+        // Do not leave half a network behind.
+        if inside {
+            for pane in &panes {
+                let _ = tmux.run(["kill-pane", "-t", pane]);
+            }
+        } else {
+            let _ = tmux.run(["kill-session", "-t", &session]);
+        }
+        return Err(e);
+    }
+
+    let layout = if panes_layout {
+        "one pane each"
+    } else {
+        "one window each"
+    };
+    if inside {
+        println!("Opened {n} nodes in this tmux session ({layout}).");
+    } else {
+        println!("Started tmux session {session} with {n} nodes ({layout}).");
+    }
+    let ready = wait_until_listening(&tmux, &panes);
+    let attach = format!("{} attach -t {session}", tmux.shown());
+    if !inside {
+        println!("Attach with: {attach}");
+    }
+    if !ready {
+        return Ok(ExitCode::FAILURE);
+    }
+    println!("All {n} nodes listening.");
+    let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    if !inside && !args.no_attach && on_terminal {
+        let status = tmux
+            .command()
+            .args(["attach", "-t", &session])
+            .status()
+            .context("cannot run tmux attach")?;
+        if !status.success() {
+            bail!("`{attach}` failed");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn start_nodes(
+    tmux: &Tmux,
+    plan: &Plan,
+    inside: bool,
+    session: &str,
+    panes_layout: bool,
+    panes: &mut Vec<String>,
+) -> anyhow::Result<()> {
+    let node_command = |id: u32| {
+        let mut command: Vec<OsString> = vec![plan.exe.clone().into()];
+        command.extend(plan.node_args(id, NodeConsole::Window));
+        command
+    };
+    for id in 1..=plan.n {
+        let window_name = if panes_layout {
+            "vclock".to_owned()
+        } else {
+            format!("node{id}")
+        };
+        let mut args: Vec<OsString> = Vec::new();
+        if id == 1 && !inside {
+            args.extend(
+                ["new-session", "-d", "-s", session, "-x", "200", "-y", "50"].map(Into::into),
+            );
+            args.extend(["-n".into(), window_name.into()]);
+        } else if id == 1 || !panes_layout {
+            args.push("new-window".into());
+            if !inside {
+                args.extend(["-t".into(), format!("{session}:").into()]);
+            }
+            args.extend(["-n".into(), window_name.into()]);
+        } else {
+            // Splitting the newest pane keeps the panes in id order.
+            let last = panes.last().map_or("", String::as_str);
+            args.extend(["split-window", "-t", last].map(Into::into));
+        }
+        args.extend(["-P", "-F", "#{pane_id}"].map(Into::into));
+        args.extend(node_command(id));
+        let pane = tmux.run(&args)?;
+        panes.push(pane.clone());
+        tmux.run(["select-pane", "-t", &pane, "-T", &format!("node {id}")])?;
+        if panes_layout && id > 1 {
+            tmux.run(["select-layout", "-t", &panes[0], "tiled"])?;
+        }
+    }
+    if panes_layout {
+        tmux.run([
+            "set-option",
+            "-w",
+            "-t",
+            &panes[0],
+            "pane-border-status",
+            "top",
+        ])?;
+        tmux.run([
+            "set-option",
+            "-w",
+            "-t",
+            &panes[0],
+            "pane-border-format",
+            " #{pane_title} ",
+        ])?;
+        tmux.run(["select-pane", "-t", &panes[0]])?;
+    }
+    Ok(())
+}
+
+/// Waits until every pane shows `Listening at`; reports the ones that do
+/// not in time.
+fn wait_until_listening(tmux: &Tmux, panes: &[String]) -> bool {
+    let deadline = Instant::now() + READY_TIMEOUT;
+    let mut waiting: Vec<usize> = (0..panes.len()).collect();
+    loop {
+        waiting.retain(|&i| {
+            !tmux
+                .run(["capture-pane", "-p", "-J", "-t", &panes[i]])
+                .is_ok_and(|screen| screen.contains("Listening at "))
+        });
+        if waiting.is_empty() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            for &i in &waiting {
+                eprintln!(
+                    "vclock-demo: node {} is not listening after {} s; look at its pane",
+                    i + 1,
+                    READY_TIMEOUT.as_secs()
+                );
+            }
+            return false;
+        }
+        thread::sleep(Duration::from_millis(25));
+    }
+}

@@ -1,0 +1,125 @@
+//! `launch --console inline`: routing `I: <command>` lines to nodes, output
+//! prefixed `[node I] `, and no orphan processes however the launcher ends
+//! (end of input, a node crashing, Ctrl-C).
+
+mod common;
+
+use std::process::Command;
+
+use common::{Running, assert_all_gone, children_of};
+
+fn launch(n: u32, dir: &std::path::Path) -> (Running, Vec<u32>) {
+    let mut launcher = Running::spawn(
+        "launcher",
+        &["launch", "-n", &n.to_string(), "--console", "inline"],
+        dir,
+    );
+    launcher.wait_for("all nodes listening", |l| {
+        l.starts_with(&format!("All {n} nodes listening"))
+    });
+    let nodes = children_of(launcher.pid());
+    assert_eq!(nodes.len(), n as usize, "node processes: {nodes:?}");
+    (launcher, nodes)
+}
+
+#[test]
+fn routes_lines_and_ends_on_end_of_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut launcher, nodes) = launch(3, dir.path());
+
+    launcher.send("1: 2 hello");
+    launcher.expect_block(&[
+        "[node 2] Message received from node 1: hello (clock [1, 0, 0])",
+        "[node 2] Before: [0, 0, 0]",
+        "[node 2] After: [1, 1, 0]",
+    ]);
+    launcher.send("3: c");
+    launcher.wait_line("[node 3] Clock: [0, 0, 0]");
+    launcher.send("all: c");
+    launcher.wait_line("[node 2] Clock: [1, 1, 0]");
+
+    // Bad routing lines are reported on stderr and go nowhere.
+    launcher.send("9: c");
+    launcher.send("2 hello");
+    launcher.send("2: c");
+    launcher.wait_line("[node 2] Clock: [1, 1, 0]");
+    launcher.wait_stderr("[launcher] no node 9: nodes are 1 to 3");
+    launcher.wait_stderr("[launcher] no node given");
+
+    launcher.close_stdin();
+    assert!(launcher.wait_exit().success());
+    assert_all_gone(&nodes);
+}
+
+#[test]
+fn a_crashing_node_stops_the_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut launcher, nodes) = launch(3, dir.path());
+    let victim = nodes[1];
+    let killed = Command::new("kill")
+        .args(["-KILL", &victim.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = launcher.wait_exit();
+    assert!(!status.success(), "a crash must be a failure");
+    assert_all_gone(&nodes);
+    let stderr = launcher.final_stderr();
+    assert!(
+        stderr.contains("failed (killed by signal 9); stopping the other nodes"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn interrupt_kills_and_reaps_every_node() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut launcher, nodes) = launch(2, dir.path());
+    let sent = Command::new("kill")
+        .args(["-INT", &launcher.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let status = launcher.wait_exit();
+    assert_eq!(status.code(), Some(130));
+    assert_all_gone(&nodes);
+}
+
+#[test]
+fn nodes_do_not_outlive_a_killed_launcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut launcher, nodes) = launch(2, dir.path());
+    // SIGKILL cannot be caught: the nodes notice their stdin closing.
+    launcher.kill();
+    assert_all_gone(&nodes);
+}
+
+#[test]
+fn base_port_probes_upwards_by_binding() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port the OS just handed out is a good place to start probing.
+    let (ports, reserved) = common::reserve_ports(1);
+    drop(reserved);
+    let base = ports[0];
+    let mut launcher = Running::spawn(
+        "launcher",
+        &[
+            "launch",
+            "-n",
+            "2",
+            "--console",
+            "inline",
+            "--base-port",
+            &base.to_string(),
+        ],
+        dir.path(),
+    );
+    let listening = launcher.wait_for("node 1 listening", |l| {
+        l.starts_with("[node 1] Listening at ")
+    });
+    let port: u16 = listening.rsplit(':').next().unwrap().parse().unwrap();
+    assert!(port >= base, "{listening} is below {base}");
+    launcher.wait_for("all listening", |l| l.starts_with("All 2 nodes listening"));
+    launcher.close_stdin();
+    assert!(launcher.wait_exit().success());
+}

@@ -1,0 +1,235 @@
+//! `launch --console tmux` on a private tmux server (`-L`), driven with
+//! `send-keys` and read with `capture-pane`. Skipped when tmux is absent.
+
+mod common;
+
+use std::process::{Command, Output};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Running, TIMEOUT};
+
+/// A private tmux server, killed when the test ends. Its socket lives in
+/// the test's temporary directory (`TMUX_TMPDIR`), so nothing is left over.
+struct Server {
+    socket: String,
+    tmpdir: std::path::PathBuf,
+}
+
+impl Server {
+    fn tmux(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .env_remove("TMUX")
+            .env("TMUX_TMPDIR", &self.tmpdir)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn stdout(&self, args: &[&str]) -> String {
+        let out = self.tmux(args);
+        assert!(
+            out.status.success(),
+            "tmux {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Waits until the pane shows `text`; returns the screen.
+    fn wait_for(&self, pane: &str, text: &str) -> String {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let screen = self.stdout(&["capture-pane", "-p", "-J", "-S", "-100", "-t", pane]);
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "pane {pane} never showed {text:?}:\n{screen}"
+            );
+            thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.tmux(&["kill-server"]);
+    }
+}
+
+fn tmux_installed() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn tmux_session_with_a_pane_per_node() {
+    if !tmux_installed() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server {
+        socket: format!("vclock-test-{}", std::process::id()),
+        tmpdir: dir.path().to_owned(),
+    };
+    let mut launcher = Running::spawn_with(
+        "launcher",
+        &[
+            "launch",
+            "-n",
+            "3",
+            "--console",
+            "tmux",
+            "--tmux-socket",
+            &server.socket,
+        ],
+        dir.path(),
+        |command| {
+            command
+                .env_remove("TMUX")
+                .env("TMUX_TMPDIR", &server.tmpdir);
+        },
+    );
+    let started = launcher.wait_for("the session", |l| {
+        l.starts_with("Started tmux session vclock-")
+    });
+    let session = started.split_whitespace().nth(3).unwrap().to_owned();
+    launcher.wait_line(&format!(
+        "Attach with: tmux -L {} attach -t {session}",
+        server.socket
+    ));
+    launcher.wait_line("All 3 nodes listening.");
+    assert!(launcher.wait_exit().success(), "{}", launcher.stderr());
+
+    // Find each node's pane by its title.
+    let panes = server.stdout(&[
+        "list-panes",
+        "-t",
+        &session,
+        "-F",
+        "#{pane_title}=#{pane_id}",
+    ]);
+    let pane = |id: u32| {
+        panes
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("node {id}=")))
+            .unwrap_or_else(|| panic!("no pane for node {id} in {panes}"))
+            .to_owned()
+    };
+    let (p1, p2) = (pane(1), pane(2));
+    server.wait_for(&p1, "Listening at 127.0.0.1:");
+
+    server.stdout(&["send-keys", "-t", &p1, "-l", "2 hello from tmux"]);
+    server.stdout(&["send-keys", "-t", &p1, "Enter"]);
+    server.wait_for(&p1, "Sent to node 2: hello from tmux");
+    let screen = server.wait_for(
+        &p2,
+        "Message received from node 1: hello from tmux (clock [1, 0, 0])",
+    );
+    assert!(
+        screen.contains("Before: [0, 0, 0]\nAfter: [1, 1, 0]"),
+        "{screen}"
+    );
+
+    // `exit` ends a node and closes its pane.
+    server.stdout(&["send-keys", "-t", &p2, "-l", "exit"]);
+    server.stdout(&["send-keys", "-t", &p2, "Enter"]);
+    let deadline = Instant::now() + TIMEOUT;
+    while server
+        .stdout(&["list-panes", "-t", &session, "-F", "#{pane_id}"])
+        .lines()
+        .any(|l| l == p2)
+    {
+        assert!(Instant::now() < deadline, "pane of node 2 still open");
+        thread::sleep(Duration::from_millis(25));
+    }
+}
+
+/// A private server whose first pane runs a shell, to run the launcher on a
+/// real terminal.
+fn server_with_shell(dir: &std::path::Path, name: &str) -> (Server, String) {
+    let server = Server {
+        socket: format!("vclock-test-{}-{name}", std::process::id()),
+        tmpdir: dir.to_owned(),
+    };
+    let pane = server.stdout(&[
+        "new-session",
+        "-d",
+        "-x",
+        "150",
+        "-y",
+        "50",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        "sh",
+    ]);
+    (server, pane.trim().to_owned())
+}
+
+fn type_line(server: &Server, pane: &str, line: &str) {
+    server.stdout(&["send-keys", "-t", pane, "-l", line]);
+    server.stdout(&["send-keys", "-t", pane, "Enter"]);
+}
+
+#[test]
+fn on_a_terminal_the_launcher_asks_for_n_and_ctrl_c_stops_it() {
+    if !tmux_installed() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, shell) = server_with_shell(dir.path(), "ask");
+    type_line(
+        &server,
+        &shell,
+        &format!("'{}' launch --console inline", common::bin()),
+    );
+    server.wait_for(&shell, "How many nodes? ");
+    type_line(&server, &shell, "many");
+    server.wait_for(&shell, "Please type a number from 1 to ");
+    type_line(&server, &shell, "3");
+    server.wait_for(&shell, "All 3 nodes listening");
+    type_line(&server, &shell, "1: 3 typed by hand");
+    server.wait_for(
+        &shell,
+        "[node 3] Message received from node 1: typed by hand (clock [1, 0, 0])",
+    );
+    // Ctrl-C reaches the launcher only (the nodes have their own process
+    // group); it stops every node and exits with 130.
+    server.stdout(&["send-keys", "-t", &shell, "C-c"]);
+    server.wait_for(&shell, "[launcher] interrupted; stopping every node");
+    type_line(&server, &shell, "echo status=$?");
+    server.wait_for(&shell, "status=130");
+}
+
+#[test]
+fn auto_inside_tmux_opens_windows_in_the_current_session() {
+    if !tmux_installed() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (server, shell) = server_with_shell(dir.path(), "inside");
+    // The shell in the pane has $TMUX set, as a user's shell inside tmux.
+    type_line(&server, &shell, &format!("'{}' launch -n 5", common::bin()));
+    server.wait_for(
+        &shell,
+        "Opened 5 nodes in this tmux session (one window each).",
+    );
+    server.wait_for(&shell, "All 5 nodes listening.");
+    let windows = server.stdout(&["list-windows", "-F", "#{window_name}"]);
+    for id in 1..=5 {
+        assert!(
+            windows.lines().any(|w| w == format!("node{id}")),
+            "{windows}"
+        );
+    }
+}
