@@ -129,12 +129,20 @@ pub(crate) fn launch(mut plan: Plan, started: Instant) -> anyhow::Result<ExitCod
             .context("cannot start an output thread")?;
     }
     let stdins: Stdins = Arc::new(Mutex::new(stdins));
+    // Input is held back until every node listens, so that a script piped
+    // into the launcher cannot send to a node that has not bound its port.
+    let (all_ready, wait_for_all) = mpsc::channel();
+    let mut all_ready = Some(all_ready);
     {
         let stdins = Arc::clone(&stdins);
         let tx = tx.clone();
         thread::Builder::new()
             .name("route".into())
-            .spawn(move || route_input(n, &stdins, &tx))
+            .spawn(move || {
+                if wait_for_all.recv().is_ok() {
+                    route_input(n, &stdins, &tx);
+                }
+            })
             .context("cannot start the input thread")?;
     }
     drop(tx);
@@ -170,6 +178,9 @@ pub(crate) fn launch(mut plan: Plan, started: Instant) -> anyhow::Result<ExitCod
             Event::Ready => {
                 ready += 1;
                 if ready == n {
+                    if let Some(all_ready) = all_ready.take() {
+                        let _ = all_ready.send(());
+                    }
                     say(format_args!(
                         "All {n} nodes listening ({} ms).\n\
                          Type \"I: <command>\" to give node I a command, e.g. \"1: 2 hello\" \

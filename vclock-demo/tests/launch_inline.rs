@@ -52,6 +52,29 @@ fn routes_lines_and_ends_on_end_of_input() {
 }
 
 #[test]
+fn input_piped_before_the_nodes_listen_waits_for_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut launcher = Running::spawn(
+        "launcher",
+        &["launch", "-n", "8", "--console", "inline"],
+        dir.path(),
+    );
+    // Written at once, before any node can have bound its port: the
+    // launcher must hold it back until all eight listen, or node 1 would
+    // try node 8 too early and report it down.
+    launcher.send("1: 8 early");
+    launcher.expect_block(&[
+        "[node 8] Message received from node 1: early (clock [1, 0, 0, 0, 0, 0, 0, 0])",
+        "[node 8] Before: [0, 0, 0, 0, 0, 0, 0, 0]",
+        "[node 8] After: [1, 0, 0, 0, 0, 0, 0, 1]",
+    ]);
+    let nodes = children_of(launcher.pid());
+    launcher.close_stdin();
+    assert!(launcher.wait_exit().success());
+    assert_all_gone(&nodes);
+}
+
+#[test]
 fn a_crashing_node_stops_the_others() {
     let dir = tempfile::tempdir().unwrap();
     let (mut launcher, nodes) = launch(3, dir.path());
