@@ -63,3 +63,8 @@ pub use clock::{IntoIter, Iter, VectorClock};
 pub use error::ClockError;
 pub use order::CausalOrder;
 pub use process::{Process, Transition};
+
+/// The workspace README's example, run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExample;
