@@ -5,6 +5,7 @@
 //! A repeated id is rejected, because no single meaning can be given to it.
 
 use alloc::vec::Vec;
+use core::cmp::Ordering;
 use core::fmt;
 use core::marker::PhantomData;
 
@@ -47,10 +48,11 @@ impl<'de, K: Deserialize<'de> + Ord> Visitor<'de> for ClockVisitor<K> {
         let mut has_zero = false;
         while let Some((id, counter)) = map.next_entry::<K, u64>()? {
             if let Some(last) = ids.last() {
-                if *last == id {
-                    return Err(A::Error::custom(DUPLICATE_ID));
+                match last.cmp(&id) {
+                    Ordering::Less => {}
+                    Ordering::Equal => return Err(A::Error::custom(DUPLICATE_ID)),
+                    Ordering::Greater => ascending = false,
                 }
-                ascending &= *last < id;
             }
             has_zero |= counter == 0;
             ids.push(id);
