@@ -7,10 +7,11 @@
 #![allow(missing_docs)]
 
 use std::io::{BufReader, BufWriter, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::mpsc;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use vclock_net::codec::{self, FrameKind};
@@ -18,6 +19,9 @@ use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
 
 /// Messages per iteration of the one-way benches.
 const BATCH: u64 = 1000;
+
+/// How long a bench waits for a signal before deciding something hung.
+const HUNG: Duration = Duration::from_secs(30);
 
 type Env = Envelope<u32, String>;
 
@@ -75,7 +79,58 @@ fn bench_round_trip(c: &mut Criterion) {
     let request = envelope(1);
     let frame = frame_bytes(&request);
 
-    // vclock-net: A sends to B; B's application thread sends it back.
+    // vclock-net with handlers: A's bench thread sends the first ping of a
+    // run; from then on B's handler echoes each ping and A's handler sends
+    // the next one, both on their connection threads, and A's handler
+    // signals the bench thread after the last pong. Two thread wake-ups per
+    // round trip, as in the plain ping-pong.
+    {
+        let a_std = TcpListener::bind(localhost()).unwrap();
+        let b_std = TcpListener::bind(localhost()).unwrap();
+        let a_addr = a_std.local_addr().unwrap();
+        let b_addr = b_std.local_addr().unwrap();
+        let b_out = Mutex::new(Sender::<u32, String>::new(2, Config::default()));
+        let b_inbox: Listener<u32, String> =
+            Listener::from_std_with_handler(b_std, Config::default(), move |incoming| {
+                if let Incoming::Message { mut envelope, .. } = incoming {
+                    envelope.from = 2;
+                    b_out.lock().unwrap().send(a_addr, &envelope).unwrap();
+                }
+            })
+            .unwrap();
+        let a_out = Arc::new(Mutex::new(Sender::<u32, String>::new(1, Config::default())));
+        let remaining = Arc::new(AtomicU64::new(0));
+        let (done, run_finished) = mpsc::channel();
+        let a_inbox: Listener<u32, String> = {
+            let (a_out, remaining, ping) =
+                (Arc::clone(&a_out), Arc::clone(&remaining), request.clone());
+            Listener::from_std_with_handler(a_std, Config::default(), move |incoming| {
+                if let Incoming::Message { .. } = incoming {
+                    if remaining.fetch_sub(1, Ordering::AcqRel) > 1 {
+                        a_out.lock().unwrap().send(b_addr, &ping).unwrap();
+                    } else {
+                        done.send(()).unwrap();
+                    }
+                }
+            })
+            .unwrap()
+        };
+        group.bench_function("vclock_net_handler", |b| {
+            b.iter_custom(|round_trips| {
+                remaining.store(round_trips, Ordering::Release);
+                let start = Instant::now();
+                a_out.lock().unwrap().send(b_addr, &request).unwrap();
+                run_finished.recv_timeout(HUNG).unwrap();
+                start.elapsed()
+            });
+        });
+        a_inbox.shutdown();
+        b_inbox.shutdown();
+    }
+
+    // vclock-net through the listeners' queues: A's bench thread sends and
+    // waits on its queue; B's application thread takes each ping from its
+    // queue and sends it back. Four thread wake-ups per round trip.
     {
         let a_inbox: Listener<u32, String> =
             Listener::bind(localhost(), Config::default()).unwrap();
@@ -93,7 +148,7 @@ fn bench_round_trip(c: &mut Criterion) {
             }
         });
         let mut a_out: Sender<u32, String> = Sender::new(1, Config::default());
-        group.bench_function("vclock_net", |b| {
+        group.bench_function("vclock_net_channel", |b| {
             b.iter(|| {
                 a_out.send(b_addr, &request).unwrap();
                 match a_inbox.recv() {
@@ -121,6 +176,67 @@ fn bench_round_trip(c: &mut Criterion) {
         });
         drop(stream);
         echo.join().unwrap();
+    }
+
+    // Plain sockets laid out as the handler ping-pong: one connection each
+    // way, each read by its own thread, which writes the next frame on the
+    // other connection; the bench thread only starts a run and waits for
+    // its end.
+    {
+        let a_listener = TcpListener::bind(localhost()).unwrap();
+        let b_listener = TcpListener::bind(localhost()).unwrap();
+        let a_addr = a_listener.local_addr().unwrap();
+        let b_addr = b_listener.local_addr().unwrap();
+        let b_echo = thread::spawn(move || {
+            let (from_a, _) = b_listener.accept().unwrap();
+            let mut to_a = TcpStream::connect(a_addr).unwrap();
+            to_a.set_nodelay(true).unwrap();
+            let mut reader = BufReader::with_capacity(64 * 1024, from_a);
+            let mut buf = Vec::new();
+            let mut frame = Vec::new();
+            while read_plain_frame(&mut reader, &mut buf) {
+                frame.clear();
+                frame.extend_from_slice(&u32::try_from(buf.len()).unwrap().to_be_bytes());
+                frame.extend_from_slice(&buf);
+                to_a.write_all(&frame).unwrap();
+            }
+        });
+        let mut to_b = TcpStream::connect(b_addr).unwrap();
+        to_b.set_nodelay(true).unwrap();
+        let (from_b, _) = a_listener.accept().unwrap();
+        let remaining = Arc::new(AtomicU64::new(0));
+        let (done, run_finished) = mpsc::channel();
+        let a_pinger = {
+            let (mut to_b, remaining, frame) = (
+                to_b.try_clone().unwrap(),
+                Arc::clone(&remaining),
+                frame.clone(),
+            );
+            thread::spawn(move || {
+                let mut reader = BufReader::with_capacity(64 * 1024, from_b);
+                let mut buf = Vec::new();
+                while read_plain_frame(&mut reader, &mut buf) {
+                    if remaining.fetch_sub(1, Ordering::AcqRel) > 1 {
+                        to_b.write_all(&frame).unwrap();
+                    } else {
+                        done.send(()).unwrap();
+                    }
+                }
+            })
+        };
+        group.bench_function("plain_std_two_connections", |b| {
+            b.iter_custom(|round_trips| {
+                remaining.store(round_trips, Ordering::Release);
+                let start = Instant::now();
+                to_b.write_all(&frame).unwrap();
+                run_finished.recv_timeout(HUNG).unwrap();
+                start.elapsed()
+            });
+        });
+        // EOF to B, whose exit closes the connection back to A.
+        to_b.shutdown(Shutdown::Write).unwrap();
+        b_echo.join().unwrap();
+        a_pinger.join().unwrap();
     }
 
     // Plain sockets with vclock-net's thread structure: on each side a
@@ -202,8 +318,39 @@ fn bench_one_way(c: &mut Criterion) {
     let frame = frame_bytes(&message);
     group.throughput(Throughput::BytesDecimal(BATCH * frame.len() as u64));
 
-    // vclock-net: the application thread counts received messages and
-    // reports each full batch.
+    // vclock-net, one `send` (one write) per envelope; the listener's
+    // handler counts envelopes on the connection thread and reports each
+    // full batch.
+    {
+        let (inbox, addr, batches) = counting_listener();
+        let mut out: Sender<u32, String> = Sender::new(1, Config::default());
+        group.bench_function("vclock_net_send", |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    out.send(addr, &message).unwrap();
+                }
+                batches.recv_timeout(HUNG).unwrap();
+            });
+        });
+        inbox.shutdown();
+    }
+
+    // vclock-net, one `send_batch` of BATCH envelopes (a write per 64 KiB).
+    {
+        let (inbox, addr, batches) = counting_listener();
+        let mut out: Sender<u32, String> = Sender::new(1, Config::default());
+        let messages = vec![message.clone(); BATCH as usize];
+        group.bench_function("vclock_net_send_batch", |b| {
+            b.iter(|| {
+                out.send_batch(addr, &messages).unwrap();
+                batches.recv_timeout(HUNG).unwrap();
+            });
+        });
+        inbox.shutdown();
+    }
+
+    // The same through the listener's queue: an application thread takes
+    // each envelope from it and counts.
     {
         let inbox: Listener<u32, String> = Listener::bind(localhost(), Config::default()).unwrap();
         let addr = inbox.local_addr();
@@ -221,12 +368,11 @@ fn bench_one_way(c: &mut Criterion) {
             }
         });
         let mut out: Sender<u32, String> = Sender::new(1, Config::default());
-        group.bench_function("vclock_net", |b| {
+        let messages = vec![message.clone(); BATCH as usize];
+        group.bench_function("vclock_net_send_batch_channel", |b| {
             b.iter(|| {
-                for _ in 0..BATCH {
-                    out.send(addr, &message).unwrap();
-                }
-                batches.recv_timeout(Duration::from_secs(30)).unwrap();
+                out.send_batch(addr, &messages).unwrap();
+                batches.recv_timeout(HUNG).unwrap();
             });
         });
         let stop = Envelope::new(1, VectorClock::new(), "stop".to_string());
@@ -235,8 +381,10 @@ fn bench_one_way(c: &mut Criterion) {
     }
 
     // Plain sockets: the same bytes through a BufWriter, flushed per batch;
-    // the reader only splits frames.
-    {
+    // the reader only splits frames (`plain_std_bufwriter`), or also
+    // decodes each envelope with the crate's codec, as every vclock-net
+    // receiver must (`plain_std_bufwriter_decoding`).
+    for decode in [false, true] {
         let listener = TcpListener::bind(localhost()).unwrap();
         let addr = listener.local_addr().unwrap();
         let (batch_done, batches) = mpsc::channel();
@@ -245,7 +393,17 @@ fn bench_one_way(c: &mut Criterion) {
             let mut reader = BufReader::with_capacity(64 * 1024, stream);
             let mut buf = Vec::new();
             let mut count = 0u64;
-            while read_plain_frame(&mut reader, &mut buf) {
+            loop {
+                let more = if decode {
+                    codec::read_frame::<u32, String, _>(&mut reader, u32::MAX)
+                        .unwrap()
+                        .is_some()
+                } else {
+                    read_plain_frame(&mut reader, &mut buf)
+                };
+                if !more {
+                    break;
+                }
                 count += 1;
                 if count % BATCH == 0 {
                     batch_done.send(()).unwrap();
@@ -255,13 +413,18 @@ fn bench_one_way(c: &mut Criterion) {
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_nodelay(true).unwrap();
         let mut writer = BufWriter::with_capacity(64 * 1024, stream);
-        group.bench_function("plain_std_bufwriter", |b| {
+        let name = if decode {
+            "plain_std_bufwriter_decoding"
+        } else {
+            "plain_std_bufwriter"
+        };
+        group.bench_function(name, |b| {
             b.iter(|| {
                 for _ in 0..BATCH {
                     writer.write_all(&frame).unwrap();
                 }
                 writer.flush().unwrap();
-                batches.recv_timeout(Duration::from_secs(30)).unwrap();
+                batches.recv_timeout(HUNG).unwrap();
             });
         });
         drop(writer);
@@ -295,13 +458,30 @@ fn bench_one_way(c: &mut Criterion) {
                     writer.write_all(&frame).unwrap();
                     writer.flush().unwrap();
                 }
-                batches.recv_timeout(Duration::from_secs(30)).unwrap();
+                batches.recv_timeout(HUNG).unwrap();
             });
         });
         drop(writer);
         receiver.join().unwrap();
     }
     group.finish();
+}
+
+/// A listener whose handler counts envelopes and sends a signal after
+/// every BATCH of them.
+fn counting_listener() -> (Listener<u32, String>, SocketAddr, mpsc::Receiver<()>) {
+    let (batch_done, batches) = mpsc::channel();
+    let count = AtomicU64::new(0);
+    let inbox = Listener::bind_with_handler(localhost(), Config::default(), move |incoming| {
+        if let Incoming::Message { .. } = incoming {
+            if (count.fetch_add(1, Ordering::Relaxed) + 1) % BATCH == 0 {
+                batch_done.send(()).unwrap();
+            }
+        }
+    })
+    .unwrap();
+    let addr = inbox.local_addr();
+    (inbox, addr, batches)
 }
 
 criterion_group!(benches, bench_round_trip, bench_one_way);

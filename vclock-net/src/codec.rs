@@ -67,6 +67,19 @@ fn bincode_config() -> Configuration {
     standard()
 }
 
+/// Appends bincode's output straight to a `Vec`: cheaper than going
+/// through `std::io::Write`, which bincode wraps with error bookkeeping on
+/// every varint.
+struct VecWriter<'a>(&'a mut Vec<u8>);
+
+impl bincode::enc::write::Writer for VecWriter<'_> {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) -> std::result::Result<(), bincode::error::EncodeError> {
+        self.0.extend_from_slice(bytes);
+        Ok(())
+    }
+}
+
 /// What a frame asks of its receiver.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -74,7 +87,8 @@ pub enum FrameKind {
     /// A message; nothing is sent back.
     Message,
     /// A message the receiver acknowledges (see the module docs) once it has
-    /// decoded and queued it.
+    /// decoded it and its handler (by default, the one that queues it) has
+    /// returned.
     AckRequested,
 }
 
@@ -122,7 +136,7 @@ pub fn encode_header<K: Serialize>(buf: &mut Vec<u8>, id: &K) -> Result<()> {
     buf.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
     buf.extend_from_slice(&[0, 0]);
     let id_start = buf.len();
-    if let Err(source) = bincode::serde::encode_into_std_write(id, buf, bincode_config()) {
+    if let Err(source) = bincode::serde::encode_into_writer(id, VecWriter(buf), bincode_config()) {
         buf.truncate(start);
         return Err(Error::Encode {
             what: "the sender id",
@@ -197,7 +211,9 @@ pub fn encode_frame<K: Serialize, M: Serialize>(
     let start = buf.len();
     buf.extend_from_slice(&[0; LENGTH_PREFIX_LEN]);
     buf.push(kind.to_byte());
-    if let Err(source) = bincode::serde::encode_into_std_write(envelope, buf, bincode_config()) {
+    if let Err(source) =
+        bincode::serde::encode_into_writer(envelope, VecWriter(buf), bincode_config())
+    {
         buf.truncate(start);
         return Err(Error::Encode {
             what: "the envelope",
@@ -269,17 +285,7 @@ where
     if got < prefix.len() {
         return Err(Error::Truncated("a frame's length prefix"));
     }
-    let len = u32::from_be_bytes(prefix);
-    if len == 0 {
-        return Err(Error::EmptyFrame);
-    }
-    if len > max_frame_len {
-        return Err(Error::FrameTooLarge {
-            len: u64::from(len),
-            max: max_frame_len,
-        });
-    }
-    let len = len as usize;
+    let len = checked_frame_len(prefix, max_frame_len)?;
     // Trust the declared length only as far as bytes actually arrive: the
     // buffer starts small and grows with the input.
     let mut body = Vec::with_capacity(len.min(INITIAL_BODY_CAPACITY));
@@ -290,9 +296,57 @@ where
     if body.len() < len {
         return Err(Error::Truncated("a frame"));
     }
+    decode_frame_body(&body).map(Some)
+}
+
+/// Decodes the frame at the start of `bytes` in place, if `bytes` holds all
+/// of it, and returns it with its length on the wire (prefix included), so
+/// that a reader whose buffer already holds a frame need not copy it out.
+/// `Ok(None)` if `bytes` holds only part of a frame (then read it with
+/// [`read_frame`]).
+///
+/// # Errors
+///
+/// As [`read_frame`], for a frame that is bad as far as `bytes` shows.
+pub(crate) fn decode_buffered_frame<K, M>(
+    bytes: &[u8],
+    max_frame_len: u32,
+) -> Result<Option<(Frame<K, M>, usize)>>
+where
+    K: DeserializeOwned + Ord,
+    M: DeserializeOwned,
+{
+    let Some((prefix, rest)) = bytes.split_first_chunk::<LENGTH_PREFIX_LEN>() else {
+        return Ok(None);
+    };
+    let len = checked_frame_len(*prefix, max_frame_len)?;
+    match rest.get(..len) {
+        Some(body) => Ok(Some((decode_frame_body(body)?, LENGTH_PREFIX_LEN + len))),
+        None => Ok(None),
+    }
+}
+
+/// A frame's declared length, checked before anything is allocated for it.
+fn checked_frame_len(prefix: [u8; LENGTH_PREFIX_LEN], max_frame_len: u32) -> Result<usize> {
+    match u32::from_be_bytes(prefix) {
+        0 => Err(Error::EmptyFrame),
+        len if len > max_frame_len => Err(Error::FrameTooLarge {
+            len: u64::from(len),
+            max: max_frame_len,
+        }),
+        len => Ok(len as usize),
+    }
+}
+
+/// Decodes a frame's body (kind byte and envelope), which is never empty.
+fn decode_frame_body<K, M>(body: &[u8]) -> Result<Frame<K, M>>
+where
+    K: DeserializeOwned + Ord,
+    M: DeserializeOwned,
+{
     let kind = FrameKind::from_byte(body[0]).ok_or(Error::UnknownFrameKind(body[0]))?;
     let envelope = decode_exact(&body[1..], "a frame's envelope")?;
-    Ok(Some(Frame { kind, envelope }))
+    Ok(Frame { kind, envelope })
 }
 
 /// The acknowledgement of the frame with index `frame_index` on its

@@ -45,7 +45,8 @@ pub struct Config {
     pub read_timeout: Duration,
     /// How long [`Sender::send_acked`](crate::Sender::send_acked) waits for
     /// the acknowledgement. Default 5 s: the listener acknowledges as soon
-    /// as it has queued the message, unless its queue is full because the
+    /// as it has queued the message (or its handler has returned), unless
+    /// its queue is full because the
     /// application is not draining it.
     pub ack_timeout: Duration,
     /// Most connections a listener serves at once; more are closed at once

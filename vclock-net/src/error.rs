@@ -256,6 +256,24 @@ pub enum Error {
         max: usize,
     },
 
+    /// [`Sender::send_batch`](crate::Sender::send_batch) stopped part-way:
+    /// the first `sent` envelopes of the batch were sent (as by
+    /// [`Sender::send`](crate::Sender::send)), the rest were not delivered,
+    /// and `source` says why.
+    ///
+    /// What goes on afterwards is what `source` says. The
+    /// [`is_peer_down`](Error::is_peer_down), [`is_timeout`](Error::is_timeout)
+    /// and [`is_bad_input`](Error::is_bad_input) of this error are those of
+    /// `source`.
+    #[error("batch stopped after {sent} envelopes: {source}")]
+    BatchIncomplete {
+        /// How many envelopes, from the start of the batch, were sent.
+        sent: usize,
+        /// Why the batch stopped.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// Binding a listening socket failed.
     ///
     /// Nothing was created; the caller can try another address.
@@ -300,13 +318,19 @@ impl Error {
     /// A caller typically marks the peer as down and tries again later.
     #[must_use]
     pub fn is_peer_down(&self) -> bool {
-        matches!(self, Error::PeerDown { .. } | Error::AckLost { .. })
+        match self {
+            Error::BatchIncomplete { source, .. } => source.is_peer_down(),
+            _ => matches!(self, Error::PeerDown { .. } | Error::AckLost { .. }),
+        }
     }
 
     /// True when the error is a timeout: a write, an acknowledgement, or a
     /// peer that stalled in the middle of a header or a frame.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
+        if let Error::BatchIncomplete { source, .. } = self {
+            return source.is_timeout();
+        }
         matches!(
             self,
             Error::WriteTimeout { .. } | Error::AckTimeout { .. } | Error::ReadTimeout { .. }
@@ -317,6 +341,9 @@ impl Error {
     /// oversized frame, a truncated stream, or a frame that does not decode.
     #[must_use]
     pub fn is_bad_input(&self) -> bool {
+        if let Error::BatchIncomplete { source, .. } = self {
+            return source.is_bad_input();
+        }
         matches!(
             self,
             Error::BadMagic { .. }

@@ -4,7 +4,8 @@
 //! payload) from one process to another, on one machine or across several,
 //! with plain threads and blocking sockets. A [`Sender`] keeps one
 //! persistent connection per peer; a [`Listener`] accepts connections,
-//! reads each on its own thread and queues what arrives. It is built so
+//! reads each on its own thread and hands what arrives to a handler on that
+//! thread, by default one that queues it for [`Listener::recv`]. It is built so
 //! that no peer can crash a node, stall it, or make it allocate without
 //! bound: every length is checked before it is trusted, every read and
 //! write has a timeout, and every bad input closes only the connection it
@@ -55,7 +56,8 @@
 //! loses it, and only the next send reports the peer down.
 //!
 //! [`Sender::send_acked`] returning `Ok` means more: the peer's listener
-//! decoded the frame and queued the envelope for its application. (Whether
+//! decoded the frame and queued the envelope for its application, or, for
+//! a listener with a handler, that the handler has returned. (Whether
 //! the application then reads it is up to the application.)
 //!
 //! # Wire format
@@ -94,7 +96,7 @@ pub use envelope::Envelope;
 pub use error::{Error, Result};
 pub use listener::{Incoming, Listener};
 pub use ports::{find_free_ports, reserve_listeners};
-pub use sender::Sender;
+pub use sender::{BATCH_CHUNK_LEN, Sender};
 pub use vclock_core::VectorClock;
 
 #[cfg(test)]

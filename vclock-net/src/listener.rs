@@ -1,11 +1,13 @@
-//! The receiving side: an accept loop, one thread per connection, and a
-//! bounded queue of what arrived.
+//! The receiving side: an accept loop, one thread per connection handing
+//! each decoded envelope to a handler, and the bounded queue that the
+//! default handler feeds.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -49,7 +51,39 @@ pub enum Incoming<K, M> {
 }
 
 /// The receiving side of a node: accepts connections, reads each on its own
-/// thread, and queues decoded envelopes for the application.
+/// thread, and hands every decoded envelope to a handler, by default one
+/// that queues it for the application.
+///
+/// # Two ways to receive
+///
+/// - **A queue** ([`bind`](Listener::bind), [`from_std`](Listener::from_std)):
+///   connection threads push what arrives into a bounded queue, which the
+///   application drains with [`recv`](Listener::recv),
+///   [`recv_timeout`](Listener::recv_timeout),
+///   [`try_recv`](Listener::try_recv) or [`iter`](Listener::iter). Simple,
+///   and any thread can receive; each message costs a hand-off from the
+///   connection's thread to the receiving one.
+/// - **A handler** ([`bind_with_handler`](Listener::bind_with_handler),
+///   [`from_std_with_handler`](Listener::from_std_with_handler)): each
+///   connection thread calls the handler with every [`Incoming`] it
+///   produces, on that thread, in the order of the connection's frames.
+///   Nothing is queued and no other thread is woken, which roughly halves
+///   the latency of a request and reply on loopback. The queue mode is
+///   itself just a handler that pushes into the queue.
+///
+/// A handler runs on the connection's thread, so it should be quick: while
+/// it runs, that connection is not read, which applies backpressure (through
+/// TCP flow control) to that peer only; other connections go on. Calls for
+/// different connections run concurrently, hence `Sync`. A connection's
+/// acknowledgements are sent after the handler returns, so for
+/// [`Sender::send_acked`](crate::Sender::send_acked) "acknowledged" means
+/// "the handler has returned". A handler may send (through its own
+/// [`Sender`](crate::Sender), for instance in a `Mutex`), but must not wait
+/// for its own listener to receive something. A handler that panics ends the
+/// connection it was called for; the listener goes on.
+/// [`Incoming::Rejected`] for a connection refused over
+/// [`Config::max_connections`] is reported from the accept thread, which
+/// accepts nothing else until the handler returns.
 ///
 /// Every connection must start with a valid header within
 /// [`Config::read_timeout`], and every frame must complete within the read
@@ -61,7 +95,9 @@ pub enum Incoming<K, M> {
 ///
 /// The queue holds at most [`Config::queue_capacity`] items. When it is
 /// full, connection threads stop reading, which slows the senders down
-/// through TCP flow control instead of buffering without bound.
+/// through TCP flow control instead of buffering without bound. A
+/// rejection never waits for room: when the queue is full it is dropped,
+/// so that a bad connection releases its slot at once.
 ///
 /// The listener is `Send` and `Sync`: several threads may receive from
 /// it (each item goes to one of them). Dropping the listener shuts it
@@ -69,8 +105,9 @@ pub enum Incoming<K, M> {
 #[derive(Debug)]
 pub struct Listener<K, M> {
     local_addr: SocketAddr,
-    /// `None` once shut down. Behind a mutex so that the listener can be
-    /// shared between threads (a `Receiver` alone is not `Sync`).
+    /// The queue the default handler feeds; `None` for a listener with its
+    /// own handler, and once shut down. Behind a mutex so that the listener
+    /// can be shared between threads (a `Receiver` alone is not `Sync`).
     queue: Option<Mutex<Receiver<Incoming<K, M>>>>,
     shared: Arc<Shared>,
     accept_thread: Option<JoinHandle<()>>,
@@ -106,27 +143,93 @@ where
     M: DeserializeOwned + Send + 'static,
 {
     /// Binds `addr` (port 0 lets the operating system choose) and starts
-    /// accepting.
+    /// accepting; what arrives is queued for [`recv`](Listener::recv) and
+    /// its siblings.
     ///
     /// # Errors
     ///
     /// [`Error::Bind`] if the address cannot be bound, [`Error::Listen`] if
     /// the listener cannot be set up.
     pub fn bind(addr: SocketAddr, config: Config) -> Result<Self> {
-        let listener = TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })?;
-        Self::from_std(listener, config)
+        Self::from_std(bind(addr)?, config)
     }
 
     /// Starts accepting on an already bound listener, such as one from
-    /// [`reserve_listeners`](crate::reserve_listeners).
+    /// [`reserve_listeners`](crate::reserve_listeners); what arrives is
+    /// queued for [`recv`](Listener::recv) and its siblings.
     ///
     /// # Errors
     ///
     /// [`Error::Listen`] if the listener cannot be set up.
     pub fn from_std(listener: TcpListener, config: Config) -> Result<Self> {
+        let (sender, queue) = sync_channel(config.queue_capacity.max(1));
+        let mut listener = Self::from_std_with_handler(listener, config, move |incoming| {
+            // Fails only once the listener is shutting down and the queue
+            // is gone; the connection thread then stops without an ack.
+            let _ = match incoming {
+                message @ Incoming::Message { .. } => sender.send(message).ok(),
+                rejected @ Incoming::Rejected { .. } => sender.try_send(rejected).ok(),
+            };
+        })?;
+        listener.queue = Some(Mutex::new(queue));
+        Ok(listener)
+    }
+
+    /// Binds `addr` (port 0 lets the operating system choose) and starts
+    /// accepting; each connection's thread calls `handler` with everything
+    /// that arrives on it. See [the type docs](Listener#two-ways-to-receive)
+    /// for what a handler may do. [`recv`](Listener::recv) and its
+    /// siblings return `None` at once on such a listener.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
+    ///
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let record = Arc::clone(&seen);
+    /// let inbox: Listener<String, String> =
+    ///     Listener::bind_with_handler("127.0.0.1:0".parse()?, Config::default(), move |incoming| {
+    ///         if let Incoming::Message { envelope, .. } = incoming {
+    ///             record.lock().unwrap().push(envelope.payload);
+    ///         }
+    ///     })?;
+    /// let mut out: Sender<String, String> = Sender::new("a".into(), Config::default());
+    /// let clock = VectorClock::from_iter([("a".to_string(), 1)]);
+    /// // Acknowledged once the handler has returned.
+    /// out.send_acked(inbox.local_addr(), &Envelope::new("a".into(), clock, "hi".into()))?;
+    /// assert_eq!(*seen.lock().unwrap(), ["hi"]);
+    /// inbox.shutdown();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Bind`] if the address cannot be bound, [`Error::Listen`] if
+    /// the listener cannot be set up.
+    pub fn bind_with_handler<H>(addr: SocketAddr, config: Config, handler: H) -> Result<Self>
+    where
+        H: Fn(Incoming<K, M>) + Send + Sync + 'static,
+    {
+        Self::from_std_with_handler(bind(addr)?, config, handler)
+    }
+
+    /// Starts accepting on an already bound listener, calling `handler` as
+    /// [`bind_with_handler`](Listener::bind_with_handler) does.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Listen`] if the listener cannot be set up.
+    pub fn from_std_with_handler<H>(
+        listener: TcpListener,
+        config: Config,
+        handler: H,
+    ) -> Result<Self>
+    where
+        H: Fn(Incoming<K, M>) + Send + Sync + 'static,
+    {
         listener.set_nonblocking(false).map_err(Error::Listen)?;
         let local_addr = listener.local_addr().map_err(Error::Listen)?;
-        let (sender, queue) = sync_channel(config.queue_capacity.max(1));
+        let handler: Handler<K, M> = Arc::new(handler);
         let shared = Arc::new(Shared {
             shutting_down: AtomicBool::new(false),
             connections: Mutex::new(HashMap::new()),
@@ -134,15 +237,22 @@ where
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
             .name(format!("vclock-net accept {local_addr}"))
-            .spawn(move || accept_loop::<K, M>(&listener, &accept_shared, &sender, &config))
+            .spawn(move || accept_loop::<K, M>(&listener, &accept_shared, &handler, &config))
             .map_err(Error::Listen)?;
         Ok(Self {
             local_addr,
-            queue: Some(Mutex::new(queue)),
+            queue: None,
             shared,
             accept_thread: Some(accept_thread),
         })
     }
+}
+
+/// What every connection thread calls with what it produces.
+type Handler<K, M> = Arc<dyn Fn(Incoming<K, M>) + Send + Sync>;
+
+fn bind(addr: SocketAddr) -> Result<TcpListener> {
+    TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })
 }
 
 impl<K, M> Listener<K, M> {
@@ -154,14 +264,16 @@ impl<K, M> Listener<K, M> {
     }
 
     /// Waits for the next message or rejection. Returns `None` only once
-    /// the listener has shut down.
+    /// the listener has shut down, or at once if it was built with a
+    /// handler.
     #[must_use]
     pub fn recv(&self) -> Option<Incoming<K, M>> {
         self.queue()?.recv().ok()
     }
 
     /// Waits up to `timeout` for the next message or rejection. Returns
-    /// `None` if nothing arrived in time or the listener has shut down.
+    /// `None` if nothing arrived in time, the listener has shut down, or it
+    /// was built with a handler.
     #[must_use]
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Incoming<K, M>> {
         self.queue()?.recv_timeout(timeout).ok()
@@ -174,7 +286,7 @@ impl<K, M> Listener<K, M> {
     }
 
     /// A blocking iterator over what arrives; it ends only when the
-    /// listener shuts down.
+    /// listener shuts down (at once if it was built with a handler).
     pub fn iter(&self) -> impl Iterator<Item = Incoming<K, M>> + '_ {
         std::iter::from_fn(move || self.recv())
     }
@@ -197,7 +309,8 @@ impl<K, M> Listener<K, M> {
     }
 
     /// Stops accepting, closes every connection and joins every thread the
-    /// listener started. Messages still queued are dropped, and a frame
+    /// listener started (so it waits for handler calls in progress to
+    /// return). Messages still queued are dropped, and a frame
     /// whose acknowledgement was about to be written may lose it (its
     /// sender then sees [`Error::AckLost`]: delivered or not, it cannot
     /// tell).
@@ -210,8 +323,8 @@ impl<K, M> Listener<K, M> {
             return;
         };
         self.shared.shutting_down.store(true, Ordering::Release);
-        // Connection threads blocked on a full queue wake up when the
-        // receiving end is gone.
+        // Connection threads blocked on a full queue (in the default
+        // handler) wake up when the receiving end is gone.
         self.queue = None;
         // The accept thread is blocked in accept(); a connection wakes it,
         // and it then closes every connection and joins their threads. If
@@ -254,7 +367,7 @@ fn close_all(shared: &Shared) {
 fn accept_loop<K, M>(
     listener: &TcpListener,
     shared: &Arc<Shared>,
-    queue: &SyncSender<Incoming<K, M>>,
+    handler: &Handler<K, M>,
     config: &Config,
 ) where
     K: DeserializeOwned + Ord + Send + 'static,
@@ -300,9 +413,7 @@ fn accept_loop<K, M>(
         };
         if let Err(error) = registered {
             drop(stream);
-            // Never block the accept loop on a full queue: a flood of
-            // rejected connections may go partly unreported.
-            let _ = queue.try_send(Incoming::Rejected { peer, error });
+            report_from_accept_thread(handler, Incoming::Rejected { peer, error });
             continue;
         }
 
@@ -310,7 +421,7 @@ fn accept_loop<K, M>(
             id,
             peer,
             shared: Arc::clone(shared),
-            queue: queue.clone(),
+            handler: Arc::clone(handler),
             config: config.clone(),
         };
         match thread::Builder::new()
@@ -318,15 +429,15 @@ fn accept_loop<K, M>(
             .spawn(move || connection.run(stream))
         {
             Ok(thread) => threads.push(thread),
-            Err(source) => {
-                if let Some(stream) = shared.connections().remove(&id) {
-                    let _ = stream.shutdown(Shutdown::Both);
-                }
-                let _ = queue.try_send(Incoming::Rejected {
+            // The connection thread was dropped unstarted, and with it its
+            // slot (see `ConnectionThread::drop`).
+            Err(source) => report_from_accept_thread(
+                handler,
+                Incoming::Rejected {
                     peer,
                     error: Error::Io { peer, source },
-                });
-            }
+                },
+            ),
         }
     }
     close_all(shared);
@@ -336,13 +447,32 @@ fn accept_loop<K, M>(
     }
 }
 
-/// What a connection thread needs.
+/// Calls the handler on the accept thread, where a panic must not stop the
+/// listener accepting.
+fn report_from_accept_thread<K, M>(handler: &Handler<K, M>, incoming: Incoming<K, M>) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| handler(incoming)));
+}
+
+/// What a connection thread needs. Dropping it (when the thread ends, even
+/// by a panic in the handler, or if the thread never started) closes the
+/// connection and releases its slot.
 struct ConnectionThread<K, M> {
     id: u64,
     peer: SocketAddr,
     shared: Arc<Shared>,
-    queue: SyncSender<Incoming<K, M>>,
+    handler: Handler<K, M>,
     config: Config,
+}
+
+impl<K, M> Drop for ConnectionThread<K, M> {
+    fn drop(&mut self) {
+        // Under the lock, so that once the connection no longer counts, the
+        // peer has been told it is closed.
+        let mut connections = self.shared.connections();
+        if let Some(stream) = connections.remove(&self.id) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
 }
 
 impl<K, M> ConnectionThread<K, M>
@@ -355,14 +485,11 @@ where
             // Errors caused by shutting down closing the socket are not the
             // peer's fault and nobody is listening for them any more.
             if !self.shared.is_shutting_down() {
-                let _ = self.queue.send(Incoming::Rejected {
+                (self.handler)(Incoming::Rejected {
                     peer: self.peer,
                     error,
                 });
             }
-        }
-        if let Some(stream) = self.shared.connections().remove(&self.id) {
-            let _ = stream.shutdown(Shutdown::Both);
         }
     }
 
@@ -397,29 +524,39 @@ where
             // Between frames there is no deadline: an idle connection is
             // healthy.
             reader.get_mut().deadline = None;
-            match reader.fill_buf() {
+            let buffered = match reader.fill_buf() {
                 Ok([]) => return Ok(()),
-                Ok(_) => {}
+                Ok(buffered) => buffered,
                 Err(e) => return Err(self.read_failure(read_error(e))),
-            }
-            reader.get_mut().deadline = Some(Instant::now() + read_timeout);
-            let Some(frame) = codec::read_frame::<K, M, _>(&mut reader, self.config.max_frame_len)
-                .map_err(|e| self.read_failure(e))?
-            else {
-                return Ok(());
             };
+            // Usually the whole frame is in the buffer already: decode it
+            // there. Otherwise read the rest, within the read timeout.
+            let frame =
+                match codec::decode_buffered_frame::<K, M>(buffered, self.config.max_frame_len)? {
+                    Some((frame, len)) => {
+                        reader.consume(len);
+                        frame
+                    }
+                    None => {
+                        reader.get_mut().deadline = Some(Instant::now() + read_timeout);
+                        let read =
+                            codec::read_frame::<K, M, _>(&mut reader, self.config.max_frame_len);
+                        match read.map_err(|e| self.read_failure(e))? {
+                            Some(frame) => frame,
+                            None => return Ok(()),
+                        }
+                    }
+                };
             if frame.envelope.from != sender_id {
                 return Err(Error::SenderMismatch);
             }
-            if self
-                .queue
-                .send(Incoming::Message {
-                    peer,
-                    envelope: frame.envelope,
-                })
-                .is_err()
-            {
-                // The listener is gone.
+            (self.handler)(Incoming::Message {
+                peer,
+                envelope: frame.envelope,
+            });
+            if self.shared.is_shutting_down() {
+                // The handler may not have taken the envelope (the default
+                // one's queue is gone): no ack.
                 return Ok(());
             }
             if frame.kind == FrameKind::AckRequested {
