@@ -75,6 +75,12 @@ pub(crate) struct LaunchArgs {
     /// With tmux: use a private tmux server (`tmux -L NAME`); for tests.
     #[arg(long, value_name = "NAME", hide = true)]
     pub(crate) tmux_socket: Option<String>,
+
+    /// How long the nodes get to start listening, in milliseconds
+    /// (default 10000); for tests.
+    #[arg(long, value_name = "MS", hide = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) ready_timeout_ms: Option<u64>,
 }
 
 /// Options of `node`.
@@ -118,6 +124,12 @@ pub(crate) struct NodeArgs {
     /// visible in a window that closes with the process.
     #[arg(long, hide = true)]
     pub(crate) pause_on_error: bool,
+
+    /// How long an acknowledged send waits for the acknowledgement, in
+    /// milliseconds (default 5000); for tests.
+    #[arg(long, value_name = "MS", hide = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) ack_timeout_ms: Option<u64>,
 }
 
 /// Options of `shiviz`.

@@ -32,8 +32,8 @@ const GRACE: Duration = Duration::from_secs(5);
 /// What the launcher's main loop reacts to.
 #[derive(Debug)]
 enum Event {
-    /// A node printed its `Listening at` line.
-    Ready,
+    /// Node `i` printed its `Listening at` line.
+    Ready(u32),
     /// Node `i` closed its stdout (it is exiting).
     Closed(u32),
     /// The launcher's stdin ended.
@@ -92,7 +92,11 @@ fn warn(line: std::fmt::Arguments<'_>) {
 }
 
 /// Starts the nodes as children and runs until they have all ended.
-pub(crate) fn launch(mut plan: Plan, started: Instant) -> anyhow::Result<ExitCode> {
+pub(crate) fn launch(
+    mut plan: Plan,
+    started: Instant,
+    ready_timeout: Duration,
+) -> anyhow::Result<ExitCode> {
     let n = plan.n;
     let (tx, rx) = mpsc::channel();
     watch_signals(tx.clone())?;
@@ -156,14 +160,43 @@ pub(crate) fn launch(mut plan: Plan, started: Instant) -> anyhow::Result<ExitCod
             stdin.take();
         }
     };
-    let mut ready = 0;
+    let mut ready = vec![false; n as usize];
+    let mut ready_count = 0;
+    // Until every node listens, input is held back; a node that never gets
+    // there must not hold it for ever.
+    let mut ready_deadline = Some(Instant::now() + ready_timeout);
     let mut failed = false;
     let mut deadline: Option<Instant> = None;
     while nodes.alive() > 0 {
-        let event = match deadline {
+        let wake = match (deadline, ready_deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let event = match wake {
             None => rx.recv().ok(),
             Some(at) => match rx.recv_timeout(at.saturating_duration_since(Instant::now())) {
                 Ok(event) => Some(event),
+                Err(RecvTimeoutError::Timeout)
+                    if deadline.is_none()
+                        && ready_deadline.is_some_and(|r| Instant::now() >= r) =>
+                {
+                    let late: Vec<String> = (1..=n)
+                        .filter(|&id| !ready[id as usize - 1])
+                        .map(|id| id.to_string())
+                        .collect();
+                    let (noun, verb) = if late.len() == 1 {
+                        ("node", "is")
+                    } else {
+                        ("nodes", "are")
+                    };
+                    warn(format_args!(
+                        "{noun} {} {verb} not listening after {} s; stopping every node",
+                        late.join(", "),
+                        ready_timeout.as_secs_f64()
+                    ));
+                    nodes.kill_all();
+                    return Ok(ExitCode::FAILURE);
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     for id in nodes.kill_all() {
                         warn(format_args!("node {id} did not exit; killed it"));
@@ -175,14 +208,22 @@ pub(crate) fn launch(mut plan: Plan, started: Instant) -> anyhow::Result<ExitCod
         };
         let Some(event) = event else { break };
         match event {
-            Event::Ready => {
-                ready += 1;
-                if ready == n {
+            Event::Ready(id) => {
+                if !std::mem::replace(&mut ready[id as usize - 1], true) {
+                    ready_count += 1;
+                }
+                if ready_count == n {
+                    ready_deadline = None;
                     if let Some(all_ready) = all_ready.take() {
                         let _ = all_ready.send(());
                     }
+                    let all = if n == 1 {
+                        "Node 1".to_owned()
+                    } else {
+                        format!("All {n} nodes")
+                    };
                     say(format_args!(
-                        "All {n} nodes listening ({} ms).\n\
+                        "{all} listening ({} ms).\n\
                          Type \"I: <command>\" to give node I a command, e.g. \"1: 2 hello\" \
                          (\"all: <command>\" gives it to every node).\n{}",
                         started.elapsed().as_millis(),
@@ -240,7 +281,8 @@ pub(crate) fn launch(mut plan: Plan, started: Instant) -> anyhow::Result<ExitCod
     })
 }
 
-fn describe(status: ExitStatus) -> String {
+/// Says how a process ended: `exit status N` or `killed by signal N`.
+pub(crate) fn describe(status: ExitStatus) -> String {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt as _;
@@ -298,7 +340,7 @@ fn copy_output(id: u32, stdout: impl Read, tx: &mpsc::Sender<Event>) {
             out.extend_from_slice(prefix.as_bytes());
             out.extend_from_slice(&line);
             write_out(&mut out);
-            let _ = tx.send(Event::Ready);
+            let _ = tx.send(Event::Ready(id));
             continue;
         }
         out.extend_from_slice(prefix.as_bytes());
@@ -385,14 +427,23 @@ fn parse_route(line: &[u8], n: u32) -> Result<(Vec<u32>, &[u8]), String> {
     let targets = if who == b"all" {
         (1..=n).collect()
     } else {
-        let id = std::str::from_utf8(who)
+        let digits = std::str::from_utf8(who)
             .ok()
-            .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()))
-            .and_then(|w| w.parse::<u32>().ok());
-        match id {
-            Some(id) if (1..=n).contains(&id) => vec![id],
-            Some(id) => return Err(format!("no node {id}: nodes are 1 to {n}")),
-            None => return Err(usage()),
+            .filter(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()));
+        let Some(digits) = digits else {
+            return Err(usage());
+        };
+        match digits.parse::<u32>() {
+            Ok(id) if (1..=n).contains(&id) => vec![id],
+            // Out of range, or too large for a number at all.
+            _ => {
+                let shown = if digits.len() > 20 {
+                    format!("{}...", &digits[..20])
+                } else {
+                    digits.to_owned()
+                };
+                return Err(format!("no node {shown}: nodes are 1 to {n}"));
+            }
         }
     };
     Ok((targets, command))
@@ -413,6 +464,10 @@ mod tests {
         assert_eq!(parse_route(b"2: \xff", 3), Ok((vec![2], &b"\xff"[..])));
         assert!(parse_route(b"4: c", 3).unwrap_err().contains("no node 4"));
         assert!(parse_route(b"0: c", 3).unwrap_err().contains("no node 0"));
+        assert_eq!(
+            parse_route(b"4294967296: c", 3).unwrap_err(),
+            "no node 4294967296: nodes are 1 to 3"
+        );
         assert_eq!(parse_route(b"  ", 3), Ok((vec![], &b""[..])));
         assert!(parse_route(b"x: c", 3).unwrap_err().starts_with("expected"));
         assert!(

@@ -14,6 +14,7 @@ use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 
@@ -21,6 +22,9 @@ use crate::cli::{ConsoleKind, LaunchArgs};
 
 /// The most nodes one launch (or one network) may have.
 pub(crate) const MAX_NODES: u32 = 1000;
+
+/// How long the nodes get to start listening (tmux and inline consoles).
+pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where a node's console is, which changes a few of its options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,8 +94,15 @@ pub(crate) fn run(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         None => bail!("how many nodes? give -n N (stdin is not a terminal to ask on)"),
     };
     let console = match args.console {
-        ConsoleKind::Auto if io::stdin().is_terminal() && crate::tmux::installed() => {
-            ConsoleKind::Tmux
+        ConsoleKind::Auto if io::stdin().is_terminal() => {
+            if crate::tmux::installed() {
+                ConsoleKind::Tmux
+            } else {
+                println!(
+                    "tmux was not found, so the nodes run inline in this terminal (install tmux for one pane per node)."
+                );
+                ConsoleKind::Inline
+            }
         }
         ConsoleKind::Auto => ConsoleKind::Inline,
         other => other,
@@ -116,8 +127,16 @@ pub(crate) fn run(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     match console {
         ConsoleKind::Tmux => crate::tmux::launch(plan, args),
         ConsoleKind::Terminal => crate::terminal::launch(plan),
-        ConsoleKind::Inline | ConsoleKind::Auto => crate::inline::launch(plan, started),
+        ConsoleKind::Inline | ConsoleKind::Auto => {
+            crate::inline::launch(plan, started, ready_timeout(args))
+        }
     }
+}
+
+/// How long the nodes get to start listening.
+pub(crate) fn ready_timeout(args: &LaunchArgs) -> Duration {
+    args.ready_timeout_ms
+        .map_or(READY_TIMEOUT, Duration::from_millis)
 }
 
 fn find_ports(n: u32, base: Option<u16>) -> anyhow::Result<(Vec<u16>, Vec<TcpListener>)> {

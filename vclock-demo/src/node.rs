@@ -15,8 +15,10 @@
 //!
 //! A send is tried on the network before the clock changes: the send event
 //! is applied to a copy of the [`Process`], and the copy replaces the real
-//! one only when the network accepted the message. The lock is held during
-//! the send so no receive can slip between the stamp and the commit.
+//! one unless the message certainly did not leave (see
+//! [`definitely_not_sent`]); a send that may or may not have arrived counts
+//! as an event, with a warning. The lock is held during the send so no
+//! receive can slip between the stamp and the commit.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -78,6 +80,13 @@ impl Topology {
                 .map(|(i, peer)| resolve(peer).with_context(|| format!("node {}", i + 1)))
                 .collect::<anyhow::Result<_>>()?
         };
+        if let Some(i) = addrs.iter().position(|a| a.port() == 0) {
+            bail!(
+                "node {}: \"{}\" has port 0; give the port that node listens on",
+                i + 1,
+                args.peers[i]
+            );
+        }
         let n = addrs.len();
         ensure!(
             n <= crate::launch::MAX_NODES as usize,
@@ -293,6 +302,13 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
             topology.listen.port()
         ));
     }
+    let own = topology.addr(id);
+    if topology.listen.port() != own.port() {
+        state.line(format_args!(
+            "Warning: listening on port {}, but this node's entry in the address list is {own}; the other nodes will send to {own}.",
+            topology.listen.port()
+        ));
+    }
     if let (Some(clock), Some(log)) = (&resumed, &state.log) {
         let path = log.path().display().to_string();
         state.line(format_args!(
@@ -318,7 +334,11 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         .spawn(move || receive_loop(&listener, &receiver_state))
         .context("cannot start the receive thread")?;
 
-    input_loop(&topology, &state, Sender::new(id, config));
+    let mut send_config = config;
+    if let Some(ms) = args.ack_timeout_ms {
+        send_config = send_config.ack_timeout(std::time::Duration::from_millis(ms));
+    }
+    input_loop(&topology, &state, Sender::new(id, send_config));
     state.lock().flush();
     Ok(())
 }
@@ -433,14 +453,49 @@ fn send(
             let what = format!("Sent to node {target}: {text}");
             st.record(&what, &what, &t);
         }
-        Err(e) => {
+        Err(e) if definitely_not_sent(&e) => {
             sender.disconnect(peer);
             // The error names the address.
             st.line(format_args!(
                 "Error: cannot send to node {target}: {e}; clock unchanged"
             ));
         }
+        Err(e) => {
+            sender.disconnect(peer);
+            st.process = next;
+            let what = format!("Sent to node {target}: {text}");
+            st.record(&what, &what, &t);
+            st.line(format_args!(
+                "Warning: node {target} did not confirm receipt ({e}); the message may or may not have arrived"
+            ));
+        }
     }
+}
+
+/// Whether a failed send certainly left nothing at the peer, so the send
+/// event did not happen and the clock must stay as it was.
+///
+/// Only two kinds of failure guarantee that: the peer was seen to be down
+/// before the frame was written ([`PeerDown`](vclock_net::Error::PeerDown):
+/// connecting was refused or the peer's FIN or reset had arrived; a frame
+/// cut short by a broken connection is discarded by the peer), and errors
+/// raised before any byte was written (the envelope or the sender id could
+/// not be encoded, or the frame is over the size limit). Every other error
+/// (an acknowledgement that timed out, was lost or was wrong, a write that
+/// timed out or failed after bytes may have left) leaves the message
+/// possibly delivered. Such a send must count as an event: were the clock
+/// left unchanged, the next send would carry the same stamp as a message
+/// the peer may already have, and two different messages would claim to be
+/// the same send event.
+fn definitely_not_sent(error: &vclock_net::Error) -> bool {
+    use vclock_net::Error;
+    matches!(
+        error,
+        Error::PeerDown { .. }
+            | Error::Encode { .. }
+            | Error::FrameTooLarge { .. }
+            | Error::SenderIdTooLong { .. }
+    )
 }
 
 /// Takes messages from the listener until it shuts down.
@@ -478,17 +533,12 @@ fn receive(st: &mut State, peer: SocketAddr, envelope: Envelope<u32, String>) {
         payload,
     } = envelope;
     let (id, n) = (st.id, st.n);
-    let problem = if !(1..=n).contains(&from) || from == id {
+    let known_sender = (1..=n).contains(&from) && from != id;
+    let problem = if !known_sender {
         Some(format!("it claims to come from node {from}"))
     } else if let Some((&bad, _)) = clock.iter().find(|&(&k, _)| !(1..=n).contains(&k)) {
         Some(format!(
             "its clock names node {bad}, but nodes are 1 to {n}"
-        ))
-    } else if clock.get(&id) > st.process.clock().get(&id) {
-        Some(format!(
-            "its clock says this node had {} events, but it had {}",
-            clock.get(&id),
-            st.process.clock().get(&id)
         ))
     } else if clock.get(&from) == 0 {
         Some(format!("its clock has no send event of node {from}"))
@@ -496,8 +546,24 @@ fn receive(st: &mut State, peer: SocketAddr, envelope: Envelope<u32, String>) {
         None
     };
     if let Some(problem) = problem {
+        let who = if known_sender {
+            format!("node {from} ({peer})")
+        } else {
+            peer.to_string()
+        };
         return st.line(format_args!(
-            "Error: rejected a message from {peer}: {problem}; clock unchanged"
+            "Error: rejected a message from {who}: {problem}; clock unchanged"
+        ));
+    }
+    // A sender that knows of more events of this node than it has had
+    // talked to an earlier run of it (restarted without its log). The
+    // receive rule (merge, then tick) keeps the clock monotonic, so the
+    // message is taken, with a note.
+    let (claimed, had) = (clock.get(&id), st.process.clock().get(&id));
+    if claimed > had {
+        let events = if claimed == 1 { "event" } else { "events" };
+        st.line(format_args!(
+            "Note: node {from} knows of {claimed} {events} of this node, more than the {had} it has had (was it restarted without its log?)"
         ));
     }
     let text: Cow<'_, str> = console::sanitize(&payload);
@@ -540,6 +606,7 @@ mod tests {
             log_dir: None,
             no_help: false,
             pause_on_error: false,
+            ack_timeout_ms: None,
         }
     }
 
@@ -554,6 +621,13 @@ mod tests {
         assert!(Topology::from_args(&args(3, &[5001, 5002], &[])).is_err());
         assert!(Topology::from_args(&args(1, &[5001, 5001], &[])).is_err());
         assert!(Topology::from_args(&args(1, &[], &["nohostport"])).is_err());
+        let zero = Topology::from_args(&args(1, &[], &["127.0.0.1:0", "127.0.0.1:5"]));
+        assert!(
+            zero.unwrap_err().to_string().contains("port 0"),
+            "port 0 must be refused"
+        );
+        let zero = Topology::from_args(&args(1, &[], &["127.0.0.1:7001", "localhost:0"]));
+        assert!(zero.unwrap_err().to_string().contains("node 2"));
         let t = Topology::from_args(&args(2, &[], &["localhost:7001", "[::1]:7002"])).unwrap();
         assert_eq!(t.addr(1), "127.0.0.1:7001".parse().unwrap());
         assert_eq!(t.listen, "[::1]:7002".parse().unwrap());

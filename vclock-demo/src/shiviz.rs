@@ -97,9 +97,17 @@ fn merge(files: &[(u32, String, &str)]) -> anyhow::Result<String> {
         logs.push(read_log(id, file, text, &mut problems));
     }
     check(&logs, &mut problems);
+    if problems.is_empty() && logs.iter().all(|log| log.events.is_empty()) {
+        let names: Vec<&str> = logs.iter().map(|log| log.file.as_str()).collect();
+        bail!(
+            "the logs hold no events ({}), and ShiViz rejects a log without events",
+            names.join(", ")
+        );
+    }
     if !problems.is_empty() {
         let total = problems.len();
-        let mut report = format!("the logs break ShiViz's rules ({total} problems):");
+        let noun = if total == 1 { "problem" } else { "problems" };
+        let mut report = format!("the logs break ShiViz's rules ({total} {noun}):");
         for problem in problems.iter().take(MAX_REPORTED) {
             report.push_str("\n  ");
             report.push_str(problem);
@@ -314,6 +322,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("no line break"), "{err}");
+    }
+
+    #[test]
+    fn logs_without_events_are_refused() {
+        let err = merged(&[(1, ""), (2, "")]).unwrap_err().to_string();
+        assert!(err.contains("hold no events"), "{err}");
+        assert!(err.contains("node1.log, node2.log"), "{err}");
+        let err = merged(&[(1, "node1 {\"node1\":1}\n")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("(1 problem):"), "{err}");
     }
 
     #[test]

@@ -12,11 +12,14 @@ use std::process::{Child, Command, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
 use crate::launch::{NodeConsole, Plan, find_in_path, signal_exit};
+
+/// How long a freshly started emulator is watched for an early failure.
+const STARTUP_CHECK: Duration = Duration::from_secs(1);
 
 /// Emulators tried in this order.
 const EMULATORS: [&str; 6] = [
@@ -79,8 +82,37 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // An emulator that cannot open its window (no such display, no
+    // permission) exits at once with a failure status.
+    let check_until = Instant::now() + STARTUP_CHECK;
+    loop {
+        let failed = windows
+            .iter_mut()
+            .enumerate()
+            .find_map(|(i, child)| match child.try_wait() {
+                Ok(Some(status)) if !status.success() => Some((i as u32 + 1, status)),
+                _ => None,
+            });
+        if let Some((id, status)) = failed {
+            for mut child in windows {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            bail!(
+                "{name} ({}) exited with {} right after starting (the window of node {id}); \
+                 see its message above, or use --console tmux or --console inline",
+                path.display(),
+                crate::inline::describe(status)
+            );
+        }
+        if Instant::now() >= check_until {
+            break;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let windows_word = if plan.n == 1 { "window" } else { "windows" };
     println!(
-        "Opened {} {name} windows, one per node; each says where it listens.",
+        "Opened {} {name} {windows_word}, one per node; each says where it listens.",
         plan.n
     );
     let signal = watch_signals()?;

@@ -26,9 +26,6 @@ use crate::launch::{NodeConsole, Plan};
 /// Up to this many nodes share one window as tiled panes.
 const MAX_PANES: u32 = 4;
 
-/// How long the nodes get to start listening.
-const READY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Whether tmux is on `$PATH`.
 pub(crate) fn installed() -> bool {
     crate::launch::find_in_path("tmux").is_some()
@@ -97,13 +94,7 @@ pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCo
     let started = start_nodes(&tmux, &plan, inside, &session, panes_layout, &mut panes);
     if let Err(e) = started {
         // Do not leave half a network behind.
-        if inside {
-            for pane in &panes {
-                let _ = tmux.run(["kill-pane", "-t", pane]);
-            }
-        } else {
-            let _ = tmux.run(["kill-session", "-t", &session]);
-        }
+        kill(&tmux, inside, &session, &panes);
         return Err(e);
     }
 
@@ -117,15 +108,36 @@ pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCo
     } else {
         println!("Started tmux session {session} with {n} nodes ({layout}).");
     }
-    let ready = wait_until_listening(&tmux, &panes);
+    let ready = wait_until_listening(&tmux, &panes, crate::launch::ready_timeout(args));
     let attach = format!("{} attach -t {session}", tmux.shown());
+    match ready {
+        Ok(()) => {}
+        Err(NotReady::Failed { id, message }) => {
+            // Its message is in hand: do not leave half a network behind.
+            kill(&tmux, inside, &session, &panes);
+            bail!("node {id} failed to start: {message}");
+        }
+        Err(NotReady::Late(late)) => {
+            if !inside {
+                println!("Attach with: {attach}");
+            }
+            for id in late {
+                eprintln!(
+                    "vclock-demo: node {id} is not listening after {} s; look at its pane",
+                    crate::launch::ready_timeout(args).as_secs_f64()
+                );
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     if !inside {
         println!("Attach with: {attach}");
     }
-    if !ready {
-        return Ok(ExitCode::FAILURE);
+    if n == 1 {
+        println!("Node 1 listening.");
+    } else {
+        println!("All {n} nodes listening.");
     }
-    println!("All {n} nodes listening.");
     let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !inside && !args.no_attach && on_terminal {
         let status = tmux
@@ -138,6 +150,17 @@ pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCo
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ends the nodes started so far: their panes inside tmux, or the session.
+fn kill(tmux: &Tmux, inside: bool, session: &str, panes: &[String]) {
+    if inside {
+        for pane in panes {
+            let _ = tmux.run(["kill-pane", "-t", pane]);
+        }
+    } else {
+        let _ = tmux.run(["kill-session", "-t", session]);
+    }
 }
 
 fn start_nodes(
@@ -207,29 +230,62 @@ fn start_nodes(
     Ok(())
 }
 
-/// Waits until every pane shows `Listening at`; reports the ones that do
-/// not in time.
-fn wait_until_listening(tmux: &Tmux, panes: &[String]) -> bool {
-    let deadline = Instant::now() + READY_TIMEOUT;
+/// Why the nodes did not all start listening.
+enum NotReady {
+    /// Node `id` failed: its pane shows `message` (or closed).
+    Failed { id: u32, message: String },
+    /// These nodes were still not listening at the deadline.
+    Late(Vec<u32>),
+}
+
+/// What a node prints before exiting on a fatal error.
+const ERROR_PREFIX: &str = "vclock-demo: error: ";
+
+/// Waits until every pane shows `Listening at`. Stops early when a pane
+/// shows a node's fatal error or has closed.
+fn wait_until_listening(tmux: &Tmux, panes: &[String], timeout: Duration) -> Result<(), NotReady> {
+    let deadline = Instant::now() + timeout;
     let mut waiting: Vec<usize> = (0..panes.len()).collect();
     loop {
+        let mut failed = None;
         waiting.retain(|&i| {
-            !tmux
-                .run(["capture-pane", "-p", "-J", "-t", &panes[i]])
-                .is_ok_and(|screen| screen.contains("Listening at "))
+            let id = i as u32 + 1;
+            // With the history: a long error line in a small pane may
+            // have scrolled off the visible part.
+            match tmux.run(["capture-pane", "-p", "-J", "-S", "-1000", "-t", &panes[i]]) {
+                Ok(screen) if screen.contains("Listening at ") => false,
+                Ok(screen) => {
+                    if let Some(at) = screen.find(ERROR_PREFIX) {
+                        let message = screen[at + ERROR_PREFIX.len()..]
+                            .lines()
+                            .next()
+                            .unwrap_or_default()
+                            .trim()
+                            .to_owned();
+                        failed.get_or_insert(NotReady::Failed { id, message });
+                    }
+                    true
+                }
+                // The pane is gone: its node exited.
+                Err(_) => {
+                    failed.get_or_insert(NotReady::Failed {
+                        id,
+                        message: "its pane closed before it was listening".to_owned(),
+                    });
+                    true
+                }
+            }
         });
+        if let Some(failed) = failed {
+            return Err(failed);
+        }
         if waiting.is_empty() {
-            return true;
+            return Ok(());
         }
         if Instant::now() >= deadline {
-            for &i in &waiting {
-                eprintln!(
-                    "vclock-demo: node {} is not listening after {} s; look at its pane",
-                    i + 1,
-                    READY_TIMEOUT.as_secs()
-                );
-            }
-            return false;
+            return Err(NotReady::Late(
+                waiting.iter().map(|&i| i as u32 + 1).collect(),
+            ));
         }
         thread::sleep(Duration::from_millis(25));
     }

@@ -115,3 +115,79 @@ fn terminal_console_without_a_display_is_a_clear_error() {
     let stderr = run.final_stderr();
     assert!(stderr.contains("no display"), "{stderr}");
 }
+
+/// An emulator that cannot open its window exits at once with a failure
+/// status; the launch must fail, naming it, instead of reporting windows.
+#[cfg(unix)]
+#[test]
+fn terminal_emulator_that_fails_at_once_is_an_error() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = dir.path().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    // First in the list of emulators the launcher tries.
+    let fake = bin_dir.join("x-terminal-emulator");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho \"Can't open display\" >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir.clone()).chain(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        )),
+    )
+    .unwrap();
+    let mut run = Running::spawn_with(
+        "launch",
+        &["launch", "-n", "2", "--console", "terminal"],
+        dir.path(),
+        |command| {
+            command
+                .env("DISPLAY", ":99")
+                .env_remove("WAYLAND_DISPLAY")
+                .env("PATH", path);
+        },
+    );
+    let status = run.wait_exit();
+    let stdout = run.rest();
+    let stderr = run.final_stderr();
+    assert!(!status.success(), "stdout: {stdout:?}");
+    assert!(
+        !stdout.iter().any(|l| l.starts_with("Opened")),
+        "{stdout:?}"
+    );
+    assert!(
+        stderr.contains(&format!("x-terminal-emulator ({})", fake.display()))
+            && stderr.contains("exited with exit status 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn port_zero_in_peers_is_refused_and_a_listen_port_mismatch_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = ["node", "--id", "1", "--peers", "127.0.0.1:0,127.0.0.1:5"];
+    let mut node = Running::spawn("node 1", &args, dir.path());
+    assert!(!node.wait_exit().success(), "port 0 was accepted");
+    let stderr = node.final_stderr();
+    assert!(
+        stderr.contains("node 1: \"127.0.0.1:0\" has port 0"),
+        "{stderr}"
+    );
+
+    // Listening elsewhere than the own entry says works, with a warning.
+    let (ports, reserved) = common::reserve_ports(3);
+    drop(reserved);
+    let list = common::port_list(&ports[..2]);
+    let listen = format!("127.0.0.1:{}", ports[2]);
+    let args = ["node", "--id", "1", "--ports", &list, "--listen", &listen];
+    let mut node = Running::spawn("node 1", &args, dir.path());
+    node.expect_next("This is node 1 of 2.");
+    node.expect_next(&format!(
+        "Warning: listening on port {}, but this node's entry in the address list is 127.0.0.1:{}; the other nodes will send to 127.0.0.1:{}.",
+        ports[2], ports[0], ports[0]
+    ));
+    node.expect_next(&format!("Listening at {listen}"));
+}

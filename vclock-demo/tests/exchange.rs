@@ -187,3 +187,60 @@ fn nodes_addressed_by_host_and_port() {
         "After: [1, 1]",
     ]);
 }
+
+/// A whole script written to node 1's stdin at once takes the pipelined
+/// path (plain sends, buffered output): every message still arrives, in
+/// order, with the stamps the clock rules give.
+#[test]
+fn piped_burst_is_delivered_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ports, mut nodes) = network(3, dir.path(), &[]);
+
+    // 200 sends to node 2, and after every 40th one a send to node 3.
+    let mut script = String::new();
+    for i in 1..=200 {
+        script.push_str(&format!("2 m{i}\n"));
+        if i % 40 == 0 {
+            script.push_str(&format!("3 t{i}\n"));
+        }
+    }
+    script.push_str("c\n");
+    nodes[0].send_bytes(script.as_bytes());
+
+    let clock = nodes[0].wait_for("the clock", |l| l.starts_with("Clock: "));
+    assert_eq!(clock, "Clock: [205, 0, 0]");
+    let trouble: Vec<_> = nodes[0]
+        .seen
+        .iter()
+        .filter(|l| l.starts_with("Error") || l.starts_with("Warning"))
+        .collect();
+    assert!(trouble.is_empty(), "{trouble:?}");
+
+    // Message m<i> carries node 1's counter i + (sends to 3 before it).
+    let stamp = |i: u64| i + (i - 1) / 40;
+    let n2 = &mut nodes[1];
+    n2.wait_line("Message received from node 1: m1 (clock [1, 0, 0])");
+    n2.expect_next("Before: [0, 0, 0]");
+    n2.expect_next("After: [1, 1, 0]");
+    for i in 2..=200 {
+        let (k, prev) = (stamp(i), stamp(i - 1));
+        n2.expect_next(&format!(
+            "Message received from node 1: m{i} (clock [{k}, 0, 0])"
+        ));
+        n2.expect_next(&format!("Before: [{prev}, {}, 0]", i - 1));
+        n2.expect_next(&format!("After: [{k}, {i}, 0]"));
+    }
+    // Spelled out for two of them: m41 follows the send of t40, and m200
+    // precedes that of t200.
+    assert!(
+        n2.seen
+            .iter()
+            .any(|l| l == "Message received from node 1: m41 (clock [42, 0, 0])")
+    );
+    assert!(n2.seen.iter().any(|l| l == "After: [204, 200, 0]"));
+
+    // Node 3 got the five others: t200 is node 1's last send event.
+    nodes[2].wait_line("Message received from node 1: t200 (clock [205, 0, 0])");
+    nodes[2].expect_next("Before: [164, 0, 4]");
+    nodes[2].expect_next("After: [205, 0, 5]");
+}

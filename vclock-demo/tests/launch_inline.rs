@@ -146,3 +146,48 @@ fn base_port_probes_upwards_by_binding() {
     launcher.close_stdin();
     assert!(launcher.wait_exit().success());
 }
+
+/// A node that never gets to listen (here: its log is a FIFO nobody
+/// writes, so opening it blocks) does not hold the launch for ever.
+#[cfg(unix)]
+#[test]
+fn nodes_not_listening_in_time_stop_the_launch() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let status = Command::new("mkfifo")
+        .arg(logs.join("node2.log"))
+        .status()
+        .expect("run mkfifo");
+    assert!(status.success());
+    let mut launcher = Running::spawn(
+        "launcher",
+        &[
+            "launch".as_ref(),
+            "-n".as_ref(),
+            "3".as_ref(),
+            "--console".as_ref(),
+            "inline".as_ref(),
+            "--log-dir".as_ref(),
+            logs.as_os_str(),
+            "--ready-timeout-ms".as_ref(),
+            "2000".as_ref(),
+        ],
+        dir.path(),
+    );
+    // Nodes 1 and 3 listen (in either order); node 2 never does.
+    for _ in 0..2 {
+        let line = launcher.wait_for("a node listening", |l| l.contains("] Listening at "));
+        assert!(!line.starts_with("[node 2]"), "{line}");
+    }
+    let nodes = children_of(launcher.pid());
+    assert_eq!(nodes.len(), 3, "node processes: {nodes:?}");
+    let status = launcher.wait_exit();
+    assert_eq!(status.code(), Some(1));
+    let stderr = launcher.final_stderr();
+    assert!(
+        stderr.contains("[launcher] node 2 is not listening after 2 s; stopping every node"),
+        "{stderr}"
+    );
+    assert_all_gone(&nodes);
+}

@@ -233,3 +233,86 @@ fn auto_inside_tmux_opens_windows_in_the_current_session() {
         );
     }
 }
+
+/// A node that cannot start (its log is garbage) ends the launch at once:
+/// exit 1 with the node's error, and no half-started session left.
+#[test]
+fn a_node_failing_to_start_ends_the_launch_at_once() {
+    if !tmux_installed() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    std::fs::write(logs.join("node2.log"), "this is not a log\n").unwrap();
+    let server = Server {
+        socket: format!("vclock-test-{}-fail", std::process::id()),
+        tmpdir: dir.path().to_owned(),
+    };
+    let started = Instant::now();
+    let mut launcher = Running::spawn_with(
+        "launcher",
+        &[
+            "launch".as_ref(),
+            "-n".as_ref(),
+            "3".as_ref(),
+            "--console".as_ref(),
+            "tmux".as_ref(),
+            "--tmux-socket".as_ref(),
+            server.socket.as_ref(),
+            "--log-dir".as_ref(),
+            logs.as_os_str(),
+        ],
+        dir.path(),
+        |command| {
+            command
+                .env_remove("TMUX")
+                .env("TMUX_TMPDIR", &server.tmpdir);
+        },
+    );
+    let status = launcher.wait_exit();
+    let stderr = launcher.final_stderr();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        stderr.contains("node 2 failed to start: cannot resume from"),
+        "{stderr}"
+    );
+    let sessions = server.tmux(&["list-sessions"]);
+    assert!(
+        !sessions.status.success() || sessions.stdout.is_empty(),
+        "a session is left: {}",
+        String::from_utf8_lossy(&sessions.stdout)
+    );
+}
+
+/// `auto` on a terminal without tmux runs the nodes inline and says why.
+#[test]
+fn auto_without_tmux_says_the_nodes_run_inline() {
+    if !tmux_installed() {
+        println!("skipped: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // The tmux server only provides the terminal; the launcher's PATH has
+    // no tmux.
+    let (server, shell) = server_with_shell(dir.path(), "notmux");
+    type_line(
+        &server,
+        &shell,
+        &format!("PATH=/nonexistent '{}' launch -n 2", common::bin()),
+    );
+    server.wait_for(
+        &shell,
+        "tmux was not found, so the nodes run inline in this terminal (install tmux for one pane per node).",
+    );
+    server.wait_for(&shell, "All 2 nodes listening");
+    server.stdout(&["send-keys", "-t", &shell, "C-d"]);
+    type_line(&server, &shell, "echo status=$?");
+    server.wait_for(&shell, "status=0");
+}

@@ -153,6 +153,15 @@ fn bad_logs_are_refused_with_a_clear_message() {
     assert!(!ok);
     assert!(stderr.contains("no node<I>.log files"), "{stderr}");
 
+    // Nodes that ran but had no events leave empty logs: ShiViz rejects a
+    // file without events, so that is an error too, and nothing is written.
+    write("node1.log", "");
+    write("node2.log", "");
+    let (ok, merged, stderr) = shiviz(dir.path(), &logs);
+    assert!(!ok, "accepted:\n{merged}");
+    assert!(merged.is_empty(), "nothing is written without events");
+    assert!(stderr.contains("the logs hold no events"), "{stderr}");
+
     write(
         "node1.log",
         "node1 {\"node1\":1}\nSent to node 2: a\nnode1 {\"node1\":3}\nskipped one\n",

@@ -69,3 +69,82 @@ fn killed_node_is_reported_and_the_rest_carry_on() {
         "After: [3, 2, 0]",
     ]);
 }
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
+}
+
+/// A send whose acknowledgement never comes may have been delivered, so it
+/// counts as a send event: the clock ticks (with a warning) and the next
+/// send carries a new stamp. Clocks are `[node1, node2]`.
+#[test]
+fn unconfirmed_send_counts_as_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ports, mut nodes) = network(2, dir.path(), &["--ack-timeout-ms", "300"]);
+
+    // Node 2 is frozen: its kernel still takes the connection and the
+    // bytes, but nothing acknowledges them.
+    signal(nodes[1].pid(), "STOP");
+    nodes[0].send("2 first");
+    nodes[0].expect_block(&["Sent to node 2: first", "Before: [0, 0]", "After: [1, 0]"]);
+    let warning = nodes[0].next_line();
+    assert!(
+        warning.starts_with("Warning: node 2 did not confirm receipt (")
+            && warning.ends_with("); the message may or may not have arrived"),
+        "{warning}"
+    );
+    nodes[0].send("c");
+    nodes[0].expect_next("Clock: [1, 0]");
+
+    // Thawed, node 2 takes the first message; the second has a new stamp.
+    signal(nodes[1].pid(), "CONT");
+    nodes[1].expect_block(&[
+        "Message received from node 1: first (clock [1, 0])",
+        "Before: [0, 0]",
+        "After: [1, 1]",
+    ]);
+    nodes[0].send("2 second");
+    nodes[0].expect_block(&["Sent to node 2: second", "Before: [1, 0]", "After: [2, 0]"]);
+    nodes[1].expect_block(&[
+        "Message received from node 1: second (clock [2, 0])",
+        "Before: [1, 1]",
+        "After: [2, 2]",
+    ]);
+}
+
+/// A node restarted without its log has forgotten its events; a message
+/// from a node that knows of them is taken anyway (merge, then tick keeps
+/// the clock monotonic), with a note. Clocks are `[node1, node2]`.
+#[test]
+fn restarted_node_accepts_clocks_that_know_its_past() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ports, mut nodes) = network(2, dir.path(), &[]);
+
+    nodes[1].send("1 x");
+    nodes[1].expect_block(&["Sent to node 1: x", "Before: [0, 0]", "After: [0, 1]"]);
+    nodes[0].expect_block(&[
+        "Message received from node 2: x (clock [0, 1])",
+        "Before: [0, 0]",
+        "After: [1, 1]",
+    ]);
+
+    // Node 2 dies without warning and comes back on the same port.
+    nodes[1].kill();
+    nodes[1] = common::Running::node(2, &ports, dir.path(), &[]);
+    nodes[1].wait_ready();
+
+    nodes[0].send("2 y");
+    nodes[0].expect_block(&["Sent to node 2: y", "Before: [1, 1]", "After: [2, 1]"]);
+    nodes[1].expect_next(
+        "Note: node 1 knows of 1 event of this node, more than the 0 it has had (was it restarted without its log?)",
+    );
+    nodes[1].expect_block(&[
+        "Message received from node 1: y (clock [2, 1])",
+        "Before: [0, 0]",
+        "After: [2, 2]",
+    ]);
+}
