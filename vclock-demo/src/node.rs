@@ -16,7 +16,7 @@
 //! A send is tried on the network before the clock changes: the send event
 //! is applied to a copy of the [`Process`], and the copy replaces the real
 //! one unless the message certainly did not leave (see
-//! [`definitely_not_sent`]); a send that may or may not have arrived counts
+//! [`vclock_net::Error::is_unsent`]); a send that may or may not have arrived counts
 //! as an event, with a warning. The lock is held during the send so no
 //! receive can slip between the stamp and the commit.
 
@@ -453,7 +453,7 @@ fn send(
             let what = format!("Sent to node {target}: {text}");
             st.record(&what, &what, &t);
         }
-        Err(e) if definitely_not_sent(&e) => {
+        Err(e) if e.is_unsent() => {
             sender.disconnect(peer);
             // The error names the address.
             st.line(format_args!(
@@ -470,32 +470,6 @@ fn send(
             ));
         }
     }
-}
-
-/// Whether a failed send certainly left nothing at the peer, so the send
-/// event did not happen and the clock must stay as it was.
-///
-/// Only two kinds of failure guarantee that: the peer was seen to be down
-/// before the frame was written ([`PeerDown`](vclock_net::Error::PeerDown):
-/// connecting was refused or the peer's FIN or reset had arrived; a frame
-/// cut short by a broken connection is discarded by the peer), and errors
-/// raised before any byte was written (the envelope or the sender id could
-/// not be encoded, or the frame is over the size limit). Every other error
-/// (an acknowledgement that timed out, was lost or was wrong, a write that
-/// timed out or failed after bytes may have left) leaves the message
-/// possibly delivered. Such a send must count as an event: were the clock
-/// left unchanged, the next send would carry the same stamp as a message
-/// the peer may already have, and two different messages would claim to be
-/// the same send event.
-fn definitely_not_sent(error: &vclock_net::Error) -> bool {
-    use vclock_net::Error;
-    matches!(
-        error,
-        Error::PeerDown { .. }
-            | Error::Encode { .. }
-            | Error::FrameTooLarge { .. }
-            | Error::SenderIdTooLong { .. }
-    )
 }
 
 /// Takes messages from the listener until it shuts down.

@@ -324,6 +324,28 @@ impl Error {
         }
     }
 
+    /// True when a failed send certainly delivered nothing: the peer was
+    /// seen to be down before the frame was written (a frame cut short by a
+    /// broken connection is discarded by the peer as truncated), or the
+    /// envelope could not be encoded or was over the size limit, so no byte
+    /// was written.
+    ///
+    /// Every other send error (a write or acknowledgement that timed out, a
+    /// lost or wrong acknowledgement, a batch cut short) leaves the message
+    /// possibly delivered. A caller that stamps messages with a clock must
+    /// then treat the send as having happened: reusing the stamp for the
+    /// next message would give two messages the same send event.
+    #[must_use]
+    pub fn is_unsent(&self) -> bool {
+        matches!(
+            self,
+            Error::PeerDown { .. }
+                | Error::Encode { .. }
+                | Error::FrameTooLarge { .. }
+                | Error::SenderIdTooLong { .. }
+        )
+    }
+
     /// True when the error is a timeout: a write, an acknowledgement, or a
     /// peer that stalled in the middle of a header or a frame.
     #[must_use]

@@ -87,6 +87,8 @@ fn a_peer_that_never_acks_times_out() {
             "{err:?}"
         );
         assert!(err.is_timeout());
+        // The frame was written: it may have arrived.
+        assert!(!err.is_unsent());
         // The connection is dropped, so a late ack can never be mistaken
         // for the ack of a later frame.
         assert!(!sender.is_connected(addr));
@@ -106,6 +108,8 @@ fn a_peer_that_closes_before_acking_is_reported_down() {
             .unwrap_err();
         assert!(matches!(err, Error::AckLost { .. }), "{err:?}");
         assert!(err.is_peer_down());
+        // Down, but only after reading the frame: it may have been taken.
+        assert!(!err.is_unsent());
     });
 }
 

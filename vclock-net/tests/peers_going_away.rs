@@ -28,6 +28,7 @@ fn a_peer_that_is_down_is_reported_promptly() {
         for n in 1..=3 {
             let err = sender.send(addr, &envelope("a", n, "anyone?")).unwrap_err();
             assert!(err.is_peer_down(), "{err:?}");
+            assert!(err.is_unsent(), "{err:?}");
             assert!(matches!(err, Error::PeerDown { peer, .. } if peer == addr));
             assert!(!sender.is_connected(addr));
             let err = sender
@@ -55,6 +56,7 @@ fn a_send_after_the_peer_shut_down_reports_it_down() {
             .send(addr, &envelope("a", 2, "into the void"))
             .unwrap_err();
         assert!(err.is_peer_down(), "{err:?}");
+        assert!(err.is_unsent(), "{err:?}");
         assert!(!sender.is_connected(addr));
     });
 }
@@ -198,6 +200,7 @@ fn an_envelope_too_large_to_send_leaves_the_connection_usable() {
             matches!(err, Error::FrameTooLarge { max: 1024, .. }),
             "{err:?}"
         );
+        assert!(err.is_unsent(), "{err:?}");
         assert!(sender.is_connected(addr));
         sender.send(addr, &envelope("a", 3, "small again")).unwrap();
         let (first, _) = expect_message(&inbox);
