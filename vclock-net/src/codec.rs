@@ -372,9 +372,34 @@ pub fn decode_ack(ack: &[u8; ACK_LEN]) -> Option<u64> {
 }
 
 /// Decodes a value that must fill `bytes` exactly.
+///
+/// bincode allocates a string or byte buffer as soon as it has read the
+/// length the input claims for it, before reading its bytes: a 12-byte
+/// frame claiming a 1 PiB string would abort the process. A claim larger
+/// than the bytes being decoded cannot be honest, so decoding runs with a
+/// byte limit (which bincode checks before allocating) of the smallest step
+/// that covers `bytes`. The limit is a const generic, hence the steps; what
+/// a hostile claim can make us allocate stays within 16 times what the peer
+/// actually sent.
 fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T> {
-    let (value, used) = bincode::serde::decode_from_slice(bytes, bincode_config())
-        .map_err(|source| Error::Decode { what, source })?;
+    const STEP_64K: usize = 1 << 16;
+    const STEP_1M: usize = 1 << 20;
+    const STEP_16M: usize = 1 << 24;
+    const STEP_256M: usize = 1 << 28;
+    const STEP_MAX: usize = u32::MAX as usize;
+    let len = bytes.len();
+    let decoded = if len <= STEP_64K {
+        decode_limited::<T, STEP_64K>(bytes)
+    } else if len <= STEP_1M {
+        decode_limited::<T, STEP_1M>(bytes)
+    } else if len <= STEP_16M {
+        decode_limited::<T, STEP_16M>(bytes)
+    } else if len <= STEP_256M {
+        decode_limited::<T, STEP_256M>(bytes)
+    } else {
+        decode_limited::<T, STEP_MAX>(bytes)
+    };
+    let (value, used) = decoded.map_err(|source| Error::Decode { what, source })?;
     if used != bytes.len() {
         return Err(Error::TrailingBytes {
             what,
@@ -382,6 +407,12 @@ fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result
         });
     }
     Ok(value)
+}
+
+fn decode_limited<T: DeserializeOwned, const LIMIT: usize>(
+    bytes: &[u8],
+) -> std::result::Result<(T, usize), bincode::error::DecodeError> {
+    bincode::serde::decode_from_slice(bytes, bincode_config().with_limit::<LIMIT>())
 }
 
 /// `read_exact` with this crate's errors.

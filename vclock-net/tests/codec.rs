@@ -407,3 +407,34 @@ fn encoded_len(envelope: &Env) -> usize {
     codec::encode_frame(&mut buf, FrameKind::Message, envelope, u32::MAX).unwrap();
     buf.len()
 }
+
+/// A string length prefix claiming far more bytes than the frame holds.
+fn huge_string_claim() -> Vec<u8> {
+    let mut claim = vec![0xfd]; // bincode varint: a u64 follows, little-endian
+    claim.extend_from_slice(&(1u64 << 50).to_le_bytes());
+    claim
+}
+
+#[test]
+fn a_string_claiming_more_than_the_frame_is_a_decode_error_not_an_abort() {
+    // A 12-byte frame: kind 0, from 1, an empty clock, then a payload that
+    // claims to be a 1 PiB string. bincode allocates a claimed string before
+    // reading it, so without a limit this aborts the process.
+    let mut body = vec![0, 1, 0];
+    body.extend_from_slice(&huge_string_claim());
+    let mut bytes = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
+    bytes.extend_from_slice(&body);
+    let got = codec::read_frame::<u32, String, _>(&mut Cursor::new(&bytes), MAX);
+    assert!(matches!(got, Err(Error::Decode { .. })), "{got:?}");
+}
+
+#[test]
+fn a_sender_id_claiming_more_than_the_header_is_a_decode_error_not_an_abort() {
+    let id = huge_string_claim();
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+    bytes.extend_from_slice(&u16::try_from(id.len()).unwrap().to_be_bytes());
+    bytes.extend_from_slice(&id);
+    let got = read_header(&bytes);
+    assert!(matches!(got, Err(Error::Decode { .. })), "{got:?}");
+}
