@@ -26,8 +26,10 @@ use std::time::Duration;
 pub struct Config {
     /// Largest frame accepted or sent, in bytes (the frame's kind byte plus
     /// the encoded envelope). Default 1 MiB: far above any clock-stamped
-    /// message of a demo network, and small enough that a few hundred
-    /// connections each at the limit stay within a few hundred MiB.
+    /// message of a demo network, while one frame in flight per connection
+    /// (256 by default) stays within 256 MiB. See
+    /// [`queue_capacity`](Config#structfield.queue_capacity) for what queued
+    /// frames add.
     pub max_frame_len: u32,
     /// How long a sender waits for a TCP connection to be established.
     /// Default 1 s: on loopback or a LAN a live peer answers in well under a
@@ -61,8 +63,12 @@ pub struct Config {
     /// from a few peers does not stall them.
     ///
     /// A listener's memory for messages is thus bounded by about
-    /// `(queue_capacity + max_connections) * max_frame_len`; lower either
-    /// limit if frames may be large.
+    /// `(queue_capacity + max_connections) * max_frame_len` encoded bytes
+    /// (with the defaults, 1.25 GiB if every frame were 1 MiB), and decoded
+    /// envelopes can be a few times larger than their encoding (a clock id
+    /// of one to five bytes on the wire takes the size of `K` in memory).
+    /// Lower `max_frame_len` or `queue_capacity` where peers are not
+    /// trusted and frames may be large.
     pub queue_capacity: usize,
 }
 

@@ -2,12 +2,12 @@
 //! each decoded envelope to a handler, and the bounded queue that the
 //! default handler feeds.
 
+use crossbeam_channel::{Receiver, bounded};
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -106,9 +106,10 @@ pub enum Incoming<K, M> {
 pub struct Listener<K, M> {
     local_addr: SocketAddr,
     /// The queue the default handler feeds; `None` for a listener with its
-    /// own handler, and once shut down. Behind a mutex so that the listener
-    /// can be shared between threads (a `Receiver` alone is not `Sync`).
-    queue: Option<Mutex<Receiver<Incoming<K, M>>>>,
+    /// own handler, and once shut down. A multi-consumer channel, so that
+    /// threads sharing the listener receive side by side: one waiting in
+    /// `recv` never holds up another's `try_recv` or `recv_timeout`.
+    queue: Option<Receiver<Incoming<K, M>>>,
     shared: Arc<Shared>,
     accept_thread: Option<JoinHandle<()>>,
 }
@@ -162,7 +163,7 @@ where
     ///
     /// [`Error::Listen`] if the listener cannot be set up.
     pub fn from_std(listener: TcpListener, config: Config) -> Result<Self> {
-        let (sender, queue) = sync_channel(config.queue_capacity.max(1));
+        let (sender, queue) = bounded(config.queue_capacity.max(1));
         let mut listener = Self::from_std_with_handler(listener, config, move |incoming| {
             // Fails only once the listener is shutting down and the queue
             // is gone; the connection thread then stops without an ack.
@@ -171,7 +172,7 @@ where
                 rejected @ Incoming::Rejected { .. } => sender.try_send(rejected).ok(),
             };
         })?;
-        listener.queue = Some(Mutex::new(queue));
+        listener.queue = Some(queue);
         Ok(listener)
     }
 
@@ -291,15 +292,8 @@ impl<K, M> Listener<K, M> {
         std::iter::from_fn(move || self.recv())
     }
 
-    fn queue(&self) -> Option<std::sync::MutexGuard<'_, Receiver<Incoming<K, M>>>> {
-        // Receiving cannot leave the receiver inconsistent, so a panic in
-        // another receiving thread does not matter.
-        Some(
-            self.queue
-                .as_ref()?
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner),
-        )
+    fn queue(&self) -> Option<&Receiver<Incoming<K, M>>> {
+        self.queue.as_ref()
     }
 
     /// How many connections are open right now.
@@ -512,7 +506,7 @@ where
             READ_BUFFER_LEN,
             PatientReader {
                 stream,
-                deadline: Some(Instant::now() + read_timeout),
+                deadline: Instant::now().checked_add(read_timeout),
                 shared: &self.shared,
             },
         );
@@ -538,7 +532,8 @@ where
                         frame
                     }
                     None => {
-                        reader.get_mut().deadline = Some(Instant::now() + read_timeout);
+                        // A timeout too large to add is no deadline at all.
+                        reader.get_mut().deadline = Instant::now().checked_add(read_timeout);
                         let read =
                             codec::read_frame::<K, M, _>(&mut reader, self.config.max_frame_len);
                         match read.map_err(|e| self.read_failure(e))? {

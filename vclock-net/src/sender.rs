@@ -58,7 +58,9 @@ use crate::error::{Error, Result};
 ///
 /// Frames on one connection arrive in the order they were sent. A
 /// reconnect starts a new connection, so a frame written into a dying
-/// connection just before may be lost; none is duplicated.
+/// connection just before may be lost, and one still in the old
+/// connection's buffers (after a write timeout) may arrive after frames
+/// sent on the new one; none is duplicated.
 ///
 /// # Batches
 ///

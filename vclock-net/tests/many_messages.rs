@@ -4,7 +4,9 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::thread;
+use std::time::Duration;
 
 use common::{any_port, watchdog};
 use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
@@ -117,5 +119,29 @@ fn several_senders_into_one_listener_keep_order_per_connection() {
         for sender in senders {
             sender.join().unwrap();
         }
+    });
+}
+
+#[test]
+fn a_thread_waiting_in_recv_does_not_hold_up_another_receiver() {
+    watchdog(|| {
+        let inbox = Arc::new(common::listener(Config::default()));
+        let waiting = {
+            let inbox = Arc::clone(&inbox);
+            thread::spawn(move || inbox.recv().is_some())
+        };
+        // Give the waiting thread time to block in `recv`; then the other
+        // calls must still answer at once, not wait behind it.
+        thread::sleep(Duration::from_millis(50));
+        assert!(inbox.try_recv().is_none());
+        assert!(inbox.recv_timeout(Duration::from_millis(20)).is_none());
+        let mut sender: Sender<String, String> = Sender::new("a".to_string(), Config::default());
+        sender
+            .send(inbox.local_addr(), &common::envelope("a", 1, "wake up"))
+            .unwrap();
+        assert!(
+            waiting.join().unwrap(),
+            "the waiting receiver got the message"
+        );
     });
 }
