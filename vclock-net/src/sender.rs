@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -296,7 +297,12 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
         if let Some(mut connection) = self.connections.remove(&peer) {
             if connection.peer_is_still_there() {
                 let mut written = 0;
-                match write_frame(&mut connection.stream, &self.buffer, &mut written) {
+                match write_frame(
+                    &mut connection.stream,
+                    &self.buffer,
+                    &mut written,
+                    self.config.write_timeout,
+                ) {
                     Ok(reusable) => {
                         connection.frames_sent += self.frame_ends.len() as u64;
                         return Ok(WrittenConnection {
@@ -325,7 +331,12 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
         first.extend_from_slice(rest);
         let mut connection = self.connect(peer).map_err(|e| (done, e))?;
         let mut written = 0;
-        match write_frame(&mut connection.stream, &first, &mut written) {
+        match write_frame(
+            &mut connection.stream,
+            &first,
+            &mut written,
+            self.config.write_timeout,
+        ) {
             Ok(reusable) => {
                 connection.frames_sent += (self.frame_ends.len() - done) as u64;
                 Ok(WrittenConnection {
@@ -470,11 +481,16 @@ impl Connection {
 /// (with its write timeout) to wait for room.
 trait FrameSink: Write {
     fn set_blocking(&mut self, blocking: bool) -> io::Result<()>;
+    fn set_write_timeout(&mut self, timeout: Duration) -> io::Result<()>;
 }
 
 impl FrameSink for TcpStream {
     fn set_blocking(&mut self, blocking: bool) -> io::Result<()> {
         self.set_nonblocking(!blocking)
+    }
+
+    fn set_write_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, Some(timeout))
     }
 }
 
@@ -489,7 +505,12 @@ impl FrameSink for TcpStream {
 /// Returns whether the socket is back in non-blocking mode and so can be
 /// reused. (There is nothing to flush: the frames are never held in a
 /// user-space buffer.)
-fn write_frame<S: FrameSink>(sink: &mut S, bytes: &[u8], written: &mut usize) -> io::Result<bool> {
+fn write_frame<S: FrameSink>(
+    sink: &mut S,
+    bytes: &[u8],
+    written: &mut usize,
+    timeout: Duration,
+) -> io::Result<bool> {
     #[cfg(test)]
     tests::WRITE_FRAME_CALLS.with(|calls| calls.set(calls.get() + 1));
     *written = 0;
@@ -499,8 +520,19 @@ fn write_frame<S: FrameSink>(sink: &mut S, bytes: &[u8], written: &mut usize) ->
             Ok(n) => *written += n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                // The timeout bounds the whole wait, not each system call:
+                // a peer reading a trickle must not stretch one frame's
+                // write to minutes.
+                let deadline = Instant::now().checked_add(timeout);
                 sink.set_blocking(true)?;
                 while *written < bytes.len() {
+                    if let Some(deadline) = deadline {
+                        let left = deadline.saturating_duration_since(Instant::now());
+                        if left.is_zero() {
+                            return Err(io::ErrorKind::TimedOut.into());
+                        }
+                        sink.set_write_timeout(left)?;
+                    }
                     match sink.write(&bytes[*written..]) {
                         Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                         Ok(n) => *written += n,
@@ -613,12 +645,22 @@ mod tests {
         room: usize,
         blocking: bool,
         writes: Vec<Vec<u8>>,
+        /// In blocking mode, take one byte per write after this long (a
+        /// peer reading a trickle); `None` takes everything at once.
+        trickle: Option<Duration>,
+        timeouts: Vec<Duration>,
     }
 
     impl Write for FakeSocket {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             let n = if self.blocking {
-                buf.len()
+                match self.trickle {
+                    Some(pause) => {
+                        std::thread::sleep(pause);
+                        1
+                    }
+                    None => buf.len(),
+                }
             } else {
                 buf.len().min(self.room)
             };
@@ -640,6 +682,11 @@ mod tests {
             self.blocking = blocking;
             Ok(())
         }
+
+        fn set_write_timeout(&mut self, timeout: Duration) -> io::Result<()> {
+            self.timeouts.push(timeout);
+            Ok(())
+        }
     }
 
     fn frame() -> Vec<u8> {
@@ -656,9 +703,11 @@ mod tests {
             room: usize::MAX,
             blocking: false,
             writes: Vec::new(),
+            trickle: None,
+            timeouts: Vec::new(),
         };
         let mut written = 0;
-        assert!(write_frame(&mut socket, &frame, &mut written).unwrap());
+        assert!(write_frame(&mut socket, &frame, &mut written, WAIT).unwrap());
         assert_eq!(written, frame.len());
         assert_eq!(socket.writes, vec![frame]);
     }
@@ -670,11 +719,47 @@ mod tests {
             room: 10,
             blocking: false,
             writes: Vec::new(),
+            trickle: None,
+            timeouts: Vec::new(),
         };
         let mut written = 0;
-        assert!(write_frame(&mut socket, &frame, &mut written).unwrap());
+        assert!(write_frame(&mut socket, &frame, &mut written, WAIT).unwrap());
         assert_eq!(socket.writes.concat(), frame);
         assert_eq!(socket.writes.len(), 2);
         assert!(!socket.blocking, "left in blocking mode");
+    }
+
+    const WAIT: Duration = Duration::from_secs(5);
+
+    #[test]
+    fn the_write_timeout_bounds_the_whole_frame_not_each_write() {
+        let frame = frame();
+        let mut socket = FakeSocket {
+            room: 10,
+            blocking: false,
+            writes: Vec::new(),
+            trickle: Some(Duration::from_millis(10)),
+            timeouts: Vec::new(),
+        };
+        let mut written = 0;
+        let err = write_frame(
+            &mut socket,
+            &frame,
+            &mut written,
+            Duration::from_millis(100),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+        // About ten one-byte writes fit in the 100 ms, not the whole frame
+        // (which a per-call timeout would have allowed, a byte at a time).
+        assert!(written < frame.len(), "wrote {written} of {}", frame.len());
+        // Each wait was given only what was left of the deadline.
+        assert!(socket.timeouts.windows(2).all(|w| w[1] < w[0]));
+        assert!(
+            socket
+                .timeouts
+                .iter()
+                .all(|&t| t <= Duration::from_millis(100))
+        );
     }
 }
