@@ -70,6 +70,15 @@ pub struct Config {
     /// Lower `max_frame_len` or `queue_capacity` where peers are not
     /// trusted and frames may be large.
     pub queue_capacity: usize,
+    /// How long a connection may go without starting a frame before the
+    /// listener closes it; `None` keeps idle connections open for ever.
+    /// Default 5 minutes: long enough that a chatty peer keeps its
+    /// connection, short enough that peers which vanished without a FIN
+    /// (a crashed host) or hold connections open on purpose cannot keep
+    /// [`max_connections`](Config#structfield.max_connections) filled for
+    /// good. A [`Sender`](crate::Sender) notices the close before its next
+    /// write and reconnects, so the close costs its user nothing.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Default for Config {
@@ -83,6 +92,7 @@ impl Default for Config {
             ack_timeout: Duration::from_secs(5),
             max_connections: 256,
             queue_capacity: 1024,
+            idle_timeout: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -135,6 +145,13 @@ impl Config {
     #[must_use]
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n;
+        self
+    }
+
+    /// Sets [`idle_timeout`](Config#structfield.idle_timeout).
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle_timeout = timeout;
         self
     }
 }

@@ -87,11 +87,12 @@ pub enum Incoming<K, M> {
 ///
 /// Every connection must start with a valid header within
 /// [`Config::read_timeout`], and every frame must complete within the read
-/// timeout of its first byte; a connection may stay idle between frames
-/// for as long as it likes. A connection that breaks a rule is closed and
-/// reported as [`Incoming::Rejected`]; the listener and every other
-/// connection carry on. A connection closed cleanly between frames is not
-/// reported.
+/// timeout of its first byte; between frames a connection may stay idle
+/// for up to [`Config::idle_timeout`], after which it is closed without a
+/// report (a [`Sender`](crate::Sender) reconnects on its next send). A
+/// connection that breaks a rule is closed and reported as
+/// [`Incoming::Rejected`]; the listener and every other connection carry
+/// on. A connection closed cleanly between frames is not reported.
 ///
 /// The queue holds at most [`Config::queue_capacity`] items. When it is
 /// full, connection threads stop reading, which slows the senders down
@@ -515,12 +516,17 @@ where
 
         let mut frame_index: u64 = 0;
         loop {
-            // Between frames there is no deadline: an idle connection is
-            // healthy.
-            reader.get_mut().deadline = None;
+            // Between frames only the idle timeout applies: a quiet
+            // connection is healthy, and closing it after a long silence is
+            // a normal close, not an error to report.
+            reader.get_mut().deadline = self
+                .config
+                .idle_timeout
+                .and_then(|idle| Instant::now().checked_add(idle));
             let buffered = match reader.fill_buf() {
                 Ok([]) => return Ok(()),
                 Ok(buffered) => buffered,
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(()),
                 Err(e) => return Err(self.read_failure(read_error(e))),
             };
             // Usually the whole frame is in the buffer already: decode it

@@ -209,3 +209,29 @@ fn an_envelope_too_large_to_send_leaves_the_connection_usable() {
         assert_eq!(first, second);
     });
 }
+
+#[test]
+fn an_idle_connection_is_closed_quietly_and_the_sender_reconnects() {
+    watchdog(|| {
+        let inbox = listener(Config::default().idle_timeout(Some(Duration::from_millis(200))));
+        let addr = inbox.local_addr();
+        let mut sender = sender("a");
+        sender.send(addr, &envelope("a", 1, "before")).unwrap();
+        expect_message(&inbox);
+        assert_eq!(inbox.connection_count(), 1);
+
+        // Silent past the idle timeout: the listener frees the slot, and
+        // says nothing about it (it is not bad input).
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while inbox.connection_count() > 0 {
+            assert!(std::time::Instant::now() < deadline, "idle connection kept");
+            thread::sleep(Duration::from_millis(20));
+        }
+        common::expect_nothing(&inbox, Duration::from_millis(50));
+
+        // The sender sees the close before writing and reconnects.
+        sender.send(addr, &envelope("a", 2, "after")).unwrap();
+        let (_, got) = expect_message(&inbox);
+        assert_eq!(got.payload, "after");
+    });
+}
