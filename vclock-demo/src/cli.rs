@@ -125,6 +125,12 @@ pub(crate) struct NodeArgs {
     #[arg(long, hide = true)]
     pub(crate) pause_on_error: bool,
 
+    /// Once listening, write the listen address to this file; a launcher
+    /// that cannot read the node's console (one window per node) waits for
+    /// it.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub(crate) ready_file: Option<PathBuf>,
+
     /// How long an acknowledged send waits for the acknowledgement, in
     /// milliseconds (default 5000); for tests.
     #[arg(long, value_name = "MS", hide = true,

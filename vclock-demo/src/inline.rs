@@ -217,16 +217,11 @@ pub(crate) fn launch(
                     if let Some(all_ready) = all_ready.take() {
                         let _ = all_ready.send(());
                     }
-                    let all = if n == 1 {
-                        "Node 1".to_owned()
-                    } else {
-                        format!("All {n} nodes")
-                    };
                     say(format_args!(
-                        "{all} listening ({} ms).\n\
+                        "{}\n\
                          Type \"I: <command>\" to give node I a command, e.g. \"1: 2 hello\" \
                          (\"all: <command>\" gives it to every node).\n{}",
-                        started.elapsed().as_millis(),
+                        crate::launch::all_listening(n, started),
                         console::HELP.trim_end()
                     ));
                 }

@@ -14,7 +14,7 @@ use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
@@ -126,11 +126,22 @@ pub(crate) fn run(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     };
     match console {
         ConsoleKind::Tmux => crate::tmux::launch(plan, args),
-        ConsoleKind::Terminal => crate::terminal::launch(plan),
+        ConsoleKind::Terminal => crate::terminal::launch(plan, started, ready_timeout(args)),
         ConsoleKind::Inline | ConsoleKind::Auto => {
             crate::inline::launch(plan, started, ready_timeout(args))
         }
     }
+}
+
+/// The launcher's line once every node listens, the same in every console
+/// mode: `All N nodes listening (T ms).` (`Node 1 listening ...` for one).
+pub(crate) fn all_listening(n: u32, started: Instant) -> String {
+    let who = if n == 1 {
+        "Node 1".to_owned()
+    } else {
+        format!("All {n} nodes")
+    };
+    format!("{who} listening ({} ms).", started.elapsed().as_millis())
 }
 
 /// How long the nodes get to start listening.

@@ -319,6 +319,10 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     // Last of the start-up lines but the help: a launcher reading the
     // output knows the node is ready when it sees this one.
     state.line(format_args!("Listening at {}", listener.local_addr()));
+    if let Some(path) = &args.ready_file {
+        std::fs::write(path, listener.local_addr().to_string())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if !args.no_help {
         state.out.push_str(HELP);
     }
@@ -580,6 +584,7 @@ mod tests {
             log_dir: None,
             no_help: false,
             pause_on_error: false,
+            ready_file: None,
             ack_timeout_ms: None,
         }
     }

@@ -7,7 +7,7 @@
 //! has (a node whose window closes gets SIGHUP and exits).
 
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -47,7 +47,11 @@ fn emulator_args(emulator: &str, title: &str, command: Vec<OsString>) -> Vec<OsS
 }
 
 /// Opens one window per node and waits for the windows' processes.
-pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
+pub(crate) fn launch(
+    mut plan: Plan,
+    started: Instant,
+    ready_timeout: Duration,
+) -> anyhow::Result<ExitCode> {
     let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
@@ -65,11 +69,16 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             EMULATORS.join(", ")
         );
     };
+    // The launcher cannot read a window's output, so each node reports
+    // that it listens by writing a file here.
+    let ready = ReadyDir::create()?;
     plan.release_ports();
     let mut windows: Vec<Child> = Vec::new();
     for id in 1..=plan.n {
         let mut command: Vec<OsString> = vec![plan.exe.clone().into()];
         command.extend(plan.node_args(id, NodeConsole::Window));
+        command.push("--ready-file".into());
+        command.push(ready.file(id).into());
         let spawned = spawn(&path, name, &format!("vclock node {id}"), command);
         match spawned {
             Ok(child) => windows.push(child),
@@ -115,6 +124,29 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
         "Opened {} {name} {windows_word}, one per node; each says where it listens.",
         plan.n
     );
+    let deadline = started + ready_timeout;
+    loop {
+        let waiting: Vec<u32> = (1..=plan.n)
+            .filter(|&id| !ready.file(id).exists())
+            .collect();
+        if waiting.is_empty() {
+            println!("{}", crate::launch::all_listening(plan.n, started));
+            break;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "vclock-demo: node(s) {} not listening after {} s; their windows say why",
+                waiting
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                ready_timeout.as_secs()
+            );
+            break;
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
     let signal = watch_signals()?;
     // Poll rather than block in wait(), so a signal can end the wait.
     while !windows.is_empty() {
@@ -130,6 +162,29 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
         thread::sleep(Duration::from_millis(100));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A private directory for the nodes' ready files, removed when dropped.
+struct ReadyDir(PathBuf);
+
+impl ReadyDir {
+    fn create() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("vclock-demo-{}-ready", std::process::id()));
+        // Left over from an earlier launcher with the same pid: start empty.
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        Ok(Self(dir))
+    }
+
+    fn file(&self, id: u32) -> PathBuf {
+        self.0.join(format!("node{id}"))
+    }
+}
+
+impl Drop for ReadyDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A cell that becomes the number of the first SIGINT, SIGTERM or SIGHUP.
