@@ -498,7 +498,6 @@ fn handle(st: &mut State, incoming: Incoming<u32, String>) {
         Incoming::Rejected { peer, error } => {
             st.line(format_args!("Connection from {peer} dropped: {error}"));
         }
-        #[allow(unreachable_patterns)]
         other => st.line(format_args!("Ignored network event: {other:?}")),
     }
 }
