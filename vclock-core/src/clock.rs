@@ -471,6 +471,16 @@ impl<K> Default for VectorClock<K> {
 
 impl<K: Ord> PartialOrd for VectorClock<K> {
     /// `None` exactly when the clocks are concurrent.
+    ///
+    /// ```
+    /// use vclock_core::VectorClock;
+    /// let a = VectorClock::from_iter([(1, 1)]);
+    /// let b = VectorClock::from_iter([(1, 2)]);
+    /// let c = VectorClock::from_iter([(2, 1)]);
+    /// assert!(a < b);
+    /// assert_eq!(a.partial_cmp(&c), None);
+    /// assert!(!(a < c) && !(c < a) && a != c);
+    /// ```
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         self.causal_cmp(other).to_ordering()
     }
@@ -479,6 +489,13 @@ impl<K: Ord> PartialOrd for VectorClock<K> {
 impl<K: Ord> FromIterator<(K, u64)> for VectorClock<K> {
     /// Zero counters are dropped; an id given more than once keeps its
     /// largest counter.
+    ///
+    /// ```
+    /// use vclock_core::VectorClock;
+    /// let clock: VectorClock<u8> = [(2, 1), (1, 0), (2, 5)].into_iter().collect();
+    /// assert_eq!(clock.ids(), [2]);
+    /// assert_eq!(clock.get(&2), 5);
+    /// ```
     fn from_iter<I: IntoIterator<Item = (K, u64)>>(iter: I) -> Self {
         let mut entries: Vec<(K, u64)> = iter.into_iter().filter(|&(_, c)| c != 0).collect();
         if !entries.is_sorted_by(|a, b| a.0 < b.0) {
@@ -496,6 +513,13 @@ impl<K: Ord + Clone> Extend<(K, u64)> for VectorClock<K> {
     /// Each entry raises its id's counter to at least the given value, as if
     /// merged: zero counters change nothing, a repeated id keeps the larger
     /// counter.
+    ///
+    /// ```
+    /// use vclock_core::VectorClock;
+    /// let mut clock = VectorClock::from_iter([(1, 4)]);
+    /// clock.extend([(1, 2), (3, 1), (4, 0)]);
+    /// assert_eq!(clock, VectorClock::from_iter([(1, 4), (3, 1)]));
+    /// ```
     fn extend<I: IntoIterator<Item = (K, u64)>>(&mut self, iter: I) {
         let other: Self = iter.into_iter().collect();
         self.merge(&other);
@@ -504,6 +528,14 @@ impl<K: Ord + Clone> Extend<(K, u64)> for VectorClock<K> {
 
 impl<'a, K: Ord + Clone + 'a> Extend<(&'a K, u64)> for VectorClock<K> {
     /// Like the owned form; lets one clock be extended by another's `iter()`.
+    ///
+    /// ```
+    /// use vclock_core::VectorClock;
+    /// let mut a = VectorClock::from_iter([(1, 1)]);
+    /// let b = VectorClock::from_iter([(2, 3)]);
+    /// a.extend(b.iter());
+    /// assert_eq!(a, VectorClock::from_iter([(1, 1), (2, 3)]));
+    /// ```
     fn extend<I: IntoIterator<Item = (&'a K, u64)>>(&mut self, iter: I) {
         self.extend(iter.into_iter().map(|(k, c)| (k.clone(), c)));
     }
@@ -517,6 +549,12 @@ impl<K: fmt::Debug> fmt::Debug for VectorClock<K> {
 
 impl<K: fmt::Display> fmt::Display for VectorClock<K> {
     /// `{id: counter, ...}` in ascending id order; `{}` for the empty clock.
+    ///
+    /// ```
+    /// use vclock_core::VectorClock;
+    /// assert_eq!(VectorClock::from_iter([(3, 1), (1, 2)]).to_string(), "{1: 2, 3: 1}");
+    /// assert_eq!(VectorClock::<u8>::new().to_string(), "{}");
+    /// ```
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("{")?;
         for (n, (id, counter)) in self.iter().enumerate() {
@@ -531,6 +569,16 @@ impl<K: fmt::Display> fmt::Display for VectorClock<K> {
 
 /// Borrowing iterator over a clock's entries as `(&id, counter)`, in
 /// ascending id order. Made by [`VectorClock::iter`].
+///
+/// ```
+/// use vclock_core::VectorClock;
+/// let clock = VectorClock::from_iter([(1, 2), (5, 1)]);
+/// let mut iter = clock.iter();
+/// assert_eq!(iter.len(), 2);
+/// assert_eq!(iter.next_back(), Some((&5, 1)));
+/// assert_eq!(iter.next(), Some((&1, 2)));
+/// assert_eq!(iter.next(), None);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Iter<'a, K> {
     inner: Zip<core::slice::Iter<'a, K>, core::slice::Iter<'a, u64>>,
@@ -559,6 +607,13 @@ impl<K> FusedIterator for Iter<'_, K> {}
 
 /// Owning iterator over a clock's entries as `(id, counter)`, in ascending
 /// id order. Made by `VectorClock::into_iter`.
+///
+/// ```
+/// use vclock_core::VectorClock;
+/// let clock = VectorClock::from_iter([("b", 1), ("a", 2)]);
+/// let ids: Vec<&str> = clock.into_iter().map(|(id, _)| id).collect();
+/// assert_eq!(ids, ["a", "b"]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct IntoIter<K> {
     inner: Zip<alloc::vec::IntoIter<K>, alloc::vec::IntoIter<u64>>,
