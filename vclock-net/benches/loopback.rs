@@ -380,48 +380,29 @@ fn bench_one_way(c: &mut Criterion) {
         receiver.join().unwrap();
     }
 
-    // Plain sockets: the same bytes through a BufWriter, flushed per batch;
-    // the reader only splits frames (`plain_std_bufwriter`), or also
-    // decodes each envelope with the crate's codec, as every vclock-net
-    // receiver must (`plain_std_bufwriter_decoding`).
-    for decode in [false, true] {
-        let listener = TcpListener::bind(localhost()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (batch_done, batches) = mpsc::channel();
-        let receiver = thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::with_capacity(64 * 1024, stream);
-            let mut buf = Vec::new();
-            let mut count = 0u64;
-            loop {
-                let more = if decode {
-                    codec::read_frame::<u32, String, _>(&mut reader, u32::MAX)
-                        .unwrap()
-                        .is_some()
-                } else {
-                    read_plain_frame(&mut reader, &mut buf)
-                };
-                if !more {
-                    break;
-                }
-                count += 1;
-                if count % BATCH == 0 {
-                    batch_done.send(()).unwrap();
-                }
-            }
-        });
+    // Plain sockets writing the same bytes through a BufWriter: flushed
+    // once per batch, with a reader that only splits frames
+    // (`plain_std_bufwriter`) or also decodes each envelope with the crate's
+    // codec, as every vclock-net receiver must
+    // (`plain_std_bufwriter_decoding`); and flushed after every frame, the
+    // same system calls as vclock-net's one write per frame
+    // (`plain_std_flush_per_frame`).
+    for (name, decode, flush_per_frame) in [
+        ("plain_std_bufwriter", false, false),
+        ("plain_std_bufwriter_decoding", true, false),
+        ("plain_std_flush_per_frame", false, true),
+    ] {
+        let (addr, batches, receiver) = plain_counting_receiver(decode);
         let stream = TcpStream::connect(addr).unwrap();
         stream.set_nodelay(true).unwrap();
         let mut writer = BufWriter::with_capacity(64 * 1024, stream);
-        let name = if decode {
-            "plain_std_bufwriter_decoding"
-        } else {
-            "plain_std_bufwriter"
-        };
         group.bench_function(name, |b| {
             b.iter(|| {
                 for _ in 0..BATCH {
                     writer.write_all(&frame).unwrap();
+                    if flush_per_frame {
+                        writer.flush().unwrap();
+                    }
                 }
                 writer.flush().unwrap();
                 batches.recv_timeout(HUNG).unwrap();
@@ -430,41 +411,39 @@ fn bench_one_way(c: &mut Criterion) {
         drop(writer);
         receiver.join().unwrap();
     }
-
-    // Plain sockets, BufWriter flushed after every frame: the same system
-    // calls as vclock-net's one write per frame.
-    {
-        let listener = TcpListener::bind(localhost()).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (batch_done, batches) = mpsc::channel();
-        let receiver = thread::spawn(move || {
-            let (stream, _) = listener.accept().unwrap();
-            let mut reader = BufReader::with_capacity(64 * 1024, stream);
-            let mut buf = Vec::new();
-            let mut count = 0u64;
-            while read_plain_frame(&mut reader, &mut buf) {
-                count += 1;
-                if count % BATCH == 0 {
-                    batch_done.send(()).unwrap();
-                }
-            }
-        });
-        let stream = TcpStream::connect(addr).unwrap();
-        stream.set_nodelay(true).unwrap();
-        let mut writer = BufWriter::with_capacity(64 * 1024, stream);
-        group.bench_function("plain_std_flush_per_frame", |b| {
-            b.iter(|| {
-                for _ in 0..BATCH {
-                    writer.write_all(&frame).unwrap();
-                    writer.flush().unwrap();
-                }
-                batches.recv_timeout(HUNG).unwrap();
-            });
-        });
-        drop(writer);
-        receiver.join().unwrap();
-    }
     group.finish();
+}
+
+/// A plain-socket receiver on its own thread that reads frames (splitting
+/// them, or decoding each with the crate's codec when `decode`) and signals
+/// after every `BATCH` of them, until the writer closes.
+fn plain_counting_receiver(decode: bool) -> (SocketAddr, mpsc::Receiver<()>, JoinHandle<()>) {
+    let listener = TcpListener::bind(localhost()).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (batch_done, batches) = mpsc::channel();
+    let receiver = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::with_capacity(64 * 1024, stream);
+        let mut buf = Vec::new();
+        let mut count = 0u64;
+        loop {
+            let more = if decode {
+                codec::read_frame::<u32, String, _>(&mut reader, u32::MAX)
+                    .unwrap()
+                    .is_some()
+            } else {
+                read_plain_frame(&mut reader, &mut buf)
+            };
+            if !more {
+                break;
+            }
+            count += 1;
+            if count % BATCH == 0 {
+                batch_done.send(()).unwrap();
+            }
+        }
+    });
+    (addr, batches, receiver)
 }
 
 /// A listener whose handler counts envelopes and sends a signal after

@@ -651,6 +651,20 @@ mod tests {
         timeouts: Vec<Duration>,
     }
 
+    impl FakeSocket {
+        /// Non-blocking, with room for `room` bytes, taking everything at
+        /// once when blocking.
+        fn new(room: usize) -> Self {
+            Self {
+                room,
+                blocking: false,
+                writes: Vec::new(),
+                trickle: None,
+                timeouts: Vec::new(),
+            }
+        }
+    }
+
     impl Write for FakeSocket {
         fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
             let n = if self.blocking {
@@ -699,13 +713,7 @@ mod tests {
     #[test]
     fn a_frame_is_one_write_when_there_is_room() {
         let frame = frame();
-        let mut socket = FakeSocket {
-            room: usize::MAX,
-            blocking: false,
-            writes: Vec::new(),
-            trickle: None,
-            timeouts: Vec::new(),
-        };
+        let mut socket = FakeSocket::new(usize::MAX);
         let mut written = 0;
         assert!(write_frame(&mut socket, &frame, &mut written, WAIT).unwrap());
         assert_eq!(written, frame.len());
@@ -715,13 +723,7 @@ mod tests {
     #[test]
     fn a_full_send_buffer_waits_in_blocking_mode_and_comes_back() {
         let frame = frame();
-        let mut socket = FakeSocket {
-            room: 10,
-            blocking: false,
-            writes: Vec::new(),
-            trickle: None,
-            timeouts: Vec::new(),
-        };
+        let mut socket = FakeSocket::new(10);
         let mut written = 0;
         assert!(write_frame(&mut socket, &frame, &mut written, WAIT).unwrap());
         assert_eq!(socket.writes.concat(), frame);
@@ -735,11 +737,8 @@ mod tests {
     fn the_write_timeout_bounds_the_whole_frame_not_each_write() {
         let frame = frame();
         let mut socket = FakeSocket {
-            room: 10,
-            blocking: false,
-            writes: Vec::new(),
             trickle: Some(Duration::from_millis(10)),
-            timeouts: Vec::new(),
+            ..FakeSocket::new(10)
         };
         let mut written = 0;
         let err = write_frame(
