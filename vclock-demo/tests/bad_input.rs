@@ -121,24 +121,10 @@ fn terminal_console_without_a_display_is_a_clear_error() {
 #[cfg(unix)]
 #[test]
 fn terminal_emulator_that_fails_at_once_is_an_error() {
-    use std::os::unix::fs::PermissionsExt as _;
     let dir = tempfile::tempdir().unwrap();
-    let bin_dir = dir.path().join("bin");
-    std::fs::create_dir(&bin_dir).unwrap();
-    // First in the list of emulators the launcher tries.
-    let fake = bin_dir.join("x-terminal-emulator");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\necho \"Can't open display\" >&2\nexit 1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(bin_dir.clone()).chain(std::env::split_paths(
-            &std::env::var_os("PATH").unwrap_or_default(),
-        )),
-    )
-    .unwrap();
+    // It fails the way xterm does without a display.
+    let (fake, path) =
+        common::fake_terminal_emulator(dir.path(), "echo \"Can't open display\" >&2\nexit 1\n");
     let mut run = Running::spawn_with(
         "launch",
         &["launch", "-n", "2", "--console", "terminal"],

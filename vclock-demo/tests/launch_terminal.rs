@@ -6,29 +6,18 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt as _;
-
 use common::Running;
 
 #[test]
 fn the_launcher_says_when_every_window_listens() {
     let dir = tempfile::tempdir().unwrap();
-    let bin_dir = dir.path().join("bin");
-    std::fs::create_dir(&bin_dir).unwrap();
-    // First in the launcher's list of emulators. It drops the options up to
-    // `-e` and runs the rest, as xterm would inside its window. Stdin is
-    // empty, so each node exits once it has started.
-    let fake = bin_dir.join("x-terminal-emulator");
-    std::fs::write(
-        &fake,
-        "#!/bin/sh\nwhile [ \"$1\" != \"-e\" ]; do shift; done\nshift\nexec \"$@\" </dev/null >/dev/null 2>&1\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
-        &std::env::var_os("PATH").unwrap_or_default(),
-    )))
-    .unwrap();
+    // It drops the options up to `-e` and runs the rest, as xterm would
+    // inside its window. Stdin is empty, so each node exits once it has
+    // started.
+    let (_, path) = common::fake_terminal_emulator(
+        dir.path(),
+        "while [ \"$1\" != \"-e\" ]; do shift; done\nshift\nexec \"$@\" </dev/null >/dev/null 2>&1\n",
+    );
     let mut run = Running::spawn_with(
         "launch",
         &["launch", "-n", "3", "--console", "terminal"],

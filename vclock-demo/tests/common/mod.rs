@@ -361,3 +361,24 @@ pub fn assert_all_gone(pids: &[u32]) {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Puts a stand-in terminal emulator named `x-terminal-emulator` (first in
+/// the launcher's list) in `dir/bin`, running the shell `script`. Returns
+/// its path and a `PATH` value that finds it before any real one.
+#[cfg(unix)]
+pub fn fake_terminal_emulator(
+    dir: &Path,
+    script: &str,
+) -> (std::path::PathBuf, std::ffi::OsString) {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin_dir = dir.join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let fake = bin_dir.join("x-terminal-emulator");
+    std::fs::write(&fake, format!("#!/bin/sh\n{script}")).unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(std::iter::once(bin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))
+    .unwrap();
+    (fake, path)
+}
