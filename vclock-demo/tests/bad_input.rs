@@ -123,18 +123,10 @@ fn terminal_console_without_a_display_is_a_clear_error() {
 fn terminal_emulator_that_fails_at_once_is_an_error() {
     let dir = tempfile::tempdir().unwrap();
     // It fails the way xterm does without a display.
-    let (fake, path) =
-        common::fake_terminal_emulator(dir.path(), "echo \"Can't open display\" >&2\nexit 1\n");
-    let mut run = Running::spawn_with(
-        "launch",
-        &["launch", "-n", "2", "--console", "terminal"],
+    let (mut run, fake) = common::launch_with_fake_terminal(
         dir.path(),
-        |command| {
-            command
-                .env("DISPLAY", ":99")
-                .env_remove("WAYLAND_DISPLAY")
-                .env("PATH", path);
-        },
+        2,
+        "echo \"Can't open display\" >&2\nexit 1\n",
     );
     let status = run.wait_exit();
     let stdout = run.rest();

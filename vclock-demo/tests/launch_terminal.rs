@@ -6,28 +6,16 @@
 
 mod common;
 
-use common::Running;
-
 #[test]
 fn the_launcher_says_when_every_window_listens() {
     let dir = tempfile::tempdir().unwrap();
     // It drops the options up to `-e` and runs the rest, as xterm would
     // inside its window. Stdin is empty, so each node exits once it has
     // started.
-    let (_, path) = common::fake_terminal_emulator(
+    let (mut run, _) = common::launch_with_fake_terminal(
         dir.path(),
+        3,
         "while [ \"$1\" != \"-e\" ]; do shift; done\nshift\nexec \"$@\" </dev/null >/dev/null 2>&1\n",
-    );
-    let mut run = Running::spawn_with(
-        "launch",
-        &["launch", "-n", "3", "--console", "terminal"],
-        dir.path(),
-        |command| {
-            command
-                .env("DISPLAY", ":99")
-                .env_remove("WAYLAND_DISPLAY")
-                .env("PATH", path);
-        },
     );
     run.wait_for("all nodes listening", |l| {
         l.starts_with("All 3 nodes listening (")

@@ -362,6 +362,31 @@ pub fn assert_all_gone(pids: &[u32]) {
     }
 }
 
+/// Runs `launch -n N --console terminal` in `dir` with a stand-in terminal
+/// emulator running the shell `script` (see [`fake_terminal_emulator`]) and
+/// a display that seems to exist. Returns the launcher and the emulator's
+/// path.
+#[cfg(unix)]
+pub fn launch_with_fake_terminal(
+    dir: &Path,
+    n: u32,
+    script: &str,
+) -> (Running, std::path::PathBuf) {
+    let (fake, path) = fake_terminal_emulator(dir, script);
+    let run = Running::spawn_with(
+        "launch",
+        &["launch", "-n", &n.to_string(), "--console", "terminal"],
+        dir,
+        |command| {
+            command
+                .env("DISPLAY", ":99")
+                .env_remove("WAYLAND_DISPLAY")
+                .env("PATH", path);
+        },
+    );
+    (run, fake)
+}
+
 /// Puts a stand-in terminal emulator named `x-terminal-emulator` (first in
 /// the launcher's list) in `dir/bin`, running the shell `script`. Returns
 /// its path and a `PATH` value that finds it before any real one.
