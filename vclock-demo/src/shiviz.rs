@@ -252,6 +252,11 @@ mod tests {
         merge(&files)
     }
 
+    /// The message of the error merging `files` must give.
+    fn merge_error(files: &[(u32, &str)]) -> String {
+        merged(files).unwrap_err().to_string()
+    }
+
     const NODE1: &str =
         "node1 {\"node1\":1}\nSent to node 2: a\nnode1 {\"node1\":2}\nInternal event: b\n";
     const NODE2: &str = "node2 {\"node2\":1}\nInternal event: c\nnode2 {\"node1\":1, \"node2\":2}\nMessage received from node 1: a\n";
@@ -274,27 +279,22 @@ mod tests {
     #[test]
     fn own_counter_must_rise_by_one() {
         let bad = "node1 {\"node1\":1}\na\nnode1 {\"node1\":3}\nb\n";
-        let err = merged(&[(1, bad)]).unwrap_err().to_string();
+        let err = merge_error(&[(1, bad)]);
         assert!(
             err.contains("node1.log:3: node1's own counter is 3, expected 2"),
             "{err}"
         );
         let bad = "node1 {\"node1\":2}\na\n";
-        assert!(
-            merged(&[(1, bad)])
-                .unwrap_err()
-                .to_string()
-                .contains("expected 1")
-        );
+        assert!(merge_error(&[(1, bad)]).contains("expected 1"));
     }
 
     #[test]
     fn named_hosts_must_exist_and_counts_fit() {
-        let err = merged(&[(2, NODE2)]).unwrap_err().to_string();
+        let err = merge_error(&[(2, NODE2)]);
         assert!(err.contains("names node1, which has no events"), "{err}");
         let node1 = "node1 {\"node1\":1}\nSent to node 2: a\n";
         let node2 = "node2 {\"node1\":2, \"node2\":1}\nMessage received from node 1: a\n";
-        let err = merged(&[(1, node1), (2, node2)]).unwrap_err().to_string();
+        let err = merge_error(&[(1, node1), (2, node2)]);
         assert!(
             err.contains("node1:2, but node1 has only 1 events"),
             "{err}"
@@ -303,35 +303,25 @@ mod tests {
 
     #[test]
     fn malformed_files() {
-        let err = merged(&[(1, "node1 {\"node1\":1}\n")])
-            .unwrap_err()
-            .to_string();
+        let err = merge_error(&[(1, "node1 {\"node1\":1}\n")]);
         assert!(err.contains("without its text line"), "{err}");
-        let err = merged(&[(1, "node1 {\"node1\":1}\r\na\r\n")])
-            .unwrap_err()
-            .to_string();
+        let err = merge_error(&[(1, "node1 {\"node1\":1}\r\na\r\n")]);
         assert!(err.contains("CR"), "{err}");
-        let err = merged(&[(1, "node2 {\"node2\":1}\na\n")])
-            .unwrap_err()
-            .to_string();
+        let err = merge_error(&[(1, "node2 {\"node2\":1}\na\n")]);
         assert!(
             err.contains("event of host node2, but this is node1's log"),
             "{err}"
         );
-        let err = merged(&[(1, "node1 {\"node1\":1}\na")])
-            .unwrap_err()
-            .to_string();
+        let err = merge_error(&[(1, "node1 {\"node1\":1}\na")]);
         assert!(err.contains("no line break"), "{err}");
     }
 
     #[test]
     fn logs_without_events_are_refused() {
-        let err = merged(&[(1, ""), (2, "")]).unwrap_err().to_string();
+        let err = merge_error(&[(1, ""), (2, "")]);
         assert!(err.contains("hold no events"), "{err}");
         assert!(err.contains("node1.log, node2.log"), "{err}");
-        let err = merged(&[(1, "node1 {\"node1\":1}\n")])
-            .unwrap_err()
-            .to_string();
+        let err = merge_error(&[(1, "node1 {\"node1\":1}\n")]);
         assert!(err.contains("(1 problem):"), "{err}");
     }
 
@@ -339,7 +329,7 @@ mod tests {
     fn clocks_never_go_back() {
         let node1 = "node1 {\"node1\":1}\na\nnode1 {\"node1\":2}\nb\n";
         let node2 = "node2 {\"node1\":2, \"node2\":1}\nr\nnode2 {\"node1\":1, \"node2\":2}\ns\n";
-        let err = merged(&[(1, node1), (2, node2)]).unwrap_err().to_string();
+        let err = merge_error(&[(1, node1), (2, node2)]);
         assert!(
             err.contains("node1's counter went back from 2 to 1"),
             "{err}"
@@ -352,7 +342,7 @@ mod tests {
         for i in 0..30 {
             bad.push_str(&format!("node1 {{\"node1\":{}}}\nx\n", i * 2 + 1));
         }
-        let err = merged(&[(1, &bad)]).unwrap_err().to_string();
+        let err = merge_error(&[(1, &bad)]);
         assert!(err.contains("... and "), "{err}");
     }
 }
