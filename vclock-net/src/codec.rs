@@ -344,7 +344,7 @@ where
     K: DeserializeOwned + Ord,
     M: DeserializeOwned,
 {
-    let kind = FrameKind::from_byte(body[0]).ok_or(Error::UnknownFrameKind(body[0]))?;
+    let kind = FrameKind::from_byte(body[0]).ok_or_else(|| Error::UnknownFrameKind(body[0]))?;
     let envelope = decode_exact(&body[1..], "a frame's envelope")?;
     Ok(Frame { kind, envelope })
 }

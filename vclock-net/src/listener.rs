@@ -507,7 +507,7 @@ where
             READ_BUFFER_LEN,
             PatientReader {
                 stream,
-                deadline: Instant::now().checked_add(read_timeout),
+                deadline: Deadline::after(read_timeout),
                 shared: &self.shared,
             },
         );
@@ -518,11 +518,13 @@ where
         loop {
             // Between frames only the idle timeout applies: a quiet
             // connection is healthy, and closing it after a long silence is
-            // a normal close, not an error to report.
-            reader.get_mut().deadline = self
-                .config
-                .idle_timeout
-                .and_then(|idle| Instant::now().checked_add(idle));
+            // a normal close, not an error to report. The idle time starts
+            // when the buffer runs dry, so a busy connection does not read
+            // the clock once per frame.
+            reader.get_mut().deadline = match self.config.idle_timeout {
+                Some(idle) => Deadline::IdleFor(idle),
+                None => Deadline::Never,
+            };
             let buffered = match reader.fill_buf() {
                 Ok([]) => return Ok(()),
                 Ok(buffered) => buffered,
@@ -538,8 +540,7 @@ where
                         frame
                     }
                     None => {
-                        // A timeout too large to add is no deadline at all.
-                        reader.get_mut().deadline = Instant::now().checked_add(read_timeout);
+                        reader.get_mut().deadline = Deadline::after(read_timeout);
                         let read =
                             codec::read_frame::<K, M, _>(&mut reader, self.config.max_frame_len);
                         match read.map_err(|e| self.read_failure(e))? {
@@ -601,8 +602,38 @@ fn read_error(source: io::Error) -> Error {
 /// changing socket options per frame.
 struct PatientReader<'a> {
     stream: TcpStream,
-    deadline: Option<Instant>,
+    deadline: Deadline,
     shared: &'a Shared,
+}
+
+/// When a [`PatientReader`] gives up.
+#[derive(Clone, Copy)]
+enum Deadline {
+    Never,
+    At(Instant),
+    /// This long after the first read that has to wait for the socket;
+    /// becomes `At` then.
+    IdleFor(Duration),
+}
+
+impl Deadline {
+    /// `timeout` from now; a timeout too large to add is no deadline at all.
+    fn after(timeout: Duration) -> Self {
+        Instant::now()
+            .checked_add(timeout)
+            .map_or(Deadline::Never, Deadline::At)
+    }
+
+    fn has_passed(&mut self) -> bool {
+        match *self {
+            Deadline::Never => false,
+            Deadline::At(at) => Instant::now() >= at,
+            Deadline::IdleFor(idle) => {
+                *self = Deadline::after(idle);
+                false
+            }
+        }
+    }
 }
 
 impl Read for PatientReader<'_> {
@@ -610,10 +641,7 @@ impl Read for PatientReader<'_> {
         loop {
             // Checked before every read, so a peer trickling one byte at a
             // time still runs into the deadline.
-            if self
-                .deadline
-                .is_some_and(|deadline| Instant::now() >= deadline)
-            {
+            if self.deadline.has_passed() {
                 return Err(io::ErrorKind::TimedOut.into());
             }
             match self.stream.read(buf) {
