@@ -13,6 +13,7 @@ use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
 use crate::VectorClock;
+use crate::clock::{Counters, Ids};
 
 /// Upper bound on what a length hint from the input may make us reserve up
 /// front; a hostile hint then costs at most this much before entries
@@ -42,8 +43,8 @@ impl<'de, K: Deserialize<'de> + Ord> Visitor<'de> for ClockVisitor<K> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let capacity = map.size_hint().unwrap_or(0).min(MAX_PREALLOCATED_ENTRIES);
-        let mut ids: Vec<K> = Vec::with_capacity(capacity);
-        let mut counters: Vec<u64> = Vec::with_capacity(capacity);
+        let mut ids = Ids::<K>::with_capacity(capacity);
+        let mut counters = Counters::with_capacity(capacity);
         let mut ascending = true;
         let mut has_zero = false;
         while let Some((id, counter)) = map.next_entry::<K, u64>()? {
