@@ -13,9 +13,10 @@
 //! event, send, receive) and reports each event's clock before and after, the
 //! way a node console prints them.
 //!
-//! Ids and counters are kept in two sorted arrays. Operations on two clocks
-//! that hold the same ids (the common case in a running system) take a fast
-//! path over the counters alone, close to the speed of a dense `Vec<u64>`.
+//! Ids and counters are kept in two sorted arrays, stored inline (no heap
+//! allocation) for clocks of up to 4 entries. Operations on two clocks that
+//! hold the same ids (the common case in a running system) take a fast path
+//! over the counters alone, close to the speed of a dense `Vec<u64>`.
 //!
 //! # Example
 //!

@@ -128,6 +128,32 @@ fn bench_round_trip(c: &mut Criterion) {
         b_inbox.shutdown();
     }
 
+    // vclock-net request and reply: the bench thread sends a request and
+    // reads the reply on the same connection; B's handler replies on its
+    // connection thread. The layout of the plain ping-pong below: one
+    // connection, two thread wake-ups per round trip.
+    {
+        let server: Listener<u32, String> =
+            Listener::bind_with_handler(localhost(), Config::default(), |incoming| {
+                if let Incoming::Request {
+                    mut envelope,
+                    reply,
+                    ..
+                } = incoming
+                {
+                    envelope.from = 2;
+                    reply.send(&envelope).unwrap();
+                }
+            })
+            .unwrap();
+        let addr = server.local_addr();
+        let mut client: Sender<u32, String> = Sender::new(1, Config::default());
+        group.bench_function("vclock_net_request", |b| {
+            b.iter(|| client.request(addr, &request).unwrap());
+        });
+        server.shutdown();
+    }
+
     // vclock-net through the listeners' queues: A's bench thread sends and
     // waits on its queue; B's application thread takes each ping from its
     // queue and sends it back. Four thread wake-ups per round trip.

@@ -1,7 +1,9 @@
 //! The whole wire format, in one place so it can be changed in one place.
 //!
-//! A connection carries bytes one way, from a [`Sender`](crate::Sender) to a
-//! [`Listener`](crate::Listener), except for acknowledgements (below).
+//! A connection carries frames one way, from a [`Sender`](crate::Sender) to a
+//! [`Listener`](crate::Listener); the other way go only the answers to
+//! frames that ask for one (below), so a sender never finds bytes it did not
+//! ask for.
 //!
 //! ```text
 //! header  = magic "VCLK" (4 bytes)
@@ -10,11 +12,16 @@
 //!           sender id, bincode 2 (standard config, serde)
 //! frame   = length, u32 big-endian: bytes that follow (kind + envelope),
 //!                                   1 ..= Config::max_frame_len
-//!           kind, u8: 0 = message, 1 = message whose receipt must be acked
+//!           kind, u8: 0 = message, 1 = message whose receipt must be acked,
+//!                     2 = request, which must be answered by a reply
 //!           envelope, bincode 2 (standard config, serde) of Envelope<K, M>
-//! ack     = ACK_TAG (1 byte), then the acked frame's index on its
-//!           connection (u64 big-endian, the first frame is 0);
-//!           sent by the listener, only for frames of kind 1
+//! answer  = tag (1 byte), then the answered frame's index on its
+//!           connection (u64 big-endian, the first frame is 0), then
+//!           for REPLY_TAG only: a frame of kind 0 carrying the reply
+//!   ACK_TAG      acknowledges a frame of kind 1
+//!   REPLY_TAG    replies to a frame of kind 2
+//!   NO_REPLY_TAG says the listener's application let a request go
+//!                without replying
 //! ```
 //!
 //! Decoding checks a frame's declared length against the maximum before
@@ -51,8 +58,14 @@ pub const MAX_SENDER_ID_LEN: u16 = 1024;
 /// The first byte of an acknowledgement.
 pub const ACK_TAG: u8 = 0x06;
 
+/// The first byte of a reply to a request.
+pub const REPLY_TAG: u8 = 0x07;
+
+/// The first byte of the answer to a request that got no reply.
+pub const NO_REPLY_TAG: u8 = 0x15;
+
 /// Length of an acknowledgement in bytes: [`ACK_TAG`] and a `u64` frame
-/// index.
+/// index. Every answer starts with this many bytes: its tag and the index.
 pub const ACK_LEN: usize = 9;
 
 /// Bytes before a frame's body: the `u32` length.
@@ -90,6 +103,10 @@ pub enum FrameKind {
     /// decoded it and its handler (by default, the one that queues it) has
     /// returned.
     AckRequested,
+    /// A message the receiver's application answers with a reply envelope
+    /// on the same connection (or, by dropping the request unanswered, with
+    /// [`NO_REPLY_TAG`]).
+    Request,
 }
 
 impl FrameKind {
@@ -99,6 +116,7 @@ impl FrameKind {
         match self {
             FrameKind::Message => 0,
             FrameKind::AckRequested => 1,
+            FrameKind::Request => 2,
         }
     }
 
@@ -108,6 +126,7 @@ impl FrameKind {
         match byte {
             0 => Some(FrameKind::Message),
             1 => Some(FrameKind::AckRequested),
+            2 => Some(FrameKind::Request),
             _ => None,
         }
     }
@@ -353,22 +372,59 @@ where
 /// connection (the first frame after the header is 0).
 #[must_use]
 pub fn encode_ack(frame_index: u64) -> [u8; ACK_LEN] {
-    let mut ack = [0; ACK_LEN];
-    ack[0] = ACK_TAG;
-    ack[1..].copy_from_slice(&frame_index.to_be_bytes());
-    ack
+    encode_answer_head(ACK_TAG, frame_index)
+}
+
+/// The answer to request `frame_index` that its receiver let go without a
+/// reply.
+#[must_use]
+pub fn encode_no_reply(frame_index: u64) -> [u8; ACK_LEN] {
+    encode_answer_head(NO_REPLY_TAG, frame_index)
+}
+
+fn encode_answer_head(tag: u8, frame_index: u64) -> [u8; ACK_LEN] {
+    let mut head = [0; ACK_LEN];
+    head[0] = tag;
+    head[1..].copy_from_slice(&frame_index.to_be_bytes());
+    head
 }
 
 /// The frame index an acknowledgement names, or `None` if the bytes are not
 /// an acknowledgement.
 #[must_use]
 pub fn decode_ack(ack: &[u8; ACK_LEN]) -> Option<u64> {
-    if ack[0] != ACK_TAG {
-        return None;
+    match decode_answer_head(ack) {
+        (ACK_TAG, index) => Some(index),
+        _ => None,
     }
+}
+
+/// The tag and frame index an answer starts with.
+#[must_use]
+pub fn decode_answer_head(head: &[u8; ACK_LEN]) -> (u8, u64) {
     let mut index = [0; 8];
-    index.copy_from_slice(&ack[1..]);
-    Some(u64::from_be_bytes(index))
+    index.copy_from_slice(&head[1..]);
+    (head[0], u64::from_be_bytes(index))
+}
+
+/// Appends the reply to request `frame_index`, carrying `envelope`, to
+/// `buf`: [`REPLY_TAG`], the index, and a frame of kind
+/// [`FrameKind::Message`].
+///
+/// # Errors
+///
+/// As [`encode_frame`]; `buf` is left as it was.
+pub fn encode_reply<K: Serialize, M: Serialize>(
+    buf: &mut Vec<u8>,
+    frame_index: u64,
+    envelope: &Envelope<K, M>,
+    max_frame_len: u32,
+) -> Result<()> {
+    let start = buf.len();
+    buf.extend_from_slice(&encode_answer_head(REPLY_TAG, frame_index));
+    encode_frame(buf, FrameKind::Message, envelope, max_frame_len).inspect_err(|_| {
+        buf.truncate(start);
+    })
 }
 
 /// Decodes a value that must fill `bytes` exactly.

@@ -57,13 +57,14 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// An acknowledged send wrote its frame but no acknowledgement came back
-    /// within the configured ack timeout.
+    /// An acknowledged send or a request wrote its frame but no answer
+    /// (acknowledgement or reply) came back within the configured ack
+    /// timeout.
     ///
     /// The frame may or may not have been delivered. The connection is
-    /// closed (so a late acknowledgement can never be mistaken for the next
-    /// one); the sender goes on.
-    #[error("peer {peer} did not acknowledge the frame within {timeout:?}")]
+    /// closed (so a late answer can never be mistaken for the next one); the
+    /// sender goes on.
+    #[error("peer {peer} did not answer the frame within {timeout:?}")]
     AckTimeout {
         /// The address that was being sent to.
         peer: SocketAddr,
@@ -71,12 +72,12 @@ pub enum Error {
         timeout: Duration,
     },
 
-    /// An acknowledged send wrote its frame but the connection closed (or
-    /// broke) before the acknowledgement arrived.
+    /// An acknowledged send or a request wrote its frame but the connection
+    /// closed (or broke) before the answer arrived.
     ///
     /// The frame may or may not have been delivered. The connection is
     /// closed; the sender goes on.
-    #[error("connection to {peer} closed before the frame was acknowledged: {source}")]
+    #[error("connection to {peer} closed before the frame was answered: {source}")]
     AckLost {
         /// The address that was being sent to.
         peer: SocketAddr,
@@ -85,16 +86,28 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The peer answered an acknowledged send with bytes that are not the
-    /// expected acknowledgement.
+    /// The peer answered an acknowledged send or a request with bytes that
+    /// are not the expected answer. (A reply that is an oversized or
+    /// undecodable frame is reported as that frame's error instead.)
     ///
     /// The connection is closed; the sender goes on.
-    #[error("bad acknowledgement from {peer}: {reason}")]
+    #[error("bad answer from {peer}: {reason}")]
     BadAck {
         /// The address that was being sent to.
         peer: SocketAddr,
         /// What was wrong with it.
         reason: String,
+    },
+
+    /// The peer received a request but its application let it go without
+    /// a reply (it dropped the [`Reply`](crate::Reply)).
+    ///
+    /// The request was delivered. The connection stays open; the sender
+    /// goes on.
+    #[error("peer {peer} received the request but sent no reply")]
+    NoReply {
+        /// The address the request went to.
+        peer: SocketAddr,
     },
 
     /// The connection did not start with the `vclock-net` magic bytes: the

@@ -60,6 +60,11 @@
 //! a listener with a handler, that the handler has returned. (Whether
 //! the application then reads it is up to the application.)
 //!
+//! [`Sender::request`] returning `Ok(reply)` means the peer's application
+//! received the request ([`Incoming::Request`]) and answered it with
+//! [`Reply::send`], on the same connection: a request and its reply cost
+//! one round trip, like a plain socket ping-pong.
+//!
 //! # Wire format
 //!
 //! Each connection starts with a header: the magic bytes `VCLK`, the
@@ -69,12 +74,14 @@
 //! another version) is rejected at the header.
 //!
 //! Then frames: a 4-byte big-endian length, then that many bytes: a kind
-//! byte (0 = message, 1 = message to acknowledge) and one [`Envelope`]
-//! encoded with bincode 2 (`config::standard()`, through serde). A clock is
-//! a map from id to counter. The length is checked against
-//! [`Config::max_frame_len`] before anything is allocated. The listener
-//! answers a frame of kind 1 with a 9-byte acknowledgement; nothing else
-//! ever flows back. The [`codec`] module holds all of it.
+//! byte (0 = message, 1 = message to acknowledge, 2 = request) and one
+//! [`Envelope`] encoded with bincode 2 (`config::standard()`, through
+//! serde). A clock is a map from id to counter. The length is checked
+//! against [`Config::max_frame_len`] before anything is allocated. The
+//! listener answers a frame of kind 1 with a 9-byte acknowledgement (a tag
+//! and the frame's index on the connection) and a frame of kind 2 with a
+//! reply (a tag, the index, and a frame) or a 9-byte "no reply"; nothing
+//! else ever flows back. The [`codec`] module holds all of it.
 //!
 //! # Crate features
 //!
@@ -94,7 +101,7 @@ mod sender;
 pub use config::Config;
 pub use envelope::Envelope;
 pub use error::{Error, Result};
-pub use listener::{Incoming, Listener};
+pub use listener::{Incoming, Listener, Reply};
 pub use ports::{find_free_ports, reserve_listeners};
 pub use sender::{BATCH_CHUNK_LEN, Sender};
 pub use vclock_core::VectorClock;

@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
+use std::{fmt, marker::PhantomData};
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::codec::{self, FrameKind};
@@ -40,6 +42,21 @@ pub enum Incoming<K, M> {
         /// The message.
         envelope: Envelope<K, M>,
     },
+    /// A request ([`Sender::request`](crate::Sender::request)): a message
+    /// whose sender waits for an answer on the same connection. Send it
+    /// with [`Reply::send`], from any thread; dropping `reply` unanswered
+    /// tells the sender at once that no reply is coming
+    /// ([`Error::NoReply`]). The requester sends nothing more on its
+    /// connection until the answer arrives or its
+    /// [`Config::ack_timeout`] passes.
+    Request {
+        /// The connection's remote address.
+        peer: SocketAddr,
+        /// The request.
+        envelope: Envelope<K, M>,
+        /// The way back to the requester.
+        reply: Reply<K, M>,
+    },
     /// A connection was rejected or closed because of bad input or an I/O
     /// error. The listener keeps running.
     Rejected {
@@ -48,6 +65,67 @@ pub enum Incoming<K, M> {
         /// What was wrong.
         error: Error,
     },
+}
+
+/// The way back to a requester: answers one [`Incoming::Request`].
+///
+/// [`send`](Reply::send) it from any thread, once; dropping it unanswered
+/// tells the requester that no reply is coming. Either way the answer goes
+/// out on the request's own connection, so a request and its reply cost one
+/// round trip on one connection.
+pub struct Reply<K, M> {
+    /// The connection's socket, shared with its thread (which writes
+    /// acknowledgements on it) so that whole answers never interleave.
+    writer: Arc<Mutex<TcpStream>>,
+    frame_index: u64,
+    max_frame_len: u32,
+    answered: bool,
+    _envelope: PhantomData<fn(&Envelope<K, M>)>,
+}
+
+impl<K, M> fmt::Debug for Reply<K, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("frame_index", &self.frame_index)
+            .field("answered", &self.answered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<K: Serialize, M: Serialize> Reply<K, M> {
+    /// Sends `envelope` to the requester as the reply.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Encode`] or [`Error::FrameTooLarge`] (over the listener's
+    /// [`Config::max_frame_len`]) if the reply cannot be sent; the
+    /// requester is then told that no reply is coming. [`Error::Write`] if
+    /// the connection failed (the requester has gone, or stopped reading
+    /// for longer than the write timeout).
+    pub fn send(mut self, envelope: &Envelope<K, M>) -> Result<()> {
+        let mut buf = Vec::new();
+        codec::encode_reply(&mut buf, self.frame_index, envelope, self.max_frame_len)?;
+        self.answered = true;
+        codec::write_encoded(&mut *lock(&self.writer), &buf).map_err(Error::Write)
+    }
+}
+
+impl<K, M> Drop for Reply<K, M> {
+    fn drop(&mut self) {
+        if !self.answered {
+            // Best effort: if the connection is gone there is nobody to tell.
+            let _ = codec::write_encoded(
+                &mut *lock(&self.writer),
+                &codec::encode_no_reply(self.frame_index),
+            );
+        }
+    }
+}
+
+/// Locks `mutex`; a panic elsewhere while it was held left nothing half
+/// done that matters here (each holder writes whole answers or fails).
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The receiving side of a node: accepts connections, reads each on its own
@@ -169,8 +247,8 @@ where
             // Fails only once the listener is shutting down and the queue
             // is gone; the connection thread then stops without an ack.
             let _ = match incoming {
-                message @ Incoming::Message { .. } => sender.send(message).ok(),
                 rejected @ Incoming::Rejected { .. } => sender.try_send(rejected).ok(),
+                message => sender.send(message).ok(),
             };
         })?;
         listener.queue = Some(queue);
@@ -499,10 +577,12 @@ where
         // down.
         let poll = (read_timeout / 2).clamp(Duration::from_millis(1), MAX_POLL_INTERVAL);
         stream.set_read_timeout(Some(poll)).map_err(io)?;
+        // Answers (acks, replies) are small writes someone is waiting for.
+        stream.set_nodelay(true).map_err(io)?;
         stream
             .set_write_timeout(Some(socket_timeout(self.config.write_timeout)))
             .map_err(io)?;
-        let mut ack_writer = stream.try_clone().map_err(io)?;
+        let answers = Arc::new(Mutex::new(stream.try_clone().map_err(io)?));
         let mut reader = BufReader::with_capacity(
             READ_BUFFER_LEN,
             PatientReader {
@@ -552,9 +632,20 @@ where
             if frame.envelope.from != sender_id {
                 return Err(Error::SenderMismatch);
             }
-            (self.handler)(Incoming::Message {
-                peer,
-                envelope: frame.envelope,
+            let envelope = frame.envelope;
+            (self.handler)(match frame.kind {
+                FrameKind::Request => Incoming::Request {
+                    peer,
+                    envelope,
+                    reply: Reply {
+                        writer: Arc::clone(&answers),
+                        frame_index,
+                        max_frame_len: self.config.max_frame_len,
+                        answered: false,
+                        _envelope: PhantomData,
+                    },
+                },
+                _ => Incoming::Message { peer, envelope },
             });
             if self.shared.is_shutting_down() {
                 // The handler may not have taken the envelope (the default
@@ -562,7 +653,7 @@ where
                 return Ok(());
             }
             if frame.kind == FrameKind::AckRequested {
-                codec::write_encoded(&mut ack_writer, &codec::encode_ack(frame_index))
+                codec::write_encoded(&mut *lock(&answers), &codec::encode_ack(frame_index))
                     .map_err(io)?;
             }
             frame_index += 1;

@@ -1,14 +1,15 @@
 //! The sending side: one persistent connection per peer address.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-use crate::codec::{self, ACK_LEN, FrameKind};
+use crate::codec::{self, ACK_LEN, FrameKind, NO_REPLY_TAG, REPLY_TAG};
 use crate::config::{Config, socket_timeout};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
@@ -39,6 +40,12 @@ use crate::error::{Error, Result};
 /// An error from it after the frame was written ([`Error::AckTimeout`],
 /// [`Error::AckLost`]) means the envelope may or may not have been
 /// delivered.
+///
+/// [`request`](Sender::request) returning `Ok(reply)` means the peer's
+/// application received the request and answered it with `reply`, on the
+/// same connection: a request and its reply cost one round trip. The same
+/// errors after the write leave the request possibly delivered;
+/// [`Error::NoReply`] means it was delivered and deliberately not answered.
 ///
 /// # Errors and reconnecting
 ///
@@ -389,7 +396,9 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
             let index = connection.frames_sent - 1;
             reusable &= connection.wait_for_ack(peer, index, &self.config)?;
         }
-        if reusable {
+        // A request's connection is needed to read the reply, which puts
+        // the socket into the mode it needs.
+        if reusable || kind == FrameKind::Request {
             self.connections.insert(peer, connection);
         }
         Ok(())
@@ -431,6 +440,70 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
                 source: error,
             },
         }
+    }
+}
+
+impl<K, M> Sender<K, M>
+where
+    K: Serialize + DeserializeOwned + Ord + Clone,
+    M: Serialize + DeserializeOwned,
+{
+    /// Sends `envelope` as a request and waits up to
+    /// [`Config::ack_timeout`] for the reply, which the peer's application
+    /// sends with [`Reply::send`](crate::Reply::send) on this same
+    /// connection: one round trip on one connection, with no listener
+    /// needed on this side.
+    ///
+    /// ```
+    /// use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
+    ///
+    /// // A peer that answers every request with its clock ticked.
+    /// let server = Listener::bind_with_handler(
+    ///     "127.0.0.1:0".parse()?,
+    ///     Config::default(),
+    ///     |incoming: Incoming<u32, String>| {
+    ///         if let Incoming::Request { envelope, reply, .. } = incoming {
+    ///             let mut clock = envelope.clock;
+    ///             clock.increment(2).unwrap();
+    ///             let _ = reply.send(&Envelope::new(2, clock, envelope.payload.to_uppercase()));
+    ///         }
+    ///     },
+    /// )?;
+    /// let mut client: Sender<u32, String> = Sender::new(1, Config::default());
+    /// let ping = Envelope::new(1, VectorClock::from_iter([(1, 1)]), "ping".to_string());
+    /// let pong = client.request(server.local_addr(), &ping)?;
+    /// assert_eq!(pong.payload, "PING");
+    /// assert_eq!(pong.clock, VectorClock::from_iter([(1, 1), (2, 1)]));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Sender::send) before the frame is written. After it:
+    /// [`Error::NoReply`] if the peer's application dropped the request
+    /// unanswered (the connection stays open); [`Error::AckTimeout`],
+    /// [`Error::AckLost`] or [`Error::BadAck`] if no proper answer came, and
+    /// the error of the reply's frame ([`Error::FrameTooLarge`] over this
+    /// sender's `max_frame_len`, [`Error::Decode`], ...) if the reply is bad;
+    /// in each of these cases the connection is closed and the request may
+    /// or may not have been delivered.
+    pub fn request(
+        &mut self,
+        peer: SocketAddr,
+        envelope: &Envelope<K, M>,
+    ) -> Result<Envelope<K, M>> {
+        self.send_frames(peer, [envelope], FrameKind::Request)?;
+        let Some(mut connection) = self.connections.remove(&peer) else {
+            unreachable!("a request's connection is kept until its reply is read");
+        };
+        let index = connection.frames_sent - 1;
+        // On any error but NoReply the connection is dropped here, so a late
+        // answer can never be read as the answer to a later frame.
+        let (answer, reusable) = connection.wait_for_reply(peer, index, &self.config)?;
+        if reusable {
+            self.connections.insert(peer, connection);
+        }
+        answer
     }
 }
 
@@ -478,6 +551,130 @@ impl Connection {
                 reason: format!("expected an acknowledgement, got bytes {ack:02x?}"),
             }),
         }
+    }
+}
+
+impl Connection {
+    /// Waits (blocking, up to the ack timeout in all) for the answer to
+    /// request `index`. On `Ok` returns the reply, or [`Error::NoReply`],
+    /// with whether the connection can be reused; every other error means
+    /// it cannot.
+    fn wait_for_reply<K, M>(
+        &mut self,
+        peer: SocketAddr,
+        index: u64,
+        config: &Config,
+    ) -> Result<(Result<Envelope<K, M>>, bool)>
+    where
+        K: DeserializeOwned + Ord,
+        M: DeserializeOwned,
+    {
+        let io = |source| Error::Io { peer, source };
+        self.stream.set_nonblocking(false).map_err(io)?;
+        let timeout = socket_timeout(config.ack_timeout);
+        let mut reader = BufReader::new(DeadlineReader {
+            stream: &self.stream,
+            deadline: Instant::now().checked_add(timeout),
+            first_read_done: false,
+            timeout_changed: false,
+        });
+        let mut head = [0; ACK_LEN];
+        reader
+            .read_exact(&mut head)
+            .map_err(|e| answer_read_error(peer, config, e))?;
+        let answer = match codec::decode_answer_head(&head) {
+            (REPLY_TAG, answered) if answered == index => {
+                match codec::read_frame::<K, M, _>(&mut reader, config.max_frame_len) {
+                    Ok(Some(frame)) if frame.kind == FrameKind::Message => Ok(frame.envelope),
+                    Ok(Some(frame)) => {
+                        return Err(Error::BadAck {
+                            peer,
+                            reason: format!("a reply frame of kind {:?}", frame.kind),
+                        });
+                    }
+                    Ok(None) => {
+                        return Err(Error::AckLost {
+                            peer,
+                            source: io::ErrorKind::UnexpectedEof.into(),
+                        });
+                    }
+                    Err(Error::Read { source, .. }) => {
+                        return Err(answer_read_error(peer, config, source));
+                    }
+                    Err(Error::Truncated(_)) => {
+                        return Err(Error::AckLost {
+                            peer,
+                            source: io::ErrorKind::UnexpectedEof.into(),
+                        });
+                    }
+                    Err(bad_frame) => return Err(bad_frame),
+                }
+            }
+            (NO_REPLY_TAG, answered) if answered == index => Err(Error::NoReply { peer }),
+            (tag, answered) => {
+                return Err(Error::BadAck {
+                    peer,
+                    reason: format!(
+                        "expected the answer to request {index}, got tag {tag:#04x} for frame {answered}"
+                    ),
+                });
+            }
+        };
+        if !reader.buffer().is_empty() {
+            return Err(Error::BadAck {
+                peer,
+                reason: "bytes after the answer to a request".to_string(),
+            });
+        }
+        let restored = !reader.get_ref().timeout_changed
+            || self.stream.set_read_timeout(Some(timeout)).is_ok();
+        Ok((
+            answer,
+            restored && self.stream.set_nonblocking(true).is_ok(),
+        ))
+    }
+}
+
+/// The error for an answer that could not be read.
+fn answer_read_error(peer: SocketAddr, config: &Config, error: io::Error) -> Error {
+    match error.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::AckTimeout {
+            peer,
+            timeout: config.ack_timeout,
+        },
+        _ => Error::AckLost {
+            peer,
+            source: error,
+        },
+    }
+}
+
+/// Reads a blocking socket until a deadline: the first read waits for the
+/// socket's read timeout (already the whole allowance), later ones only for
+/// what is left, so a peer trickling its answer cannot stretch the wait.
+struct DeadlineReader<'a> {
+    stream: &'a TcpStream,
+    deadline: Option<Instant>,
+    first_read_done: bool,
+    /// Whether the socket's read timeout was shortened and must be reset.
+    timeout_changed: bool,
+}
+
+impl Read for DeadlineReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.first_read_done {
+            if let Some(deadline) = self.deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::ErrorKind::TimedOut.into());
+                }
+                self.stream.set_read_timeout(Some(left))?;
+                self.timeout_changed = true;
+            }
+        }
+        self.first_read_done = true;
+        let mut stream = self.stream;
+        stream.read(buf)
     }
 }
 
