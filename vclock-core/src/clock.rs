@@ -1,6 +1,5 @@
 //! `VectorClock<K>`: the clock type, its lattice operations and comparisons.
 
-use alloc::vec::Vec;
 use core::cmp::Ordering;
 use core::fmt;
 use core::hash::{Hash, Hasher};
@@ -212,16 +211,38 @@ impl<K: Clone> Clone for VectorClock<K> {
     }
 }
 
-/// Clones inline entries in place and heap entries through `<[T]>::to_vec`,
-/// which copies `Copy` ids and counters as one block (smallvec's own
-/// `clone` copies element by element, 1.5x slower for large clocks); the
-/// vector's buffer then becomes the clone's without another copy.
+/// Clones entries that fit inline in place, and more through
+/// `<[T]>::to_vec`, which copies `Copy` ids and counters as one block
+/// (smallvec's own `clone` copies element by element, 1.5x slower for large
+/// clocks); the vector's buffer then becomes the clone's without another
+/// copy.
 fn clone_entries<T: Clone, const N: usize>(entries: &SmallVec<[T; N]>) -> SmallVec<[T; N]> {
-    if entries.spilled() {
+    if entries.len() > N {
         SmallVec::from_vec(entries.to_vec())
     } else {
         entries.iter().cloned().collect()
     }
+}
+
+/// Moves entries that have shrunk to fit inline back off the heap, so that
+/// a small clock never keeps paying for an allocation (cloning it, for one).
+fn unspill<T, const N: usize>(entries: &mut SmallVec<[T; N]>) {
+    if entries.spilled() && entries.len() <= N {
+        entries.shrink_to_fit();
+    }
+}
+
+/// Splits sorted, normalised entries into the two columns of a clock.
+pub(crate) fn split_entries<K>(
+    entries: impl ExactSizeIterator<Item = (K, u64)>,
+) -> (Ids<K>, Counters) {
+    let mut ids = Ids::with_capacity(entries.len());
+    let mut counters = Counters::with_capacity(entries.len());
+    for (id, counter) in entries {
+        ids.push(id);
+        counters.push(counter);
+    }
+    (ids, counters)
 }
 
 impl<K: Ord> VectorClock<K> {
@@ -413,6 +434,9 @@ impl<K: Ord + Clone> VectorClock<K> {
         counters.extend_from_slice(&my_counters[i..]);
         ids.extend(their_ids[j..].iter().cloned());
         counters.extend_from_slice(&their_counters[j..]);
+        // Room was reserved for both sides; the union may still fit inline.
+        unspill(&mut ids);
+        unspill(&mut counters);
         self.ids = ids;
         self.counters = counters;
     }
@@ -469,6 +493,8 @@ impl<K: Ord + Clone> VectorClock<K> {
         }
         self.ids.truncate(write);
         self.counters.truncate(write);
+        unspill(&mut self.ids);
+        unspill(&mut self.counters);
     }
 
     /// The non-mutating form of [`meet`](Self::meet): the greatest clock
@@ -544,14 +570,15 @@ impl<K: Ord> FromIterator<(K, u64)> for VectorClock<K> {
     /// assert_eq!(clock.get(&2), 5);
     /// ```
     fn from_iter<I: IntoIterator<Item = (K, u64)>>(iter: I) -> Self {
-        let mut entries: Vec<(K, u64)> = iter.into_iter().filter(|&(_, c)| c != 0).collect();
+        let mut entries: SmallVec<[(K, u64); INLINE_ENTRIES]> =
+            iter.into_iter().filter(|&(_, c)| c != 0).collect();
         if !entries.is_sorted_by(|a, b| a.0 < b.0) {
             // Sort by id, largest counter first within an id, and keep the
             // first entry of each id.
             entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
             entries.dedup_by(|later, kept| later.0 == kept.0);
         }
-        let (ids, counters) = entries.into_iter().unzip();
+        let (ids, counters) = split_entries(entries.into_iter());
         Self::from_sorted_parts(ids, counters)
     }
 }
@@ -723,6 +750,36 @@ impl<'a, K> IntoIterator for &'a VectorClock<K> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use alloc::vec::Vec;
+
+    fn is_inline<K>(clock: &VectorClock<K>) -> bool {
+        !clock.ids.spilled() && !clock.counters.spilled()
+    }
+
+    #[test]
+    fn small_clocks_stay_inline_through_every_operation() {
+        let a = VectorClock::from_iter([(1u32, 1), (2, 1), (3, 1)]);
+        let b = VectorClock::from_iter([(4u32, 1), (3, 2), (2, 0), (2, 1)]);
+        assert!(is_inline(&a) && is_inline(&b));
+        // The union has 4 entries although room for 6 was reserved.
+        let joined = a.merged(&b);
+        assert_eq!(joined.len(), 4);
+        assert!(is_inline(&joined));
+        assert!(is_inline(&joined.clone()));
+        // A clock that spilled comes back inline once it fits again.
+        let big: VectorClock<u32> = (1..=8).map(|id| (id, 1)).collect();
+        assert!(!is_inline(&big));
+        let small = big.met(&a);
+        assert_eq!(small, a);
+        assert!(is_inline(&small));
+        let mut grown = a.clone();
+        for id in 10..20 {
+            grown.increment(id).unwrap();
+        }
+        assert!(!is_inline(&grown));
+        assert_eq!(grown.clone(), grown);
+        assert!(!is_inline(&grown.clone()));
+    }
 
     #[test]
     fn compare_counters_stops_only_when_both_flags_are_set() {

@@ -51,6 +51,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
+// The heap comes in through smallvec; the crate itself names `alloc` only
+// in the serde slow path and in tests.
+#[cfg(any(test, feature = "serde"))]
 extern crate alloc;
 
 mod clock;

@@ -13,7 +13,7 @@ use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
 use crate::VectorClock;
-use crate::clock::{Counters, Ids};
+use crate::clock::{Counters, Ids, split_entries};
 
 /// Upper bound on what a length hint from the input may make us reserve up
 /// front; a hostile hint then costs at most this much before entries
@@ -69,7 +69,7 @@ impl<'de, K: Deserialize<'de> + Ord> Visitor<'de> for ClockVisitor<K> {
             return Err(A::Error::custom(DUPLICATE_ID));
         }
         entries.retain(|&(_, counter)| counter != 0);
-        let (ids, counters) = entries.into_iter().unzip();
+        let (ids, counters) = split_entries(entries.into_iter());
         Ok(VectorClock::from_sorted_parts(ids, counters))
     }
 }

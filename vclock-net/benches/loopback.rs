@@ -361,7 +361,7 @@ fn bench_one_way(c: &mut Criterion) {
         inbox.shutdown();
     }
 
-    // vclock-net, one `send_batch` of BATCH envelopes (a write per 64 KiB).
+    // vclock-net, one `send_batch` of BATCH envelopes (a write per 16 KiB).
     {
         let (inbox, addr, batches) = counting_listener();
         let mut out: Sender<u32, String> = Sender::new(1, Config::default());

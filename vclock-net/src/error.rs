@@ -99,6 +99,21 @@ pub enum Error {
         reason: String,
     },
 
+    /// The peer answered a request with a reply frame that is bad: over
+    /// this sender's `max_frame_len` (checked before anything is allocated),
+    /// undecodable, or otherwise broken, as `source` says.
+    ///
+    /// The request was delivered and answered, so this is never "unsent".
+    /// The connection is closed; the sender goes on.
+    #[error("bad reply from {peer}: {source}")]
+    BadReply {
+        /// The address the request went to.
+        peer: SocketAddr,
+        /// What was wrong with the reply frame.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// The peer received a request but its application let it go without
     /// a reply (it dropped the [`Reply`](crate::Reply)).
     ///
@@ -392,6 +407,7 @@ impl Error {
                 | Error::SenderMismatch
                 | Error::SenderIdTooLong { .. }
                 | Error::BadAck { .. }
+                | Error::BadReply { .. }
         )
     }
 }

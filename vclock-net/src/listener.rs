@@ -70,13 +70,26 @@ pub enum Incoming<K, M> {
 /// The way back to a requester: answers one [`Incoming::Request`].
 ///
 /// [`send`](Reply::send) it from any thread, once; dropping it unanswered
-/// tells the requester that no reply is coming. Either way the answer goes
-/// out on the request's own connection, so a request and its reply cost one
-/// round trip on one connection.
+/// tells the requester that no reply is coming ([`Error::NoReply`]). Either
+/// way the answer goes out on the request's own connection, so a request
+/// and its reply cost one round trip on one connection.
+///
+/// A `Reply` dropped while its listener shuts down, or while its thread
+/// panics, does not claim the request was seen and let go: it closes the
+/// connection instead, and the requester learns that the request may or
+/// may not have been delivered ([`Error::AckLost`]).
+///
+/// A `Reply` holds a handle to its connection's socket, which stays open
+/// (though the connection no longer counts towards
+/// [`Config::max_connections`] once its thread has ended) until the reply
+/// is sent or dropped. Sending or dropping it writes to the socket and so
+/// can block for up to [`Config::write_timeout`] if the requester stops
+/// reading.
 pub struct Reply<K, M> {
     /// The connection's socket, shared with its thread (which writes
     /// acknowledgements on it) so that whole answers never interleave.
     writer: Arc<Mutex<TcpStream>>,
+    shared: Arc<Shared>,
     frame_index: u64,
     max_frame_len: u32,
     answered: bool,
@@ -101,25 +114,40 @@ impl<K: Serialize, M: Serialize> Reply<K, M> {
     /// [`Config::max_frame_len`]) if the reply cannot be sent; the
     /// requester is then told that no reply is coming. [`Error::Write`] if
     /// the connection failed (the requester has gone, or stopped reading
-    /// for longer than the write timeout).
+    /// for longer than the write timeout); the connection is then closed,
+    /// since part of the reply may have gone out.
     pub fn send(mut self, envelope: &Envelope<K, M>) -> Result<()> {
         let mut buf = Vec::new();
         codec::encode_reply(&mut buf, self.frame_index, envelope, self.max_frame_len)?;
         self.answered = true;
-        codec::write_encoded(&mut *lock(&self.writer), &buf).map_err(Error::Write)
+        write_answer(&self.writer, &buf).map_err(Error::Write)
     }
 }
 
 impl<K, M> Drop for Reply<K, M> {
     fn drop(&mut self) {
-        if !self.answered {
+        if self.answered {
+            return;
+        }
+        if self.shared.is_shutting_down() || thread::panicking() {
+            // The application may never have seen the request: saying "no
+            // reply" would claim it had. Closing says "unknown".
+            let _ = lock(&self.writer).shutdown(Shutdown::Both);
+        } else {
             // Best effort: if the connection is gone there is nobody to tell.
-            let _ = codec::write_encoded(
-                &mut *lock(&self.writer),
-                &codec::encode_no_reply(self.frame_index),
-            );
+            let _ = write_answer(&self.writer, &codec::encode_no_reply(self.frame_index));
         }
     }
+}
+
+/// Writes a whole answer on a connection's shared socket; on failure closes
+/// the connection, since part of the answer may have gone out and nothing
+/// after it could be read correctly.
+fn write_answer(writer: &Mutex<TcpStream>, bytes: &[u8]) -> io::Result<()> {
+    let mut stream = lock(writer);
+    codec::write_encoded(&mut *stream, bytes).inspect_err(|_| {
+        let _ = stream.shutdown(Shutdown::Both);
+    })
 }
 
 /// Locks `mutex`; a panic elsewhere while it was held left nothing half
@@ -639,6 +667,7 @@ where
                     envelope,
                     reply: Reply {
                         writer: Arc::clone(&answers),
+                        shared: Arc::clone(&self.shared),
                         frame_index,
                         max_frame_len: self.config.max_frame_len,
                         answered: false,
@@ -653,8 +682,7 @@ where
                 return Ok(());
             }
             if frame.kind == FrameKind::AckRequested {
-                codec::write_encoded(&mut *lock(&answers), &codec::encode_ack(frame_index))
-                    .map_err(io)?;
+                write_answer(&answers, &codec::encode_ack(frame_index)).map_err(io)?;
             }
             frame_index += 1;
         }

@@ -482,11 +482,11 @@ where
     /// As [`send`](Sender::send) before the frame is written. After it:
     /// [`Error::NoReply`] if the peer's application dropped the request
     /// unanswered (the connection stays open); [`Error::AckTimeout`],
-    /// [`Error::AckLost`] or [`Error::BadAck`] if no proper answer came, and
-    /// the error of the reply's frame ([`Error::FrameTooLarge`] over this
-    /// sender's `max_frame_len`, [`Error::Decode`], ...) if the reply is bad;
-    /// in each of these cases the connection is closed and the request may
-    /// or may not have been delivered.
+    /// [`Error::AckLost`] or [`Error::BadAck`] if no proper answer came
+    /// (the request may or may not have been delivered), and
+    /// [`Error::BadReply`] if the reply's frame is bad (over this sender's
+    /// `max_frame_len`, undecodable, ...); in each of these cases the
+    /// connection is closed.
     pub fn request(
         &mut self,
         peer: SocketAddr,
@@ -607,7 +607,12 @@ impl Connection {
                             source: io::ErrorKind::UnexpectedEof.into(),
                         });
                     }
-                    Err(bad_frame) => return Err(bad_frame),
+                    Err(bad_frame) => {
+                        return Err(Error::BadReply {
+                            peer,
+                            source: Box::new(bad_frame),
+                        });
+                    }
                 }
             }
             (NO_REPLY_TAG, answered) if answered == index => Err(Error::NoReply { peer }),

@@ -178,29 +178,131 @@ fn a_reply_that_does_not_come_in_time_is_a_timeout_and_a_new_connection_follows(
 }
 
 #[test]
-fn a_reply_over_the_requesters_frame_limit_is_rejected_before_allocating() {
+fn a_reply_claiming_4_gib_is_rejected_before_allocating_or_waiting() {
     watchdog(|| {
-        let server =
+        // The answer's head, then a length prefix of u32::MAX and nothing
+        // more: waiting for the body, or allocating for it, would show.
+        let mut answer = codec::encode_no_reply(0).to_vec();
+        answer[0] = codec::REPLY_TAG;
+        answer.extend_from_slice(&u32::MAX.to_be_bytes());
+        let addr = raw_server(answer, false);
+        let mut client: Sender<String, String> = Sender::new(
+            "a".to_string(),
+            Config::default()
+                .max_frame_len(1000)
+                .ack_timeout(Duration::from_secs(5)),
+        );
+        let started = Instant::now();
+        let err = client.request(addr, &envelope("a", 1, "big?")).unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "waited for the body"
+        );
+        match &err {
+            Error::BadReply { peer, source } => {
+                assert_eq!(*peer, addr);
+                assert!(
+                    matches!(**source, Error::FrameTooLarge { max: 1000, .. }),
+                    "{source:?}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(err.is_bad_input());
+        // The request was written and answered: it happened.
+        assert!(!err.is_unsent());
+        assert!(!client.is_connected(addr));
+    });
+}
+
+#[test]
+fn a_handler_that_panics_over_a_request_closes_rather_than_claiming_no_reply() {
+    watchdog(|| {
+        let server: Inbox =
             Listener::bind_with_handler(common::any_port(), Config::default(), |incoming| {
-                if let Incoming::Request {
-                    envelope, reply, ..
-                } = incoming
-                {
-                    let big =
-                        Envelope::new("server".to_string(), envelope.clock, "x".repeat(10_000));
-                    reply.send(&big).unwrap();
+                if let Incoming::Request { envelope, .. } = incoming {
+                    panic!(
+                        "handler failed on {:?} (expected by the test)",
+                        envelope.payload
+                    );
                 }
             })
             .unwrap();
         let addr = server.local_addr();
-        let mut client: Sender<String, String> =
-            Sender::new("a".to_string(), Config::default().max_frame_len(1000));
-        let err = client.request(addr, &envelope("a", 1, "big?")).unwrap_err();
+        let mut client = sender();
+        let err = client.request(addr, &envelope("a", 1, "boom")).unwrap_err();
+        assert!(matches!(err, Error::AckLost { .. }), "{err:?}");
+        assert!(!err.is_unsent());
+    });
+}
+
+#[test]
+fn a_request_still_queued_at_shutdown_is_not_answered_no_reply() {
+    watchdog(|| {
+        // A queue of one, filled by a plain message nobody takes: the
+        // request's connection thread then waits for room in the queue
+        // when the listener shuts down.
+        let inbox = listener(Config::default().queue_capacity(1));
+        let addr = inbox.local_addr();
+        let mut filler = sender();
+        filler
+            .send_acked(addr, &envelope("a", 1, "fills the queue"))
+            .unwrap();
+        let requester = thread::spawn(move || {
+            let mut client: Sender<String, String> = Sender::new(
+                "b".to_string(),
+                Config::default().ack_timeout(Duration::from_secs(10)),
+            );
+            client.request(addr, &envelope("b", 1, "anyone?"))
+        });
+        while inbox.connection_count() < 2 {
+            thread::sleep(Duration::from_millis(5));
+        }
+        thread::sleep(Duration::from_millis(100));
+        inbox.shutdown();
+        let err = requester.join().unwrap().unwrap_err();
         assert!(
-            matches!(err, Error::FrameTooLarge { max: 1000, .. }),
-            "{err:?}"
+            !matches!(err, Error::NoReply { .. }),
+            "the application never saw the request: {err:?}"
         );
-        assert!(!client.is_connected(addr));
+        assert!(err.is_peer_down(), "{err:?}");
+    });
+}
+
+#[test]
+fn after_a_reply_that_trickled_in_on_time_the_connection_keeps_its_full_timeout() {
+    watchdog(|| {
+        // First answer: its head after 600 ms, the rest 50 ms later (inside
+        // the 1 s allowance; the second read shortens the socket's timeout
+        // to the 400 ms left). Second answer: one piece after 700 ms, which
+        // only the full 1 s allowance, restored, lets through.
+        let raw = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = raw.local_addr().unwrap();
+        thread::spawn(move || {
+            let Ok((mut stream, _)) = raw.accept() else {
+                return;
+            };
+            let mut buf = [0; 4096];
+            let _ = stream.read(&mut buf);
+            let first = reply_bytes(0, "first");
+            thread::sleep(Duration::from_millis(600));
+            let _ = stream.write_all(&first[..9]);
+            thread::sleep(Duration::from_millis(50));
+            let _ = stream.write_all(&first[9..]);
+            let _ = stream.read(&mut buf);
+            thread::sleep(Duration::from_millis(700));
+            let _ = stream.write_all(&reply_bytes(1, "second"));
+            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        });
+        let mut client: Sender<String, String> = Sender::new(
+            "a".to_string(),
+            Config::default().ack_timeout(Duration::from_secs(1)),
+        );
+        let first = client.request(addr, &envelope("a", 1, "one")).unwrap();
+        assert_eq!(first.payload, "first");
+        assert!(client.is_connected(addr));
+        let second = client.request(addr, &envelope("a", 2, "two")).unwrap();
+        assert_eq!(second.payload, "second");
     });
 }
 
@@ -281,7 +383,8 @@ fn every_bad_answer_is_an_error_that_closes_the_connection() {
             matches!(e, Error::BadAck { .. })
         }),
         ("a reply that does not decode", undecodable, |e| {
-            matches!(e, Error::Decode { .. }) && e.is_bad_input()
+            matches!(e, Error::BadReply { source, .. } if matches!(**source, Error::Decode { .. }))
+                && e.is_bad_input()
         }),
         ("bytes after the reply", trailing, |e| {
             matches!(e, Error::BadAck { .. })
