@@ -310,7 +310,7 @@ impl<K: Ord> VectorClock<K> {
     /// ```
     #[must_use]
     pub fn causal_cmp(&self, other: &Self) -> CausalOrder {
-        if self.ids == other.ids {
+        if self.ids[..] == other.ids[..] {
             let (smaller, larger) = compare_counters(&self.counters, &other.counters);
             return CausalOrder::from_flags(smaller, larger);
         }
@@ -396,7 +396,7 @@ impl<K: Ord + Clone> VectorClock<K> {
     /// assert_eq!(a, VectorClock::from_iter([(1, 3), (2, 5), (3, 1)]));
     /// ```
     pub fn merge(&mut self, other: &Self) {
-        if self.ids == other.ids {
+        if self.ids[..] == other.ids[..] {
             for (mine, &theirs) in self.counters.iter_mut().zip(&other.counters) {
                 *mine = (*mine).max(theirs);
             }
@@ -468,7 +468,7 @@ impl<K: Ord + Clone> VectorClock<K> {
     /// assert_eq!(a, VectorClock::from_iter([(2, 1)]));
     /// ```
     pub fn meet(&mut self, other: &Self) {
-        if self.ids == other.ids {
+        if self.ids[..] == other.ids[..] {
             for (mine, &theirs) in self.counters.iter_mut().zip(&other.counters) {
                 *mine = (*mine).min(theirs);
             }
