@@ -6,7 +6,7 @@
 // `criterion_group!` defines an undocumented public function.
 #![allow(missing_docs)]
 
-use std::io::{BufReader, BufWriter, Read, Write};
+use std::io::{BufReader, BufWriter, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -14,7 +14,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use vclock_net::codec::{self, FrameKind};
+
+mod common;
+use common::{echo_request_server, envelope, frame_bytes, localhost, read_plain_frame};
+use vclock_net::codec;
 use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
 
 /// Messages per iteration of the one-way benches.
@@ -22,34 +25,6 @@ const BATCH: u64 = 1000;
 
 /// How long a bench waits for a signal before deciding something hung.
 const HUNG: Duration = Duration::from_secs(30);
-
-type Env = Envelope<u32, String>;
-
-/// A message as a 4-node demo sends it: 4 clock entries, 64-byte payload.
-fn envelope(from: u32) -> Env {
-    let clock = VectorClock::from_iter((0..4).map(|id| (id, 1000 + u64::from(id))));
-    Envelope::new(from, clock, "p".repeat(64))
-}
-
-fn frame_bytes(envelope: &Env) -> Vec<u8> {
-    let mut frame = Vec::new();
-    codec::encode_frame(&mut frame, FrameKind::Message, envelope, u32::MAX).unwrap();
-    frame
-}
-
-fn localhost() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// Reads one length-prefixed frame into `buf`; false at end of stream.
-fn read_plain_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> bool {
-    let mut prefix = [0; 4];
-    if reader.read_exact(&mut prefix).is_err() {
-        return false;
-    }
-    buf.resize(u32::from_be_bytes(prefix) as usize, 0);
-    reader.read_exact(buf).is_ok()
-}
 
 /// A plain echo server: reads frames and writes each back.
 fn plain_echo(nodelay: bool, split_writes: bool) -> (SocketAddr, JoinHandle<()>) {
@@ -133,19 +108,7 @@ fn bench_round_trip(c: &mut Criterion) {
     // connection thread. The layout of the plain ping-pong below: one
     // connection, two thread wake-ups per round trip.
     {
-        let server: Listener<u32, String> =
-            Listener::bind_with_handler(localhost(), Config::default(), |incoming| {
-                if let Incoming::Request {
-                    mut envelope,
-                    reply,
-                    ..
-                } = incoming
-                {
-                    envelope.from = 2;
-                    reply.send(&envelope).unwrap();
-                }
-            })
-            .unwrap();
+        let server = echo_request_server();
         let addr = server.local_addr();
         let mut client: Sender<u32, String> = Sender::new(1, Config::default());
         group.bench_function("vclock_net_request", |b| {

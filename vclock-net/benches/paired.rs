@@ -18,45 +18,30 @@
 //! 19 us, an artefact). Pinned, every thread shares one CPU, the spread is
 //! a few percent, and what remains is the software's own cost.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use vclock_net::codec::{self, FrameKind};
-use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
+use vclock_net::{Config, Sender};
 
-type Env = Envelope<u32, String>;
+mod common;
+use common::{echo_request_server, envelope, frame_bytes, localhost, read_plain_frame};
 
 fn main() {
     let round_trips: usize = std::env::args()
         .skip(1)
         .find_map(|arg| arg.parse().ok())
         .unwrap_or(20_000);
-    let localhost: SocketAddr = "127.0.0.1:0".parse().unwrap();
-    let clock = VectorClock::from_iter((0..4).map(|id| (id, 1000 + u64::from(id))));
-    let request: Env = Envelope::new(1, clock, "p".repeat(64));
-    let mut frame = Vec::new();
-    codec::encode_frame(&mut frame, FrameKind::Message, &request, u32::MAX).unwrap();
+    let request = envelope(1);
+    let frame = frame_bytes(&request);
 
     // vclock-net: a request answered by the listener's handler.
-    let server: Listener<u32, String> =
-        Listener::bind_with_handler(localhost, Config::default(), |incoming| {
-            if let Incoming::Request {
-                mut envelope,
-                reply,
-                ..
-            } = incoming
-            {
-                envelope.from = 2;
-                reply.send(&envelope).unwrap();
-            }
-        })
-        .unwrap();
+    let server = echo_request_server();
     let mut client: Sender<u32, String> = Sender::new(1, Config::default());
 
     // Plain sockets: an echo thread, one write per frame, TCP_NODELAY.
-    let echo_listener = TcpListener::bind(localhost).unwrap();
+    let echo_listener = TcpListener::bind(localhost()).unwrap();
     let echo_addr = echo_listener.local_addr().unwrap();
     let echo = thread::spawn(move || {
         let (mut stream, _) = echo_listener.accept().unwrap();
@@ -107,14 +92,4 @@ fn main() {
 fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
     samples.sort_unstable();
     (samples[samples.len() / 2], samples[samples.len() * 9 / 10])
-}
-
-/// Reads one length-prefixed frame into `buf`; false at end of stream.
-fn read_plain_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> bool {
-    let mut prefix = [0; 4];
-    if reader.read_exact(&mut prefix).is_err() {
-        return false;
-    }
-    buf.resize(u32::from_be_bytes(prefix) as usize, 0);
-    reader.read_exact(buf).is_ok()
 }

@@ -792,8 +792,12 @@ mod tests {
             batch_writes();
             let _ = done.send(());
         });
-        let _ = finished.recv_timeout(Duration::from_secs(20));
-        assert!(body.is_finished(), "hung for 20 s");
+        // Disconnected means the body panicked: its join passes that on.
+        let hung = matches!(
+            finished.recv_timeout(Duration::from_secs(20)),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+        );
+        assert!(!hung, "hung for 20 s");
         if let Err(panic) = body.join() {
             std::panic::resume_unwind(panic);
         }
@@ -826,22 +830,31 @@ mod tests {
         let big: Vec<_> = (1..=3000)
             .map(|n| Envelope::new(1u32, [(1u32, n)].into_iter().collect(), "x".repeat(60)))
             .collect();
-        let before = write_frame_calls();
-        assert_eq!(sender.send_batch(addr, &big).unwrap(), 3000);
-        let mut encoded = Vec::new();
-        for envelope in &big {
-            codec::encode_frame(&mut encoded, FrameKind::Message, envelope, u32::MAX).unwrap();
-        }
-        assert_eq!(
-            write_frame_calls() - before,
-            encoded.len().div_ceil(BATCH_CHUNK_LEN)
-        );
-        for n in 1..=3000 {
-            match inbox.recv_timeout(Duration::from_secs(10)) {
-                Some(Incoming::Message { envelope, .. }) => assert_eq!(envelope.clock.get(&1), n),
-                other => panic!("expected message {n}, got {other:?}"),
+        // More than the listener's queue holds: drained as it arrives, so
+        // that the batch never waits on a full queue.
+        std::thread::scope(|scope| {
+            let drain = scope.spawn(|| {
+                for n in 1..=3000 {
+                    match inbox.recv_timeout(Duration::from_secs(10)) {
+                        Some(Incoming::Message { envelope, .. }) => {
+                            assert_eq!(envelope.clock.get(&1), n)
+                        }
+                        other => panic!("expected message {n}, got {other:?}"),
+                    }
+                }
+            });
+            let before = write_frame_calls();
+            assert_eq!(sender.send_batch(addr, &big).unwrap(), 3000);
+            let mut encoded = Vec::new();
+            for envelope in &big {
+                codec::encode_frame(&mut encoded, FrameKind::Message, envelope, u32::MAX).unwrap();
             }
-        }
+            assert_eq!(
+                write_frame_calls() - before,
+                encoded.len().div_ceil(BATCH_CHUNK_LEN)
+            );
+            drain.join().unwrap();
+        });
         inbox.shutdown();
     }
 

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -276,23 +276,16 @@ fn after_a_reply_that_trickled_in_on_time_the_connection_keeps_its_full_timeout(
         // the 1 s allowance; the second read shortens the socket's timeout
         // to the 400 ms left). Second answer: one piece after 700 ms, which
         // only the full 1 s allowance, restored, lets through.
-        let raw = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = raw.local_addr().unwrap();
-        thread::spawn(move || {
-            let Ok((mut stream, _)) = raw.accept() else {
-                return;
-            };
-            let mut buf = [0; 4096];
-            let _ = stream.read(&mut buf);
+        let addr = raw_requestee(|mut stream| {
             let first = reply_bytes(0, "first");
             thread::sleep(Duration::from_millis(600));
             let _ = stream.write_all(&first[..9]);
             thread::sleep(Duration::from_millis(50));
             let _ = stream.write_all(&first[9..]);
-            let _ = stream.read(&mut buf);
+            let _ = stream.read(&mut [0; 4096]);
             thread::sleep(Duration::from_millis(700));
             let _ = stream.write_all(&reply_bytes(1, "second"));
-            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+            drain(&mut stream);
         });
         let mut client: Sender<String, String> = Sender::new(
             "a".to_string(),
@@ -337,24 +330,35 @@ fn a_reply_the_listener_cannot_send_tells_the_requester_no_reply() {
     });
 }
 
-/// A raw server that reads the header and the first frame, then writes
-/// `answer` and, unless `close` says otherwise, keeps the connection open
-/// until the client closes it.
-fn raw_server(answer: Vec<u8>, close: bool) -> SocketAddr {
+/// A raw peer that accepts one connection, reads the header and the first
+/// frame (they arrive in one write) and hands the stream to `behave`.
+fn raw_requestee(behave: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
     let raw = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = raw.local_addr().unwrap();
     thread::spawn(move || {
-        let Ok((mut stream, _)) = raw.accept() else {
-            return;
-        };
-        let mut buf = [0; 4096];
-        let _ = stream.read(&mut buf);
-        let _ = stream.write_all(&answer);
-        if !close {
-            while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
+        if let Ok((mut stream, _)) = raw.accept() {
+            let _ = stream.read(&mut [0; 4096]);
+            behave(stream);
         }
     });
     addr
+}
+
+/// Reads until the peer closes.
+fn drain(stream: &mut TcpStream) {
+    while matches!(stream.read(&mut [0; 4096]), Ok(n) if n > 0) {}
+}
+
+/// A raw peer that answers the first frame with `answer` and, unless
+/// `close` says otherwise, keeps the connection open until the client
+/// closes it.
+fn raw_server(answer: Vec<u8>, close: bool) -> SocketAddr {
+    raw_requestee(move |mut stream| {
+        let _ = stream.write_all(&answer);
+        if !close {
+            drain(&mut stream);
+        }
+    })
 }
 
 /// Whether an error is the one a case expects.
@@ -416,19 +420,12 @@ fn an_answer_trickled_past_the_timeout_is_a_timeout_not_a_wait_per_read() {
         // Sends the answer's head and three bytes of the frame, one chunk
         // every 200 ms: each read is quick, the whole would take far
         // longer than the 300 ms allowed.
-        let raw = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = raw.local_addr().unwrap();
-        thread::spawn(move || {
-            if let Ok((mut stream, _)) = raw.accept() {
-                let mut buf = [0; 4096];
-                let _ = stream.read(&mut buf);
-                let answer = reply_bytes(0, "slowly");
-                for byte in &answer[..12] {
-                    if stream.write_all(&[*byte]).is_err() {
-                        return;
-                    }
-                    thread::sleep(Duration::from_millis(200));
+        let addr = raw_requestee(|mut stream| {
+            for byte in &reply_bytes(0, "slowly")[..12] {
+                if stream.write_all(&[*byte]).is_err() {
+                    return;
                 }
+                thread::sleep(Duration::from_millis(200));
             }
         });
         let mut client = sender();

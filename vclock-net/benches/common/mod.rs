@@ -1,0 +1,54 @@
+//! What the loopback benches share: the envelope they send, plain-socket
+//! framing, and a vclock-net server that answers requests.
+
+use std::io::Read;
+use std::net::SocketAddr;
+
+use vclock_net::codec::{self, FrameKind};
+use vclock_net::{Config, Envelope, Incoming, Listener, VectorClock};
+
+pub(crate) type Env = Envelope<u32, String>;
+
+/// A message as a 4-node demo sends it: 4 clock entries, 64-byte payload.
+pub(crate) fn envelope(from: u32) -> Env {
+    let clock = VectorClock::from_iter((0..4).map(|id| (id, 1000 + u64::from(id))));
+    Envelope::new(from, clock, "p".repeat(64))
+}
+
+/// The frame vclock-net writes for `envelope`, for plain sockets to send.
+pub(crate) fn frame_bytes(envelope: &Env) -> Vec<u8> {
+    let mut frame = Vec::new();
+    codec::encode_frame(&mut frame, FrameKind::Message, envelope, u32::MAX).unwrap();
+    frame
+}
+
+pub(crate) fn localhost() -> SocketAddr {
+    "127.0.0.1:0".parse().unwrap()
+}
+
+/// Reads one length-prefixed frame into `buf`; false at end of stream.
+pub(crate) fn read_plain_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> bool {
+    let mut prefix = [0; 4];
+    if reader.read_exact(&mut prefix).is_err() {
+        return false;
+    }
+    buf.resize(u32::from_be_bytes(prefix) as usize, 0);
+    reader.read_exact(buf).is_ok()
+}
+
+/// A listener whose handler answers every request with the request itself,
+/// from node 2, on the connection's thread.
+pub(crate) fn echo_request_server() -> Listener<u32, String> {
+    Listener::bind_with_handler(localhost(), Config::default(), |incoming| {
+        if let Incoming::Request {
+            mut envelope,
+            reply,
+            ..
+        } = incoming
+        {
+            envelope.from = 2;
+            reply.send(&envelope).unwrap();
+        }
+    })
+    .unwrap()
+}
