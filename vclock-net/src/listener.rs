@@ -235,9 +235,7 @@ struct Shared {
 impl Shared {
     fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<u64, TcpStream>> {
         // A panic while holding the lock cannot leave the map inconsistent.
-        self.connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.connections)
     }
 
     fn is_shutting_down(&self) -> bool {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::codec::{self, ACK_LEN, FrameKind, NO_REPLY_TAG, REPLY_TAG};
+use crate::codec::{self, ACK_LEN, ACK_TAG, FrameKind, NO_REPLY_TAG, REPLY_TAG};
 use crate::config::{Config, socket_timeout};
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
@@ -525,36 +525,20 @@ impl Connection {
         }
     }
 
-    /// Waits (blocking, up to the ack timeout) for the acknowledgement of
-    /// frame `index`. Returns whether the connection can be reused.
+    /// Waits (blocking, up to the ack timeout in all) for the
+    /// acknowledgement of frame `index`. Returns whether the connection can
+    /// be reused.
     fn wait_for_ack(&mut self, peer: SocketAddr, index: u64, config: &Config) -> Result<bool> {
-        let io = |source| Error::Io { peer, source };
-        self.stream.set_nonblocking(false).map_err(io)?;
-        let mut ack = [0; ACK_LEN];
-        if let Err(e) = self.stream.read_exact(&mut ack) {
-            return Err(match e.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::AckTimeout {
-                    peer,
-                    timeout: config.ack_timeout,
-                },
-                _ => Error::AckLost { peer, source: e },
-            });
-        }
-        match codec::decode_ack(&ack) {
-            Some(acked) if acked == index => Ok(self.stream.set_nonblocking(true).is_ok()),
-            Some(acked) => Err(Error::BadAck {
+        let ((), reusable) = self.wait_for_answer(peer, index, config, |tag, _| match tag {
+            ACK_TAG => Ok(()),
+            tag => Err(bad_answer(
                 peer,
-                reason: format!("acknowledged frame {acked}, expected frame {index}"),
-            }),
-            None => Err(Error::BadAck {
-                peer,
-                reason: format!("expected an acknowledgement, got bytes {ack:02x?}"),
-            }),
-        }
+                format!("expected an acknowledgement, got tag {tag:#04x}"),
+            )),
+        })?;
+        Ok(reusable)
     }
-}
 
-impl Connection {
     /// Waits (blocking, up to the ack timeout in all) for the answer to
     /// request `index`. On `Ok` returns the reply, or [`Error::NoReply`],
     /// with whether the connection can be reused; every other error means
@@ -569,6 +553,29 @@ impl Connection {
         K: DeserializeOwned + Ord,
         M: DeserializeOwned,
     {
+        self.wait_for_answer(peer, index, config, |tag, reader| match tag {
+            REPLY_TAG => read_reply(peer, config, reader).map(Ok),
+            NO_REPLY_TAG => Ok(Err(Error::NoReply { peer })),
+            tag => Err(bad_answer(
+                peer,
+                format!("expected the answer to a request, got tag {tag:#04x}"),
+            )),
+        })
+    }
+
+    /// The one way answers are read: blocking, within the ack timeout in
+    /// all however the peer trickles them. Reads the answer's head, checks
+    /// that it answers frame `index`, lets `rest` read whatever follows a
+    /// head with its tag, and checks that nothing else arrived. Returns what
+    /// `rest` returned and whether the connection can be reused (back in
+    /// non-blocking mode with its full read timeout).
+    fn wait_for_answer<T>(
+        &mut self,
+        peer: SocketAddr,
+        index: u64,
+        config: &Config,
+        rest: impl FnOnce(u8, &mut BufReader<DeadlineReader<'_>>) -> Result<T>,
+    ) -> Result<(T, bool)> {
         let io = |source| Error::Io { peer, source };
         self.stream.set_nonblocking(false).map_err(io)?;
         let timeout = socket_timeout(config.ack_timeout);
@@ -582,62 +589,54 @@ impl Connection {
         reader
             .read_exact(&mut head)
             .map_err(|e| answer_read_error(peer, config, e))?;
-        let answer = match codec::decode_answer_head(&head) {
-            (REPLY_TAG, answered) if answered == index => {
-                match codec::read_frame::<K, M, _>(&mut reader, config.max_frame_len) {
-                    Ok(Some(frame)) if frame.kind == FrameKind::Message => Ok(frame.envelope),
-                    Ok(Some(frame)) => {
-                        return Err(Error::BadAck {
-                            peer,
-                            reason: format!("a reply frame of kind {:?}", frame.kind),
-                        });
-                    }
-                    Ok(None) => {
-                        return Err(Error::AckLost {
-                            peer,
-                            source: io::ErrorKind::UnexpectedEof.into(),
-                        });
-                    }
-                    Err(Error::Read { source, .. }) => {
-                        return Err(answer_read_error(peer, config, source));
-                    }
-                    Err(Error::Truncated(_)) => {
-                        return Err(Error::AckLost {
-                            peer,
-                            source: io::ErrorKind::UnexpectedEof.into(),
-                        });
-                    }
-                    Err(bad_frame) => {
-                        return Err(Error::BadReply {
-                            peer,
-                            source: Box::new(bad_frame),
-                        });
-                    }
-                }
-            }
-            (NO_REPLY_TAG, answered) if answered == index => Err(Error::NoReply { peer }),
-            (tag, answered) => {
-                return Err(Error::BadAck {
-                    peer,
-                    reason: format!(
-                        "expected the answer to request {index}, got tag {tag:#04x} for frame {answered}"
-                    ),
-                });
-            }
-        };
-        if !reader.buffer().is_empty() {
-            return Err(Error::BadAck {
+        let (tag, answered) = codec::decode_answer_head(&head);
+        if answered != index {
+            return Err(bad_answer(
                 peer,
-                reason: "bytes after the answer to a request".to_string(),
-            });
+                format!("answered frame {answered}, expected frame {index}"),
+            ));
+        }
+        let value = rest(tag, &mut reader)?;
+        if !reader.buffer().is_empty() {
+            return Err(bad_answer(peer, "bytes after the answer".to_string()));
         }
         let restored = !reader.get_ref().timeout_changed
             || self.stream.set_read_timeout(Some(timeout)).is_ok();
-        Ok((
-            answer,
-            restored && self.stream.set_nonblocking(true).is_ok(),
-        ))
+        Ok((value, restored && self.stream.set_nonblocking(true).is_ok()))
     }
+}
+
+/// Reads the frame of a reply, whose head has been read.
+fn read_reply<K, M>(
+    peer: SocketAddr,
+    config: &Config,
+    reader: &mut impl Read,
+) -> Result<Envelope<K, M>>
+where
+    K: DeserializeOwned + Ord,
+    M: DeserializeOwned,
+{
+    let lost = || Error::AckLost {
+        peer,
+        source: io::ErrorKind::UnexpectedEof.into(),
+    };
+    match codec::read_frame::<K, M, _>(reader, config.max_frame_len) {
+        Ok(Some(frame)) if frame.kind == FrameKind::Message => Ok(frame.envelope),
+        Ok(Some(frame)) => Err(bad_answer(
+            peer,
+            format!("a reply frame of kind {:?}", frame.kind),
+        )),
+        Ok(None) | Err(Error::Truncated(_)) => Err(lost()),
+        Err(Error::Read { source, .. }) => Err(answer_read_error(peer, config, source)),
+        Err(bad_frame) => Err(Error::BadReply {
+            peer,
+            source: Box::new(bad_frame),
+        }),
+    }
+}
+
+fn bad_answer(peer: SocketAddr, reason: String) -> Error {
+    Error::BadAck { peer, reason }
 }
 
 /// The error for an answer that could not be read.

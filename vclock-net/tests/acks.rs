@@ -4,11 +4,11 @@
 mod common;
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use common::{envelope, expect_message, listener, watchdog};
+use common::{envelope, expect_message, listener, serve_one, watchdog};
 use vclock_net::{Config, Error, Incoming, Sender, codec};
 
 const ACK_TIMEOUT: Duration = Duration::from_millis(300);
@@ -58,23 +58,11 @@ fn plain_and_acked_sends_mix_on_one_connection() {
     });
 }
 
-/// A raw peer that accepts one connection and hands it to `behave`.
-fn raw_peer(behave: impl FnOnce(std::net::TcpStream) + Send + 'static) -> std::net::SocketAddr {
-    let raw = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = raw.local_addr().unwrap();
-    thread::spawn(move || {
-        if let Ok((stream, _)) = raw.accept() {
-            behave(stream);
-        }
-    });
-    addr
-}
-
 #[test]
 fn a_peer_that_never_acks_times_out() {
     watchdog(|| {
         // Reads everything and says nothing, until the sender gives up.
-        let addr = raw_peer(|mut stream| {
+        let addr = serve_one(|mut stream| {
             let mut buf = [0; 4096];
             while matches!(stream.read(&mut buf), Ok(n) if n > 0) {}
         });
@@ -98,7 +86,7 @@ fn a_peer_that_never_acks_times_out() {
 #[test]
 fn a_peer_that_closes_before_acking_is_reported_down() {
     watchdog(|| {
-        let addr = raw_peer(|mut stream| {
+        let addr = serve_one(|mut stream| {
             let mut buf = [0; 4096];
             let _ = stream.read(&mut buf);
         });
@@ -116,7 +104,7 @@ fn a_peer_that_closes_before_acking_is_reported_down() {
 #[test]
 fn a_wrong_ack_is_an_error() {
     watchdog(|| {
-        let addr = raw_peer(|mut stream| {
+        let addr = serve_one(|mut stream| {
             let mut buf = [0; 4096];
             let _ = stream.read(&mut buf);
             // Acknowledges frame 7 when frame 0 was sent.
@@ -165,5 +153,34 @@ fn only_frames_asking_for_an_ack_get_bytes_back() {
         raw.read_exact(&mut ack).unwrap();
         // Frames 0..=4 were plain; this is frame 5.
         assert_eq!(codec::decode_ack(&ack), Some(5));
+    });
+}
+
+#[test]
+fn an_ack_trickled_past_the_timeout_is_a_timeout_not_a_wait_per_read() {
+    watchdog(|| {
+        // One byte of the ack every 100 ms: each read is quick, the whole
+        // ack takes 900 ms against the 300 ms allowed.
+        let addr = serve_one(|mut stream| {
+            let _ = stream.read(&mut [0; 4096]);
+            for byte in codec::encode_ack(0) {
+                if stream.write_all(&[byte]).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(100));
+            }
+        });
+        let mut sender = sender();
+        let started = Instant::now();
+        let err = sender
+            .send_acked(addr, &envelope("a", 1, "hello?"))
+            .unwrap_err();
+        assert!(matches!(err, Error::AckTimeout { .. }), "{err:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(!sender.is_connected(addr));
     });
 }

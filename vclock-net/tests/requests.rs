@@ -4,13 +4,13 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{Inbox, PROMPTLY, envelope, listener, watchdog};
+use common::{Inbox, PROMPTLY, envelope, listener, serve_one, watchdog};
 use vclock_net::{Config, Envelope, Error, Incoming, Listener, Reply, Sender, codec};
 
 const ANSWER_TIMEOUT: Duration = Duration::from_millis(300);
@@ -333,15 +333,10 @@ fn a_reply_the_listener_cannot_send_tells_the_requester_no_reply() {
 /// A raw peer that accepts one connection, reads the header and the first
 /// frame (they arrive in one write) and hands the stream to `behave`.
 fn raw_requestee(behave: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
-    let raw = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = raw.local_addr().unwrap();
-    thread::spawn(move || {
-        if let Ok((mut stream, _)) = raw.accept() {
-            let _ = stream.read(&mut [0; 4096]);
-            behave(stream);
-        }
-    });
-    addr
+    serve_one(|mut stream| {
+        let _ = stream.read(&mut [0; 4096]);
+        behave(stream);
+    })
 }
 
 /// Reads until the peer closes.

@@ -37,6 +37,19 @@ pub(crate) fn watchdog<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'sta
     }
 }
 
+/// A raw peer that accepts one connection on an OS-chosen loopback port
+/// and hands it to `behave` on its own thread.
+pub(crate) fn serve_one(behave: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
+    let raw = std::net::TcpListener::bind(any_port()).unwrap();
+    let addr = raw.local_addr().unwrap();
+    thread::spawn(move || {
+        if let Ok((stream, _)) = raw.accept() {
+            behave(stream);
+        }
+    });
+    addr
+}
+
 /// Port 0 on loopback: the operating system picks a free port.
 pub(crate) fn any_port() -> SocketAddr {
     "127.0.0.1:0".parse().unwrap()
