@@ -48,7 +48,7 @@ pub(crate) enum ConsoleKind {
 pub(crate) struct LaunchArgs {
     /// Number of nodes (asked for when missing and stdin is a terminal).
     #[arg(short = 'n', long = "nodes", value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=crate::launch::MAX_NODES as i64))]
+          value_parser = clap::value_parser!(u32).range(1..=crate::network::MAX_NODES as i64))]
     pub(crate) nodes: Option<u32>,
 
     /// How to give each node a console.

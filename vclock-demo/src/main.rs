@@ -9,12 +9,10 @@
 mod cli;
 mod console;
 mod govector;
-mod inline;
 mod launch;
+mod network;
 mod node;
 mod shiviz;
-mod terminal;
-mod tmux;
 
 use std::io::{BufRead as _, Write as _};
 use std::process::ExitCode;

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::launch::{NodeConsole, Plan, find_in_path, signal_exit};
+use super::plan::{NodeConsole, Plan};
+use super::proc::{describe, find_in_path, signal_exit};
 
 /// How long a freshly started emulator is watched for an early failure.
 const STARTUP_CHECK: Duration = Duration::from_secs(1);
@@ -47,11 +48,7 @@ fn emulator_args(emulator: &str, title: &str, command: Vec<OsString>) -> Vec<OsS
 }
 
 /// Opens one window per node and waits for the windows' processes.
-pub(crate) fn launch(
-    mut plan: Plan,
-    started: Instant,
-    ready_timeout: Duration,
-) -> anyhow::Result<ExitCode> {
+pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
     let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
@@ -111,7 +108,7 @@ pub(crate) fn launch(
                 "{name} ({}) exited with {} right after starting (the window of node {id}); \
                  see its message above, or use --console tmux or --console inline",
                 path.display(),
-                crate::inline::describe(status)
+                describe(status)
             );
         }
         if Instant::now() >= check_until {
@@ -124,13 +121,13 @@ pub(crate) fn launch(
         "Opened {} {name} {windows_word}, one per node; each says where it listens.",
         plan.n
     );
-    let deadline = started + ready_timeout;
+    let deadline = plan.started + plan.ready_timeout;
     loop {
         let waiting: Vec<u32> = (1..=plan.n)
             .filter(|&id| !ready.file(id).exists())
             .collect();
         if waiting.is_empty() {
-            println!("{}", crate::launch::all_listening(plan.n, started));
+            println!("{}", plan.all_listening());
             break;
         }
         if Instant::now() >= deadline {
@@ -141,7 +138,7 @@ pub(crate) fn launch(
                     .map(u32::to_string)
                     .collect::<Vec<_>>()
                     .join(", "),
-                ready_timeout.as_secs()
+                plan.ready_timeout.as_secs()
             );
             break;
         }

@@ -20,15 +20,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
-use crate::cli::LaunchArgs;
-use crate::launch::{NodeConsole, Plan};
+use super::plan::{NodeConsole, Plan};
+use super::proc::find_in_path;
 
 /// Up to this many nodes share one window as tiled panes.
 const MAX_PANES: u32 = 4;
 
 /// Whether tmux is on `$PATH`.
 pub(crate) fn installed() -> bool {
-    crate::launch::find_in_path("tmux").is_some()
+    find_in_path("tmux").is_some()
 }
 
 struct Tmux {
@@ -77,12 +77,12 @@ impl Tmux {
 }
 
 /// Starts the nodes in tmux.
-pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
     if !installed() {
         bail!("tmux is not installed; use --console inline (or terminal)");
     }
     let tmux = Tmux {
-        socket: args.tmux_socket.clone(),
+        socket: plan.tmux.socket.clone(),
     };
     let inside = tmux.socket.is_none() && std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
     let session = format!("vclock-{}", std::process::id());
@@ -108,7 +108,7 @@ pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCo
     } else {
         println!("Started tmux session {session} with {n} nodes ({layout}).");
     }
-    let ready = wait_until_listening(&tmux, &panes, crate::launch::ready_timeout(args));
+    let ready = wait_until_listening(&tmux, &panes, plan.ready_timeout);
     let attach = format!("{} attach -t {session}", tmux.shown());
     match ready {
         Ok(()) => {}
@@ -124,7 +124,7 @@ pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCo
             for id in late {
                 eprintln!(
                     "vclock-demo: node {id} is not listening after {} s; look at its pane",
-                    crate::launch::ready_timeout(args).as_secs_f64()
+                    plan.ready_timeout.as_secs_f64()
                 );
             }
             return Ok(ExitCode::FAILURE);
@@ -139,7 +139,7 @@ pub(crate) fn launch(mut plan: Plan, args: &LaunchArgs) -> anyhow::Result<ExitCo
         println!("All {n} nodes listening.");
     }
     let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-    if !inside && !args.no_attach && on_terminal {
+    if !inside && !plan.tmux.no_attach && on_terminal {
         let status = tmux
             .command()
             .args(["attach", "-t", &session])

@@ -35,9 +35,7 @@ use vclock_net::{Config, Envelope, Incoming, Listener, Sender};
 use crate::cli::NodeArgs;
 use crate::console::{self, HELP, Input, Line};
 use crate::govector::EventLog;
-
-/// The largest frame a node sends or accepts, in bytes.
-pub(crate) const MAX_FRAME: u32 = 1 << 20;
+use crate::network::{MAX_FRAME, max_text_len};
 
 /// At most this many messages are handled in one turn of the receive
 /// thread before it lets the input thread have the lock again.
@@ -45,14 +43,6 @@ const RECEIVE_BATCH: usize = 256;
 
 /// Console output is written out once this much is pending, even in a burst.
 const OUTPUT_HIGH_WATER: usize = 64 * 1024;
-
-/// The longest message text a node of `n` nodes can send: the frame limit
-/// less a generous bound on the rest of the envelope (bincode varints: the
-/// sender id, the clock's length and `n` id/counter pairs, the text length).
-pub(crate) fn max_text_len(n: u32) -> usize {
-    let overhead = 5 + 10 + n as usize * (5 + 10) + 10;
-    (MAX_FRAME as usize).saturating_sub(overhead)
-}
 
 /// Who is who: this node's id and every node's address.
 #[derive(Debug, Clone)]
@@ -89,9 +79,9 @@ impl Topology {
         }
         let n = addrs.len();
         ensure!(
-            n <= crate::launch::MAX_NODES as usize,
+            n <= crate::network::MAX_NODES as usize,
             "{n} addresses given; at most {} nodes are supported",
-            crate::launch::MAX_NODES
+            crate::network::MAX_NODES
         );
         ensure!(
             (1..=n).contains(&(args.id as usize)),
@@ -566,12 +556,6 @@ mod tests {
         assert_eq!(clock_string(&clock, 4), "[2, 0, 7, 0]");
         assert_eq!(clock_string(&VectorClock::new(), 3), "[0, 0, 0]");
         assert_eq!(clock_string(&VectorClock::from_iter([(1, 1)]), 1), "[1]");
-    }
-
-    #[test]
-    fn text_limit_leaves_room_for_the_envelope() {
-        assert!(max_text_len(3) < MAX_FRAME as usize);
-        assert!(max_text_len(3) > MAX_FRAME as usize - 1024);
     }
 
     fn args(id: u32, ports: &[u16], peers: &[&str]) -> NodeArgs {

@@ -22,9 +22,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use super::plan::{NodeConsole, Plan};
+use super::proc::{describe, signal_exit};
 use crate::console::{self, Line};
-use crate::launch::{NodeConsole, Plan, signal_exit};
-use crate::node::max_text_len;
+use crate::network::max_text_len;
 
 /// How long nodes get to exit after their stdin closed before being killed.
 const GRACE: Duration = Duration::from_secs(5);
@@ -92,11 +93,8 @@ fn warn(line: std::fmt::Arguments<'_>) {
 }
 
 /// Starts the nodes as children and runs until they have all ended.
-pub(crate) fn launch(
-    mut plan: Plan,
-    started: Instant,
-    ready_timeout: Duration,
-) -> anyhow::Result<ExitCode> {
+pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
+    let ready_timeout = plan.ready_timeout;
     let n = plan.n;
     let (tx, rx) = mpsc::channel();
     watch_signals(tx.clone())?;
@@ -221,7 +219,7 @@ pub(crate) fn launch(
                         "{}\n\
                          Type \"I: <command>\" to give node I a command, e.g. \"1: 2 hello\" \
                          (\"all: <command>\" gives it to every node).\n{}",
-                        crate::launch::all_listening(n, started),
+                        plan.all_listening(),
                         console::HELP.trim_end()
                     ));
                 }
@@ -274,21 +272,6 @@ pub(crate) fn launch(
     } else {
         ExitCode::SUCCESS
     })
-}
-
-/// Says how a process ended: `exit status N` or `killed by signal N`.
-pub(crate) fn describe(status: ExitStatus) -> String {
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt as _;
-        if let Some(signal) = status.signal() {
-            return format!("killed by signal {signal}");
-        }
-    }
-    match status.code() {
-        Some(code) => format!("exit status {code}"),
-        None => status.to_string(),
-    }
 }
 
 #[cfg(unix)]
