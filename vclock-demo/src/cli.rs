@@ -76,6 +76,10 @@ pub(crate) struct LaunchArgs {
     #[arg(long, value_name = "NAME", hide = true)]
     pub(crate) tmux_socket: Option<String>,
 
+    /// Node I stalls before it listens; for tests of the ready timeout.
+    #[arg(long, value_name = "I", hide = true)]
+    pub(crate) stall_node: Option<u32>,
+
     /// How long the nodes get to start listening, in milliseconds
     /// (default 10000); for tests.
     #[arg(long, value_name = "MS", hide = true,
@@ -130,6 +134,27 @@ pub(crate) struct NodeArgs {
     /// it.
     #[arg(long, value_name = "FILE", hide = true)]
     pub(crate) ready_file: Option<PathBuf>,
+
+    /// Flush every log record to the disk before its event takes effect
+    /// (fdatasync): the log then survives a power loss, not only a crash,
+    /// at the cost of one disk flush per event.
+    #[arg(long, requires = "log_dir")]
+    pub(crate) fsync: bool,
+
+    /// Once the log holds this many bytes, refuse new sends and internal
+    /// events (with an error; the clock is unchanged). Receipts are still
+    /// logged, since their senders were told they arrived.
+    #[arg(long, value_name = "BYTES", requires = "log_dir")]
+    pub(crate) log_max_bytes: Option<u64>,
+
+    /// Stall before listening (never listen); for tests of launchers.
+    #[arg(long, hide = true)]
+    pub(crate) stall: bool,
+
+    /// Print control lines (starting with the byte 0x1E) that let the
+    /// inline launcher order every node's output; for the launcher.
+    #[arg(long, hide = true)]
+    pub(crate) sync: bool,
 
     /// How long an acknowledged send waits for the acknowledgement, in
     /// milliseconds (default 5000); for tests.

@@ -23,6 +23,7 @@ use crate::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    raise_open_file_limit();
     let pause_on_error = matches!(&cli.command, Command::Node(args) if args.pause_on_error);
     let result = match &cli.command {
         Command::Launch(args) => launch::run(args),
@@ -41,6 +42,14 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Raises the soft limit on open files as far as the hard limit allows.
+/// Where that fails the program goes on: an error from running out of
+/// descriptors later says so ("Too many open files").
+fn raise_open_file_limit() {
+    #[cfg(unix)]
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
 }
 
 /// The error and its causes on one line, skipping a cause whose text the

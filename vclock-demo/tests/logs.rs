@@ -116,7 +116,7 @@ fn logs_of_a_run_merge_into_a_valid_shiviz_file() {
         node1,
         "node1 {\"node1\":1}\nSent to node 2: hi\n\
          node1 {\"node1\":2}\nSent to node 3: hi\n\
-         node1 {\"node1\":3, \"node2\":2}\nMessage received from node 2: reply\n"
+         node1 {\"node1\":3, \"node2\":2}\nMessage received from node 2 (event 2.2): reply\n"
     );
 
     let (ok, merged, stderr) = shiviz(dir.path(), &logs);

@@ -1,5 +1,6 @@
-//! A node killed mid-run: a send to it prints an error naming it and leaves
-//! the sender's clock unchanged, and the other nodes carry on.
+//! A node killed mid-run: the first send to it is reported as not
+//! delivered, later ones are refused with the clock unchanged, and the
+//! other nodes carry on; a stopped node holds up nobody but its own outbox.
 //! Clocks are written `[node1, node2, node3]`.
 
 mod common;
@@ -24,49 +25,78 @@ fn killed_node_is_reported_and_the_rest_carry_on() {
         "After: [1, 0, 1]",
     ]);
 
-    // Node 3 dies without warning.
+    // Node 3 dies without warning. (If it had not yet confirmed the first
+    // message, node 1 says so.)
     nodes[2].kill();
 
-    // Sends to it fail, naming it; the clock stays [1,0,0] each time.
+    // The next send to it is a send event (its fate is not known when it is
+    // typed: 1 -> [2,0,0]); its outbox then finds node 3 down and says the
+    // message was not delivered.
+    nodes[0].send("3 anyone there?");
+    let mut lines = Vec::new();
+    while lines.len() < 4 {
+        let line = nodes[0].next_line();
+        // Node 3 may have died before confirming the first message; its
+        // outbox says so, in its own time.
+        if !line.starts_with("Warning: node 3 did not confirm message 1.1 (") {
+            lines.push(line);
+        }
+    }
+    assert_eq!(
+        lines[..3],
+        [
+            "Sent to node 3: anyone there?",
+            "Before: [1, 0, 0]",
+            "After: [2, 0, 0]",
+        ]
+    );
+    assert!(
+        lines[3].starts_with("Warning: message 1.2 to node 3 was not delivered: peer 127.0.0.1:"),
+        "{}",
+        lines[3]
+    );
+    // Now node 3 is known to be down: sends to it are refused at once,
+    // naming it, and the clock stays [2,0,0] each time.
     for _ in 0..2 {
         nodes[0].send("3 anyone there?");
         let error = nodes[0].next_line();
         assert!(
-            error.starts_with("Error: cannot send to node 3") && error.contains("clock unchanged"),
+            error.starts_with("Error: cannot send to node 3: it is down (peer 127.0.0.1:")
+                && error.ends_with("; clock unchanged"),
             "{error}"
         );
         nodes[0].send("c");
-        nodes[0].expect_next("Clock: [1, 0, 0]");
+        nodes[0].expect_next("Clock: [2, 0, 0]");
     }
 
-    // A multicast to 2 and 3: the send to 2 happens, the one to 3 fails.
-    // Node 1: [1,0,0] -> [2,0,0]; node 2: [0,0,0] -> [2,1,0].
+    // A multicast to 2 and 3: the send to 2 happens, the one to 3 is
+    // refused. Node 1: [2,0,0] -> [3,0,0]; node 2: [0,0,0] -> [3,1,0].
     nodes[0].send("2,3 partial");
     nodes[0].expect_block(&[
         "Sent to node 2: partial",
-        "Before: [1, 0, 0]",
-        "After: [2, 0, 0]",
+        "Before: [2, 0, 0]",
+        "After: [3, 0, 0]",
     ]);
     let error = nodes[0].next_line();
     assert!(error.starts_with("Error: cannot send to node 3"), "{error}");
     nodes[1].expect_block(&[
-        "Message received from node 1: partial (clock [2, 0, 0])",
+        "Message received from node 1: partial (clock [3, 0, 0])",
         "Before: [0, 0, 0]",
-        "After: [2, 1, 0]",
+        "After: [3, 1, 0]",
     ]);
 
-    // Nodes 1 and 2 keep exchanging: node 2 [2,1,0] -> [2,2,0];
-    // node 1 [2,0,0] merge [2,2,0] -> tick [3,2,0].
+    // Nodes 1 and 2 keep exchanging: node 2 [3,1,0] -> [3,2,0];
+    // node 1 [3,0,0] merge [3,2,0] -> tick [4,2,0].
     nodes[1].send("1 we carry on");
     nodes[1].expect_block(&[
         "Sent to node 1: we carry on",
-        "Before: [2, 1, 0]",
-        "After: [2, 2, 0]",
+        "Before: [3, 1, 0]",
+        "After: [3, 2, 0]",
     ]);
     nodes[0].expect_block(&[
-        "Message received from node 2: we carry on (clock [2, 2, 0])",
-        "Before: [2, 0, 0]",
-        "After: [3, 2, 0]",
+        "Message received from node 2: we carry on (clock [3, 2, 0])",
+        "Before: [3, 0, 0]",
+        "After: [4, 2, 0]",
     ]);
 }
 
@@ -93,8 +123,8 @@ fn unconfirmed_send_counts_as_an_event() {
     nodes[0].expect_block(&["Sent to node 2: first", "Before: [0, 0]", "After: [1, 0]"]);
     let warning = nodes[0].next_line();
     assert!(
-        warning.starts_with("Warning: node 2 did not confirm receipt (")
-            && warning.ends_with("); the message may or may not have arrived"),
+        warning.starts_with("Warning: node 2 did not confirm message 1.1 (")
+            && warning.ends_with("); it may or may not have arrived"),
         "{warning}"
     );
     nodes[0].send("c");
@@ -146,5 +176,63 @@ fn restarted_node_accepts_clocks_that_know_its_past() {
         "Message received from node 1: y (clock [2, 1])",
         "Before: [0, 0]",
         "After: [2, 2]",
+    ]);
+}
+
+/// A stopped peer holds up nothing but its own outbox: the console answers,
+/// sends to other peers and receipts go on at once, the console says the
+/// message is waiting after about a second, and how it ended once the peer
+/// runs again. Clocks are `[node1, node2, node3]`.
+#[test]
+fn a_stopped_peer_delays_nobody_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ports, mut nodes) = network(3, dir.path(), &["--ack-timeout-ms", "20000"]);
+    // Stopped, node 3's kernel still takes connections and bytes, but
+    // nothing confirms them.
+    signal(nodes[2].pid(), "STOP");
+    nodes[0].send("3 are you there");
+    nodes[0].expect_block(&[
+        "Sent to node 3: are you there",
+        "Before: [0, 0, 0]",
+        "After: [1, 0, 0]",
+    ]);
+    // Node 2 gets its message at once, though node 3 has not confirmed.
+    nodes[0].send("2 meanwhile");
+    nodes[0].expect_block(&[
+        "Sent to node 2: meanwhile",
+        "Before: [1, 0, 0]",
+        "After: [2, 0, 0]",
+    ]);
+    nodes[1].expect_block(&[
+        "Message received from node 1: meanwhile (clock [2, 0, 0])",
+        "Before: [0, 0, 0]",
+        "After: [2, 1, 0]",
+    ]);
+    // And node 2's answer is printed by node 1 at once too.
+    // About a second after the send, the console says it waits (before or
+    // after this receipt, whichever comes first).
+    nodes[1].send("1 back");
+    let waiting = "Waiting for node 3 to confirm 1.1 ...";
+    let mut lines: Vec<String> = (0..3).map(|_| nodes[0].next_line()).collect();
+    if lines[0] == waiting {
+        lines.remove(0);
+        lines.push(nodes[0].next_line());
+    } else {
+        nodes[0].expect_next(waiting);
+    }
+    assert_eq!(
+        lines,
+        [
+            "Message received from node 2: back (clock [2, 2, 0])",
+            "Before: [2, 0, 0]",
+            "After: [3, 2, 0]",
+        ]
+    );
+    signal(nodes[2].pid(), "CONT");
+    nodes[0].expect_next("Node 3 confirmed 1.1.");
+    nodes[2].expect_block(&[
+        "Message received from node 1: are you there (clock [1, 0, 0])",
+        "Before: [0, 0, 0]",
+        "After: [1, 0, 1]",
     ]);
 }

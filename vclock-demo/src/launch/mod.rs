@@ -68,6 +68,7 @@ pub(crate) fn run(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         ready_timeout: args
             .ready_timeout_ms
             .map_or(READY_TIMEOUT, Duration::from_millis),
+        stall_node: args.stall_node,
         tmux: TmuxOptions {
             no_attach: args.no_attach,
             socket: args.tmux_socket.clone(),

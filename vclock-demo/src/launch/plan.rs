@@ -47,6 +47,8 @@ pub(crate) struct Plan {
     pub(crate) started: Instant,
     /// How long the nodes get to start listening.
     pub(crate) ready_timeout: Duration,
+    /// A node that stalls before listening, for tests.
+    pub(crate) stall_node: Option<u32>,
     /// Options of the tmux console.
     pub(crate) tmux: TmuxOptions,
     /// Listeners holding the ports; dropped right before spawning.
@@ -74,6 +76,9 @@ impl Plan {
             args.push(dir.into());
         }
         args.extend(self.node_options.iter().cloned());
+        if self.stall_node == Some(id) {
+            args.push("--stall".into());
+        }
         match console {
             NodeConsole::Window => args.push("--pause-on-error".into()),
             NodeConsole::Inline => args.push("--no-help".into()),
@@ -116,6 +121,7 @@ mod tests {
             node_options: vec!["--fsync".into()],
             started: Instant::now(),
             ready_timeout: READY_TIMEOUT,
+            stall_node: None,
             tmux: TmuxOptions::default(),
             reserved: Vec::new(),
         };

@@ -1,0 +1,200 @@
+//! The node's console output: lines collected in a buffer and written to
+//! stdout with one write when the thread holding the node's lock has
+//! nothing more to add, so a piped burst costs a few large writes; the
+//! control lines of `--sync` mode; and rejections counted per cause so a
+//! flood of bad connections prints one line a second, not one each.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::time::{Duration, Instant};
+
+/// Pending output is written out once it reaches this size, even in a burst.
+const HIGH_WATER: usize = 64 * 1024;
+
+/// Control lines (`--sync`) start with this byte (ASCII record separator),
+/// which no other line can contain: text from the network and the keyboard
+/// is sanitized or refused when it holds control characters.
+pub(crate) const CONTROL: char = '\u{1e}';
+
+/// Console output not yet written.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    buf: String,
+    /// Whether control lines are printed (the inline launcher asked).
+    sync: bool,
+}
+
+impl Output {
+    /// An empty buffer; `sync` turns on control lines.
+    pub(crate) fn new(sync: bool) -> Self {
+        Self {
+            buf: String::new(),
+            sync,
+        }
+    }
+
+    /// Whether control lines are printed.
+    pub(crate) fn sync(&self) -> bool {
+        self.sync
+    }
+
+    /// Adds one line.
+    pub(crate) fn line(&mut self, line: std::fmt::Arguments<'_>) {
+        let _ = self.buf.write_fmt(line);
+        self.buf.push('\n');
+    }
+
+    /// Adds text that already ends with a line break.
+    pub(crate) fn push_str(&mut self, text: &str) {
+        self.buf.push_str(text);
+    }
+
+    /// Adds a control line, in `--sync` mode only.
+    pub(crate) fn control(&mut self, line: std::fmt::Arguments<'_>) {
+        if self.sync {
+            self.buf.push(CONTROL);
+            self.line(line);
+        }
+    }
+
+    /// Writes pending output to stdout with one write. Errors (a closed
+    /// pipe) are ignored: the node keeps its clock and log going.
+    pub(crate) fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let mut stdout = io::stdout().lock();
+        let _ = stdout.write_all(self.buf.as_bytes());
+        let _ = stdout.flush();
+        self.buf.clear();
+    }
+
+    /// Writes pending output if there is a lot of it.
+    pub(crate) fn flush_if_large(&mut self) {
+        if self.buf.len() >= HIGH_WATER {
+            self.flush();
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn take(&mut self) -> String {
+        std::mem::take(&mut self.buf)
+    }
+}
+
+/// Reports of one kind (say, rejected connections), at most one line per
+/// cause per period: the first of a cause in a period is printed whole,
+/// later ones are counted and summed up in one line when the period ends.
+#[derive(Debug)]
+pub(crate) struct RateLimited {
+    period: Duration,
+    /// Per cause: when its period started and how many were held back.
+    causes: BTreeMap<String, (Instant, u64)>,
+}
+
+impl RateLimited {
+    /// One line per cause per `period`.
+    pub(crate) fn new(period: Duration) -> Self {
+        Self {
+            period,
+            causes: BTreeMap::new(),
+        }
+    }
+
+    /// Reports one occurrence of `cause`, described by `line`. Returns the
+    /// lines to print now (the summary of an ended period, then `line` if
+    /// it opens a new period).
+    pub(crate) fn report(&mut self, now: Instant, cause: &str, line: String) -> Vec<String> {
+        let mut lines = self.tick(now);
+        match self.causes.get_mut(cause) {
+            Some((_, held)) => *held += 1,
+            None => {
+                self.causes.insert(cause.to_owned(), (now, 0));
+                lines.push(line);
+            }
+        }
+        lines
+    }
+
+    /// Ends the periods that are over: a summary line for each cause that
+    /// had occurrences held back.
+    pub(crate) fn tick(&mut self, now: Instant) -> Vec<String> {
+        let mut lines = Vec::new();
+        let period = self.period;
+        self.causes.retain(|cause, &mut (start, held)| {
+            if now.duration_since(start) < period {
+                return true;
+            }
+            if held > 0 {
+                let times = if held == 1 { "time" } else { "times" };
+                lines.push(format!(
+                    "The same happened {held} more {times} in {:.1} s ({cause}).",
+                    now.duration_since(start).as_secs_f64()
+                ));
+            }
+            false
+        });
+        lines
+    }
+}
+
+/// A short name for what kind of problem `error` is: its variant's name,
+/// without the details (addresses, lengths) that differ between two
+/// occurrences of the same problem.
+pub(crate) fn cause_of(error: &impl std::fmt::Debug) -> String {
+    let debug = format!("{error:?}");
+    let end = debug.find([' ', '{', '(']).unwrap_or(debug.len());
+    debug[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_lines_only_in_sync_mode() {
+        let mut plain = Output::new(false);
+        plain.control(format_args!("done"));
+        plain.line(format_args!("Clock: [0]"));
+        assert_eq!(plain.take(), "Clock: [0]\n");
+        let mut sync = Output::new(true);
+        sync.control(format_args!("done"));
+        assert_eq!(sync.take(), "\u{1e}done\n");
+    }
+
+    #[test]
+    fn one_line_per_cause_per_period() {
+        let start = Instant::now();
+        let mut limit = RateLimited::new(Duration::from_secs(1));
+        let at = |ms| start + Duration::from_millis(ms);
+        assert_eq!(limit.report(at(0), "BadMagic", "first".into()), ["first"]);
+        for ms in 1..500 {
+            assert!(limit.report(at(ms), "BadMagic", "again".into()).is_empty());
+        }
+        // Another cause is reported at once.
+        assert_eq!(limit.report(at(600), "TooLarge", "other".into()), ["other"]);
+        assert_eq!(
+            limit.tick(at(1000)),
+            ["The same happened 499 more times in 1.0 s (BadMagic)."]
+        );
+        // TooLarge had nothing held back: its period ends silently, and the
+        // next one is printed whole again.
+        assert!(limit.tick(at(1700)).is_empty());
+        assert_eq!(limit.report(at(1800), "TooLarge", "new".into()), ["new"]);
+    }
+
+    #[test]
+    fn causes_drop_the_details() {
+        #[derive(Debug)]
+        #[allow(dead_code)]
+        enum E {
+            FrameTooLarge { len: u64 },
+            Truncated(&'static str),
+            EmptyFrame,
+        }
+        assert_eq!(cause_of(&E::FrameTooLarge { len: 9 }), "FrameTooLarge");
+        assert_eq!(cause_of(&E::Truncated("x")), "Truncated");
+        assert_eq!(cause_of(&E::EmptyFrame), "EmptyFrame");
+    }
+}

@@ -1,0 +1,526 @@
+//! The node's logic as a pure state machine: no sockets, no files, no
+//! threads.
+//!
+//! Every event goes through two steps. `plan_*` works out what the event
+//! would be (its before and after clocks, its lines, the message it sends)
+//! without changing anything, or says why it cannot happen. The caller then
+//! writes the planned event to the log (write-ahead) and only if that
+//! succeeded calls [`Node::commit`], which applies it and hands back the
+//! message to send, if any. A rejected input, or a log that cannot be
+//! written, therefore leaves the clock exactly as it was, and a message can
+//! never leave before its send event is on record.
+
+use std::fmt::{self, Write as _};
+
+use vclock_core::{Process, Transition, VectorClock};
+use vclock_net::Envelope;
+
+use crate::console::sanitize;
+
+/// The most bytes of a message's text that go into the log. Longer texts
+/// are cut (at a character boundary) and the log says how much is missing,
+/// so a log line, and the tail a restart reads, stay small.
+pub(crate) const LOG_TEXT_MAX: usize = 4096;
+
+/// An event's short name: the node that had it and its own counter after
+/// it. `2.3` is node 2's third event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct EventName {
+    /// The node id.
+    pub(crate) node: u32,
+    /// The node's own counter after the event, from 1.
+    pub(crate) counter: u64,
+}
+
+impl fmt::Display for EventName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.node, self.counter)
+    }
+}
+
+/// What this node believes about a peer's reachability. Only `Down` changes
+/// what the node does: a send to a peer known to be down is refused at
+/// once, with the clock unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum PeerState {
+    /// Never contacted, or a message from it arrived since it was last
+    /// found down (it is running again).
+    Unknown,
+    /// Its connection works.
+    Up,
+    /// Its connection was refused or reset and not re-established; the
+    /// text says what happened.
+    Down(String),
+}
+
+/// What kind of event a planned event is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum EventKind {
+    /// An internal event carrying a note.
+    Internal {
+        /// The note as typed.
+        text: String,
+    },
+    /// A send event: one message to one node.
+    Send {
+        /// The recipient.
+        to: u32,
+        /// The text as typed.
+        text: String,
+    },
+    /// A receive event.
+    Receive {
+        /// The sender.
+        from: u32,
+        /// The sender's send event, named by the stamp it carried.
+        send: EventName,
+        /// The text, made safe to print.
+        text: String,
+        /// The clock the message carried.
+        stamp: VectorClock<u32>,
+    },
+}
+
+/// An event worked out but not applied.
+#[derive(Debug)]
+pub(crate) struct Planned {
+    next: Process<u32>,
+    /// The clock before and after the event.
+    pub(crate) transition: Transition<u32>,
+    /// What happens.
+    pub(crate) kind: EventKind,
+    /// Lines to print before the event (notes about the input).
+    pub(crate) notes: Vec<String>,
+}
+
+impl Planned {
+    /// The event's name.
+    pub(crate) fn name(&self) -> EventName {
+        EventName {
+            node: *self.next.id(),
+            counter: self.transition.after.get(self.next.id()),
+        }
+    }
+
+    /// Whether the event is a receipt (which the log must take even when
+    /// it is full: the message has been confirmed to its sender).
+    pub(crate) fn is_receipt(&self) -> bool {
+        matches!(self.kind, EventKind::Receive { .. })
+    }
+
+    /// The event's text in the log: like its console line, with the text
+    /// bounded to [`LOG_TEXT_MAX`] bytes, and for a receipt the name of the
+    /// send event instead of the clock.
+    pub(crate) fn log_text(&self) -> String {
+        match &self.kind {
+            EventKind::Internal { text } => format!("Internal event: {}", bounded(text)),
+            EventKind::Send { to, text } => format!("Sent to node {to}: {}", bounded(text)),
+            EventKind::Receive {
+                from, send, text, ..
+            } => format!(
+                "Message received from node {from} (event {send}): {}",
+                bounded(text)
+            ),
+        }
+    }
+
+    /// The event's lines on the console: what happened, then the clocks
+    /// before and after, with the counters of nodes 1..=n in id order.
+    pub(crate) fn console_lines(&self, n: u32) -> String {
+        let mut out = String::new();
+        for note in &self.notes {
+            out.push_str(note);
+            out.push('\n');
+        }
+        match &self.kind {
+            EventKind::Internal { text } => {
+                let _ = write!(out, "Internal event: {text}");
+            }
+            EventKind::Send { to, text } => {
+                let _ = write!(out, "Sent to node {to}: {text}");
+            }
+            EventKind::Receive {
+                from, text, stamp, ..
+            } => {
+                let _ = write!(out, "Message received from node {from}: {text} (clock ");
+                push_clock(&mut out, stamp, n);
+                out.push(')');
+            }
+        }
+        out.push_str("\nBefore: ");
+        push_clock(&mut out, &self.transition.before, n);
+        out.push_str("\nAfter: ");
+        push_clock(&mut out, &self.transition.after, n);
+        out.push('\n');
+        out
+    }
+}
+
+/// A message to hand to the transport after its send event was recorded.
+#[derive(Debug, Clone)]
+pub(crate) struct Outgoing {
+    /// The recipient.
+    pub(crate) to: u32,
+    /// The send event's name.
+    pub(crate) name: EventName,
+    /// What goes on the wire.
+    pub(crate) envelope: Envelope<u32, String>,
+}
+
+/// One node: its id, the number of nodes, its clock and what it knows of
+/// its peers.
+#[derive(Debug)]
+pub(crate) struct Node {
+    id: u32,
+    n: u32,
+    process: Process<u32>,
+    /// Entry `i` is node `i + 1`; this node's own entry is never read.
+    peers: Vec<PeerState>,
+}
+
+impl Node {
+    /// Node `id` of `n`, starting from `clock` (empty for a fresh node).
+    pub(crate) fn new(id: u32, n: u32, clock: VectorClock<u32>) -> Self {
+        Self {
+            id,
+            n,
+            process: Process::with_clock(id, clock),
+            peers: vec![PeerState::Unknown; n as usize],
+        }
+    }
+
+    /// This node's id.
+    pub(crate) fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// The number of nodes.
+    pub(crate) fn n(&self) -> u32 {
+        self.n
+    }
+
+    /// The current clock.
+    pub(crate) fn clock(&self) -> &VectorClock<u32> {
+        self.process.clock()
+    }
+
+    /// What this node believes about node `id`.
+    pub(crate) fn peer(&self, id: u32) -> &PeerState {
+        &self.peers[id as usize - 1]
+    }
+
+    /// Records what the transport found out about node `id`.
+    pub(crate) fn set_peer(&mut self, id: u32, state: PeerState) {
+        self.peers[id as usize - 1] = state;
+    }
+
+    /// Plans an internal event.
+    ///
+    /// # Errors
+    ///
+    /// The clock cannot tick (its own counter is at `u64::MAX`).
+    pub(crate) fn plan_internal(&self, text: &str) -> Result<Planned, String> {
+        let mut next = self.process.clone();
+        let transition = next
+            .local_event()
+            .map_err(|e| format!("{e}; clock unchanged"))?;
+        Ok(Planned {
+            next,
+            transition,
+            kind: EventKind::Internal {
+                text: text.to_owned(),
+            },
+            notes: Vec::new(),
+        })
+    }
+
+    /// Plans the send event of one message to node `to` (another node).
+    ///
+    /// # Errors
+    ///
+    /// Node `to` is known to be down, or the clock cannot tick.
+    pub(crate) fn plan_send(&self, to: u32, text: &str) -> Result<Planned, String> {
+        if let PeerState::Down(why) = self.peer(to) {
+            return Err(format!(
+                "cannot send to node {to}: it is down ({why}); clock unchanged"
+            ));
+        }
+        let mut next = self.process.clone();
+        let transition = next.send().map_err(|e| format!("{e}; clock unchanged"))?;
+        Ok(Planned {
+            next,
+            transition,
+            kind: EventKind::Send {
+                to,
+                text: text.to_owned(),
+            },
+            notes: Vec::new(),
+        })
+    }
+
+    /// Plans the receive event of a message that arrived, after checking
+    /// that it cannot corrupt the clock.
+    ///
+    /// # Errors
+    ///
+    /// What is wrong with the message, as a line to print (it ends with
+    /// "clock unchanged").
+    pub(crate) fn plan_receive(&self, envelope: Envelope<u32, String>) -> Result<Planned, String> {
+        let Envelope {
+            from,
+            clock: stamp,
+            payload,
+        } = envelope;
+        let (id, n) = (self.id, self.n);
+        if !(1..=n).contains(&from) || from == id {
+            return Err(format!(
+                "rejected a message that claims to come from node {from}; clock unchanged"
+            ));
+        }
+        let problem = if let Some((&bad, _)) = stamp.iter().find(|&(&k, _)| !(1..=n).contains(&k)) {
+            Some(format!(
+                "its clock names node {bad}, but nodes are 1 to {n}"
+            ))
+        } else if stamp.get(&from) == 0 {
+            Some(format!("its clock has no send event of node {from}"))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            return Err(format!(
+                "rejected a message from node {from}: {problem}; clock unchanged"
+            ));
+        }
+        let mut notes = Vec::new();
+        // A sender that knows of more events of this node than it has had
+        // talked to an earlier run of it (restarted without its log). The
+        // receive rule (merge, then tick) keeps the clock monotonic, so the
+        // message is taken, with a note.
+        let (claimed, had) = (stamp.get(&id), self.process.clock().get(&id));
+        if claimed > had {
+            let events = if claimed == 1 { "event" } else { "events" };
+            notes.push(format!(
+                "Note: node {from} knows of {claimed} {events} of this node, more than the {had} it has had (was it restarted without its log?)"
+            ));
+        }
+        let mut next = self.process.clone();
+        let transition = next
+            .receive(&stamp)
+            .map_err(|e| format!("message from node {from} refused: {e}; clock unchanged"))?;
+        Ok(Planned {
+            next,
+            transition,
+            kind: EventKind::Receive {
+                from,
+                send: EventName {
+                    node: from,
+                    counter: stamp.get(&from),
+                },
+                text: sanitize(&payload).into_owned(),
+                stamp,
+            },
+            notes,
+        })
+    }
+
+    /// Applies a planned event (which the caller has logged). Returns the
+    /// message to send for a send event.
+    ///
+    /// The plan must have been made from the current state: planning is
+    /// cheap and done under the same lock as the commit, so nothing can
+    /// come between the two.
+    pub(crate) fn commit(&mut self, planned: Planned) -> Option<Outgoing> {
+        let name = planned.name();
+        self.process = planned.next;
+        match planned.kind {
+            EventKind::Send { to, text } => Some(Outgoing {
+                to,
+                name,
+                envelope: Envelope::new(self.id, planned.transition.after, text),
+            }),
+            EventKind::Receive { from, .. } => {
+                // It runs, so whatever made it look down is over.
+                if matches!(self.peer(from), PeerState::Down(_)) {
+                    self.set_peer(from, PeerState::Unknown);
+                }
+                None
+            }
+            EventKind::Internal { .. } => None,
+        }
+    }
+}
+
+/// At most [`LOG_TEXT_MAX`] bytes of `text`, cut at a character boundary,
+/// with a note of what was left out.
+fn bounded(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.len() <= LOG_TEXT_MAX {
+        return text.into();
+    }
+    let mut cut = LOG_TEXT_MAX;
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!(
+        "{} [... {} more bytes not logged]",
+        &text[..cut],
+        text.len() - cut
+    )
+    .into()
+}
+
+/// Appends `[c1, c2, ..., cN]`: counters of nodes 1..=n, absent ones as 0.
+pub(crate) fn push_clock(out: &mut String, clock: &VectorClock<u32>, n: u32) {
+    out.push('[');
+    let mut entries = clock.iter().peekable();
+    for id in 1..=n {
+        if id > 1 {
+            out.push_str(", ");
+        }
+        while entries.next_if(|&(&k, _)| k < id).is_some() {}
+        let counter = entries.next_if(|&(&k, _)| k == id).map_or(0, |(_, c)| c);
+        let _ = write!(out, "{counter}");
+    }
+    out.push(']');
+}
+
+/// `[c1, ..., cN]` as a string.
+pub(crate) fn clock_string(clock: &VectorClock<u32>, n: u32) -> String {
+    let mut s = String::new();
+    push_clock(&mut s, clock, n);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(from: u32, clock: &[(u32, u64)], text: &str) -> Envelope<u32, String> {
+        Envelope::new(from, clock.iter().copied().collect(), text.to_owned())
+    }
+
+    #[test]
+    fn clocks_print_in_id_order_with_zeros() {
+        let clock = VectorClock::from_iter([(3, 7), (1, 2)]);
+        assert_eq!(clock_string(&clock, 4), "[2, 0, 7, 0]");
+        assert_eq!(clock_string(&VectorClock::new(), 3), "[0, 0, 0]");
+        assert_eq!(clock_string(&VectorClock::from_iter([(1, 1)]), 1), "[1]");
+    }
+
+    #[test]
+    fn planning_changes_nothing_until_commit() {
+        let mut node = Node::new(1, 3, VectorClock::new());
+        let planned = node.plan_send(2, "hello").unwrap();
+        assert_eq!(node.clock(), &VectorClock::new());
+        assert_eq!(planned.name().to_string(), "1.1");
+        assert_eq!(
+            planned.console_lines(3),
+            "Sent to node 2: hello\nBefore: [0, 0, 0]\nAfter: [1, 0, 0]\n"
+        );
+        assert_eq!(planned.log_text(), "Sent to node 2: hello");
+        // A second plan from the same state names the same event: only a
+        // commit moves the clock.
+        assert_eq!(node.plan_internal("x").unwrap().name().to_string(), "1.1");
+        let out = node.commit(planned).unwrap();
+        assert_eq!((out.to, out.name.to_string()), (2, "1.1".to_owned()));
+        assert_eq!(out.envelope.clock, VectorClock::from_iter([(1, 1)]));
+        assert_eq!(out.envelope.payload, "hello");
+        assert_eq!(node.clock(), &VectorClock::from_iter([(1, 1)]));
+        assert_eq!(node.plan_internal("x").unwrap().name().to_string(), "1.2");
+    }
+
+    #[test]
+    fn receipts_name_the_send_event_and_sanitize_text() {
+        let mut node = Node::new(2, 3, VectorClock::from_iter([(2, 1)]));
+        let planned = node
+            .plan_receive(envelope(1, &[(1, 3)], "hi\u{1b}[2J"))
+            .unwrap();
+        assert_eq!(
+            planned.log_text(),
+            "Message received from node 1 (event 1.3): hi\\u{1b}[2J"
+        );
+        assert_eq!(
+            planned.console_lines(3),
+            "Message received from node 1: hi\\u{1b}[2J (clock [3, 0, 0])\nBefore: [0, 1, 0]\nAfter: [3, 2, 0]\n"
+        );
+        assert!(planned.is_receipt());
+        assert!(node.commit(planned).is_none());
+        assert_eq!(node.clock(), &VectorClock::from_iter([(1, 3), (2, 2)]));
+    }
+
+    #[test]
+    fn bad_messages_leave_the_clock_alone() {
+        let node = Node::new(1, 3, VectorClock::from_iter([(1, 4)]));
+        let cases = [
+            (envelope(4, &[(4, 1)], "x"), "claims to come from node 4"),
+            (envelope(1, &[(1, 9)], "x"), "claims to come from node 1"),
+            (envelope(0, &[(2, 1)], "x"), "claims to come from node 0"),
+            (envelope(2, &[(2, 1), (7, 1)], "x"), "names node 7"),
+            (envelope(2, &[(3, 1)], "x"), "no send event of node 2"),
+            (
+                envelope(2, &[(1, u64::MAX), (2, 1)], "x"),
+                "counter is at u64::MAX",
+            ),
+        ];
+        for (message, expected) in cases {
+            let error = node.plan_receive(message).unwrap_err();
+            assert!(error.contains(expected), "{error}");
+            assert!(error.ends_with("clock unchanged"), "{error}");
+            assert_eq!(node.clock(), &VectorClock::from_iter([(1, 4)]));
+        }
+    }
+
+    #[test]
+    fn a_sender_that_knows_more_of_us_gets_a_note() {
+        let node = Node::new(2, 2, VectorClock::new());
+        let planned = node
+            .plan_receive(envelope(1, &[(1, 2), (2, 1)], "y"))
+            .unwrap();
+        assert_eq!(
+            planned.notes,
+            [
+                "Note: node 1 knows of 1 event of this node, more than the 0 it has had (was it restarted without its log?)"
+            ]
+        );
+        assert!(planned.console_lines(2).starts_with("Note: node 1 knows"));
+    }
+
+    #[test]
+    fn down_peers_are_refused_until_they_speak_again() {
+        let mut node = Node::new(1, 2, VectorClock::new());
+        node.set_peer(2, PeerState::Down("connection refused".into()));
+        assert_eq!(
+            node.plan_send(2, "x").unwrap_err(),
+            "cannot send to node 2: it is down (connection refused); clock unchanged"
+        );
+        let planned = node.plan_receive(envelope(2, &[(2, 1)], "back")).unwrap();
+        node.commit(planned);
+        assert_eq!(node.peer(2), &PeerState::Unknown);
+        assert!(node.plan_send(2, "x").is_ok());
+    }
+
+    #[test]
+    fn long_texts_are_cut_in_the_log_only() {
+        let node = Node::new(1, 2, VectorClock::new());
+        let text = "é".repeat(LOG_TEXT_MAX); // 2 bytes each
+        let planned = node.plan_internal(&text).unwrap();
+        let logged = planned.log_text();
+        assert!(logged.len() < LOG_TEXT_MAX + 100, "{}", logged.len());
+        assert!(logged.ends_with(&format!("[... {} more bytes not logged]", LOG_TEXT_MAX)));
+        assert!(planned.console_lines(2).contains(&text));
+    }
+
+    #[test]
+    fn a_clock_at_its_limit_refuses_events() {
+        let node = Node::new(1, 2, VectorClock::from_iter([(1, u64::MAX)]));
+        assert!(
+            node.plan_internal("x")
+                .unwrap_err()
+                .ends_with("clock unchanged")
+        );
+        assert!(
+            node.plan_send(2, "x")
+                .unwrap_err()
+                .ends_with("clock unchanged")
+        );
+    }
+}

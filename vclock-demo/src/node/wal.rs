@@ -1,0 +1,423 @@
+//! The node's write-ahead log, in the GoVector format that ShiViz reads.
+//!
+//! Every event is appended (header line and text line, one `write` call on
+//! a file opened for appending) before it takes effect: before the clock
+//! changes, before anything is printed, and for a send before the message
+//! is handed to the network. So a node killed at any instant has logged
+//! every message that left it, and a restarted node resumes from the last
+//! logged event and never gives a counter to two events. The last record
+//! can be cut short only if the process dies inside that one write; its
+//! event had not happened yet (no message left for it), and a restart
+//! drops the torn record and says so.
+//!
+//! A record reaches the operating system when `append` returns, which
+//! survives the process being killed but not the machine losing power. With
+//! [`WalOptions::fsync`] every record is also flushed to the disk before
+//! the event takes effect (`fdatasync`), at a cost the README measures.
+//!
+//! Restarting reads only the log's tail, so its memory does not grow with
+//! the log: records are bounded (a text of at most
+//! [`LOG_TEXT_MAX`] bytes, a header of at most
+//! [`MAX_NODES`] entries), so the last whole record always lies within the
+//! last [`TAIL_LEN`] bytes.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use vclock_core::VectorClock;
+
+use super::state::LOG_TEXT_MAX;
+use crate::govector::{format_event, host_id, host_name, log_path, parse_header};
+use crate::network::MAX_NODES;
+
+/// How much of a log's end a restart reads: room for the longest header
+/// (every node's entry at 20 digits) and text line, twice over.
+pub(crate) const TAIL_LEN: u64 = 2 * (MAX_NODES as u64 * 36 + 2 * LOG_TEXT_MAX as u64 + 64);
+
+/// How the log is written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct WalOptions {
+    /// Flush every record to the disk before its event takes effect.
+    pub(crate) fsync: bool,
+    /// Once the log has this many bytes, refuse new sends and internal
+    /// events (receipts are still logged: their messages were confirmed).
+    pub(crate) max_bytes: Option<u64>,
+}
+
+/// Why a record was not appended.
+#[derive(Debug)]
+pub(crate) enum AppendError {
+    /// The log reached its size cap.
+    Full {
+        /// The cap in bytes.
+        max: u64,
+    },
+    /// Writing (or flushing) failed.
+    Io(io::Error),
+}
+
+impl std::fmt::Display for AppendError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Full { max } => write!(
+                f,
+                "the log is full ({max} bytes, --log-max-bytes); only receipts are still logged"
+            ),
+            Self::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+/// What opening a log found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Resumed {
+    /// The clock of the last logged event, if the log has any.
+    pub(crate) clock: Option<VectorClock<u32>>,
+    /// Bytes of a torn last record that were cut off.
+    pub(crate) dropped: u64,
+}
+
+/// An open node log.
+#[derive(Debug)]
+pub(crate) struct Wal {
+    file: File,
+    path: PathBuf,
+    len: u64,
+    options: WalOptions,
+    record: String,
+}
+
+impl Wal {
+    /// Opens (creating it and `dir` if needed) the log of node `id` of `n`.
+    /// When it already holds events, returns the clock of the last one so
+    /// the node resumes from it.
+    pub(crate) fn open(
+        dir: &Path,
+        id: u32,
+        n: u32,
+        options: WalOptions,
+    ) -> anyhow::Result<(Self, Resumed)> {
+        fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create log directory {}", dir.display()))?;
+        let path = log_path(dir, id);
+        if let Ok(meta) = fs::metadata(&path) {
+            if !meta.is_file() {
+                bail!("{} is not a regular file", path.display());
+            }
+        }
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let mut resume = || -> anyhow::Result<(Resumed, u64)> {
+            let len = file.metadata()?.len();
+            let start = len.saturating_sub(TAIL_LEN);
+            let mut tail = Vec::new();
+            file.seek(SeekFrom::Start(start))?;
+            (&mut file).take(len - start).read_to_end(&mut tail)?;
+            let (clock, whole) = last_event(&tail, start == 0, id, n)?;
+            let dropped = tail.len() as u64 - whole as u64;
+            if dropped > 0 {
+                file.set_len(start + whole as u64)?;
+            }
+            Ok((Resumed { clock, dropped }, len - dropped))
+        };
+        let (resumed, len) = resume().with_context(|| {
+            format!(
+                "cannot resume from {}; move it away or use another --log-dir",
+                path.display()
+            )
+        })?;
+        Ok((
+            Self {
+                file,
+                path,
+                len,
+                options,
+                record: String::new(),
+            },
+            resumed,
+        ))
+    }
+
+    /// The file's path.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one event with a single write (and, with `fsync`, waits
+    /// until it is on the disk). A receipt is appended even when the log is
+    /// full.
+    pub(crate) fn append(
+        &mut self,
+        id: u32,
+        clock: &VectorClock<u32>,
+        text: &str,
+        receipt: bool,
+    ) -> Result<(), AppendError> {
+        if let Some(max) = self.options.max_bytes {
+            if self.len >= max && !receipt {
+                return Err(AppendError::Full { max });
+            }
+        }
+        self.record.clear();
+        format_event(&mut self.record, id, clock, text);
+        self.file
+            .write_all(self.record.as_bytes())
+            .map_err(AppendError::Io)?;
+        self.len += self.record.len() as u64;
+        if self.options.fsync {
+            self.file.sync_data().map_err(AppendError::Io)?;
+        }
+        Ok(())
+    }
+}
+
+/// The clock of the last whole event in `tail` (the end of a log of node
+/// `id` of `n`; `from_start` when it is the whole file) and where that
+/// event ends. Whatever follows it must be one torn record (a header line
+/// without its text line, or a last line without its line break); anything
+/// else is refused rather than cut, since it is not what a crash leaves.
+fn last_event(
+    tail: &[u8],
+    from_start: bool,
+    id: u32,
+    n: u32,
+) -> anyhow::Result<(Option<VectorClock<u32>>, usize)> {
+    // Whole lines only: a tail that starts mid-file starts mid-line.
+    let first = if from_start {
+        0
+    } else {
+        match tail.iter().position(|&b| b == b'\n') {
+            Some(i) => i + 1,
+            None => bail!("no line break in the last {} bytes", tail.len()),
+        }
+    };
+    let mut lines = Vec::new();
+    let mut start = first;
+    for (i, &b) in tail.iter().enumerate().skip(first) {
+        if b == b'\n' {
+            lines.push((start, i));
+            start = i + 1;
+        }
+    }
+    let own = host_name(id);
+    let header_at = |k: usize| {
+        let (s, e) = lines[k];
+        std::str::from_utf8(&tail[s..e])
+            .ok()
+            .and_then(|line| parse_header(line).ok())
+    };
+    // The last header followed by one whole line is the last event. Texts
+    // never look like headers: they start with "Sent", "Message" or
+    // "Internal".
+    let last = (0..lines.len().saturating_sub(1))
+        .rev()
+        .find_map(|k| header_at(k).map(|header| (k, header)));
+    let end = last.as_ref().map_or(first, |&(k, _)| lines[k + 1].1 + 1);
+    if !is_torn_record(&tail[end..], &own) {
+        bail!(
+            "{} bytes after the last whole event are not one record cut short",
+            tail.len() - end
+        );
+    }
+    let Some((_, header)) = last else {
+        if !from_start {
+            bail!("no whole event in the last {} bytes", tail.len());
+        }
+        return Ok((None, 0));
+    };
+    if header.host != own {
+        bail!("the last event is from {}, not {own}", header.host);
+    }
+    let mut clock = VectorClock::new();
+    for (host, counter) in header.clock {
+        match host_id(host) {
+            Some(node) if (1..=n).contains(&node) => clock.extend([(node, counter)]),
+            _ => bail!("the last event's clock names {host}, which is not a node from 1 to {n}"),
+        }
+    }
+    if clock.get(&id) == 0 {
+        bail!("the last event's clock has no entry for {own}");
+    }
+    Ok((Some(clock), end))
+}
+
+/// Whether `rest` is what a crash inside the write of one record of host
+/// `own` leaves: nothing, part of its header line, or its whole header line
+/// and part of its text line.
+fn is_torn_record(rest: &[u8], own: &str) -> bool {
+    let start = format!("{own} {{");
+    match rest.iter().position(|&b| b == b'\n') {
+        None => rest.starts_with(start.as_bytes()) || start.as_bytes().starts_with(rest),
+        Some(i) => {
+            let header = std::str::from_utf8(&rest[..i])
+                .ok()
+                .and_then(|line| parse_header(line).ok());
+            header.is_some_and(|h| h.host == own) && !rest[i + 1..].contains(&b'\n')
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LOG: &[u8] = b"node1 {\"node1\":1}\na\nnode1 {\"node1\":2, \"node2\":4}\nb\n";
+
+    fn resume(bytes: &[u8], id: u32, n: u32) -> anyhow::Result<(Option<VectorClock<u32>>, usize)> {
+        last_event(bytes, true, id, n)
+    }
+
+    #[test]
+    fn resume_from_the_last_event() {
+        assert_eq!(
+            resume(LOG, 1, 2).unwrap(),
+            (Some(VectorClock::from_iter([(1, 2), (2, 4)])), LOG.len())
+        );
+        assert_eq!(resume(b"", 1, 2).unwrap(), (None, 0));
+        assert!(
+            resume(LOG, 2, 2)
+                .unwrap_err()
+                .to_string()
+                .contains("not node2")
+        );
+        assert!(resume(LOG, 1, 1).unwrap_err().to_string().contains("node2"));
+    }
+
+    #[test]
+    fn a_torn_last_record_is_cut_off() {
+        let whole = LOG.len();
+        // Cut anywhere inside the last record: resume from the one before.
+        let second = LOG.len() - b"node1 {\"node1\":2, \"node2\":4}\nb\n".len();
+        for cut in second + 1..whole {
+            let (clock, end) = resume(&LOG[..cut], 1, 2).unwrap();
+            assert_eq!(
+                clock,
+                Some(VectorClock::from_iter([(1, 1)])),
+                "cut at {cut}"
+            );
+            assert_eq!(end, second, "cut at {cut}");
+        }
+        // A first record torn leaves nothing.
+        assert_eq!(resume(b"node1 {\"node1\":1}\n", 1, 2).unwrap(), (None, 0));
+        assert_eq!(resume(b"node1 {\"no", 1, 2).unwrap(), (None, 0));
+        assert_eq!(resume(b"no", 1, 2).unwrap(), (None, 0));
+        // Something that is not a log at all is never cut.
+        assert!(resume(b"my notes\n", 1, 2).is_err());
+        assert!(resume(b"node2 {\"node2\":1}\nSent", 1, 2).is_err());
+    }
+
+    #[test]
+    fn a_tail_read_mid_file_starts_at_a_line() {
+        let mut tail = b"ent: a\n".to_vec();
+        tail.extend_from_slice(LOG);
+        let (clock, end) = last_event(&tail, false, 1, 2).unwrap();
+        assert_eq!(clock, Some(VectorClock::from_iter([(1, 2), (2, 4)])));
+        assert_eq!(end, tail.len());
+    }
+
+    #[test]
+    fn garbage_after_the_last_event_is_refused() {
+        let mut log = LOG.to_vec();
+        log.extend_from_slice(b"x\ny\nz\n");
+        assert!(resume(&log, 1, 2).is_err());
+    }
+
+    fn open(dir: &Path, options: WalOptions) -> (Wal, Resumed) {
+        Wal::open(dir, 1, 2, options).unwrap()
+    }
+
+    #[test]
+    fn append_then_reopen_resumes_and_repairs() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, resumed) = open(dir.path(), WalOptions::default());
+        assert_eq!(resumed, Resumed::default());
+        let one = VectorClock::from_iter([(1, 1)]);
+        let two = VectorClock::from_iter([(1, 2), (2, 1)]);
+        wal.append(1, &one, "Internal event: a", false).unwrap();
+        wal.append(1, &two, "Sent to node 2: b", false).unwrap();
+        drop(wal);
+        let (_, resumed) = open(dir.path(), WalOptions::default());
+        assert_eq!(resumed.clock, Some(two.clone()));
+        assert_eq!(resumed.dropped, 0);
+
+        // A record torn by a crash inside its write is cut off on restart.
+        let path = log_path(dir.path(), 1);
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"node1 {\"node1\":3, \"node2\":1}\nSent to n")
+            .unwrap();
+        drop(file);
+        let (mut wal, resumed) = open(dir.path(), WalOptions::default());
+        assert_eq!(resumed.clock, Some(two));
+        assert_eq!(resumed.dropped, 38);
+        let three = VectorClock::from_iter([(1, 3), (2, 1)]);
+        wal.append(1, &three, "Internal event: c", false).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("b\nnode1 {\"node1\":3, \"node2\":1}\nInternal event: c\n"));
+    }
+
+    #[test]
+    fn a_full_log_takes_only_receipts() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = WalOptions {
+            fsync: true,
+            max_bytes: Some(30),
+        };
+        let (mut wal, _) = open(dir.path(), options);
+        let clock = VectorClock::from_iter([(1, 1)]);
+        wal.append(1, &clock, "Internal event: first", false)
+            .unwrap();
+        let full = wal.append(1, &clock, "Internal event: more", false);
+        assert!(matches!(full, Err(AppendError::Full { max: 30 })));
+        wal.append(
+            1,
+            &clock,
+            "Message received from node 2 (event 2.1): x",
+            true,
+        )
+        .unwrap();
+        // Reopened, the cap still counts what is there.
+        drop(wal);
+        let (mut wal, _) = open(dir.path(), options);
+        assert!(wal.append(1, &clock, "Internal event: x", false).is_err());
+    }
+
+    #[test]
+    fn a_log_that_is_not_a_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir(log_path(dir.path(), 1)).unwrap();
+        let error = Wal::open(dir.path(), 1, 2, WalOptions::default()).unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .ends_with("node1.log is not a regular file"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn restart_reads_only_the_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = open(dir.path(), WalOptions::default());
+        let mut clock = VectorClock::new();
+        for _ in 0..2000 {
+            clock.increment(1).unwrap();
+            wal.append(
+                1,
+                &clock,
+                &format!("Internal event: {}", "x".repeat(500)),
+                false,
+            )
+            .unwrap();
+        }
+        drop(wal);
+        assert!(fs::metadata(log_path(dir.path(), 1)).unwrap().len() > TAIL_LEN);
+        let (_, resumed) = open(dir.path(), WalOptions::default());
+        assert_eq!(resumed.clock, Some(VectorClock::from_iter([(1, 2000)])));
+    }
+}
