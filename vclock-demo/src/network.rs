@@ -8,6 +8,12 @@ pub(crate) const MAX_NODES: u32 = 1000;
 /// The largest frame a node sends or accepts, in bytes.
 pub(crate) const MAX_FRAME: u32 = 1 << 20;
 
+/// Control lines that nodes print for the inline launcher (`--sync`) start
+/// with this byte (ASCII record separator), which no other line can
+/// contain: text from the network and the keyboard is sanitized or refused
+/// when it holds control characters.
+pub(crate) const CONTROL: char = '\u{1e}';
+
 /// The longest message text a node of `n` nodes can send: the frame limit
 /// less a generous bound on the rest of the envelope (bincode varints: the
 /// sender id, the clock's length and `n` id/counter pairs, the text length).

@@ -167,13 +167,14 @@ fn nodes_not_listening_in_time_stop_the_launch() {
         ],
         dir.path(),
     );
-    // Nodes 1 and 3 listen (in either order); node 2 never does.
-    for _ in 0..2 {
-        let line = launcher.wait_for("a node listening", |l| l.contains("] Listening at "));
-        assert!(!line.starts_with("[node 2]"), "{line}");
-    }
+    // Node 1 listens; node 2 never does, so node 3's lines (which come
+    // after node 2's in the transcript) are held until the launch ends.
+    let line = launcher.wait_for("a node listening", |l| l.contains("] Listening at "));
+    assert!(line.starts_with("[node 1]"), "{line}");
     let nodes = children_of(launcher.pid());
     assert_eq!(nodes.len(), 3, "node processes: {nodes:?}");
+    let line = launcher.wait_for("node 3 at the end", |l| l.contains("] Listening at "));
+    assert!(line.starts_with("[node 3]"), "{line}");
     let status = launcher.wait_exit();
     assert_eq!(status.code(), Some(1));
     let stderr = launcher.final_stderr();

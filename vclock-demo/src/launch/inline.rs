@@ -12,16 +12,23 @@
 //! only the launcher, which then does the reaping; and because a node exits
 //! when its stdin closes, nodes never outlive a launcher that was killed
 //! outright.
+//!
+//! When the launcher's input is not a terminal (a script), the nodes run
+//! with `--sync`: the launcher hands out one line at a time and waits until
+//! its events (its sends and their receipts) are printed, and prints every
+//! node's lines in the order their events happened ([`Order`]), so piping
+//! the same lines prints the same transcript every time.
 
-use std::io::{self, BufRead as _, BufReader, Read, Write as _};
+use std::io::{self, BufRead as _, BufReader, IsTerminal as _, Read, Write as _};
 use std::process::{Child, ChildStdin, Command, ExitCode, ExitStatus, Stdio};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use super::order::Order;
 use super::plan::{NodeConsole, Plan};
 use super::proc::{describe, signal_exit};
 use crate::console::{self, Line};
@@ -29,6 +36,10 @@ use crate::network::max_text_len;
 
 /// How long nodes get to exit after their stdin closed before being killed.
 const GRACE: Duration = Duration::from_secs(5);
+
+/// In `--sync` mode, how long one line's events may take to be printed
+/// before the launcher stops holding lines back and goes on.
+const LINE_WAIT: Duration = Duration::from_secs(15);
 
 /// What the launcher's main loop reacts to.
 #[derive(Debug)]
@@ -95,6 +106,11 @@ fn warn(line: std::fmt::Arguments<'_>) {
 /// Starts the nodes as children and runs until they have all ended.
 pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
     let ready_timeout = plan.ready_timeout;
+    let sync = !io::stdin().is_terminal();
+    if sync {
+        plan.node_options.push("--sync".into());
+    }
+    let printer = Arc::new(Printer::new(plan.n));
     let n = plan.n;
     let (tx, rx) = mpsc::channel();
     watch_signals(tx.clone())?;
@@ -121,9 +137,10 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
         stdins.push(child.stdin.take());
         nodes.children.push(Some(child));
         let tx = tx.clone();
+        let printer = Arc::clone(&printer);
         thread::Builder::new()
             .name(format!("node{id}-out"))
-            .spawn(move || copy_output(id, stdout, &tx))
+            .spawn(move || copy_output(id, stdout, &printer, &tx))
             .context("cannot start an output thread")?;
         thread::Builder::new()
             .name(format!("node{id}-err"))
@@ -138,11 +155,13 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
     {
         let stdins = Arc::clone(&stdins);
         let tx = tx.clone();
+        let printer = Arc::clone(&printer);
         thread::Builder::new()
             .name("route".into())
             .spawn(move || {
                 if wait_for_all.recv().is_ok() {
-                    route_input(n, &stdins, &tx);
+                    let pace = sync.then_some(&*printer);
+                    route_input(n, &stdins, pace, &tx);
                 }
             })
             .context("cannot start the input thread")?;
@@ -193,6 +212,7 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
                         ready_timeout.as_secs_f64()
                     ));
                     nodes.kill_all();
+                    printer.release();
                     return Ok(ExitCode::FAILURE);
                 }
                 Err(RecvTimeoutError::Timeout) => {
@@ -263,10 +283,12 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             Event::Signal(signal) => {
                 warn(format_args!("interrupted; stopping every node"));
                 nodes.kill_all();
+                printer.release();
                 return Ok(signal_exit(signal));
             }
         }
     }
+    printer.release();
     Ok(if failed {
         ExitCode::FAILURE
     } else {
@@ -297,13 +319,14 @@ fn watch_signals(_tx: mpsc::Sender<Event>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Copies node `id`'s stdout to ours with a prefix, one write per burst of
+/// Copies node `id`'s stdout to ours (through the [`Printer`], which
+/// prefixes each line and keeps them in order), one batch per burst of
 /// complete lines; reports readiness and the end.
-fn copy_output(id: u32, stdout: impl Read, tx: &mpsc::Sender<Event>) {
-    let prefix = format!("[node {id}] ");
+fn copy_output(id: u32, stdout: impl Read, printer: &Printer, tx: &mpsc::Sender<Event>) {
     let mut reader = BufReader::with_capacity(64 * 1024, stdout);
     let mut line = Vec::new();
-    let mut out = Vec::new();
+    let mut batch = Vec::new();
+    let mut batch_len = 0;
     let mut ready = false;
     loop {
         line.clear();
@@ -311,37 +334,133 @@ fn copy_output(id: u32, stdout: impl Read, tx: &mpsc::Sender<Event>) {
             Ok(0) | Err(_) => break,
             Ok(_) => {}
         }
-        if !ready && line.starts_with(b"Listening at ") {
+        let text = String::from_utf8_lossy(&line);
+        let text = text.strip_suffix('\n').unwrap_or(&text).to_owned();
+        batch_len += text.len();
+        let listening = !ready && text.starts_with("Listening at ");
+        batch.push(text);
+        if listening {
             ready = true;
             // Print the line before announcing readiness, so "All N nodes
             // listening" comes after every node's own line.
-            out.extend_from_slice(prefix.as_bytes());
-            out.extend_from_slice(&line);
-            write_out(&mut out);
+            printer.push(id, std::mem::take(&mut batch));
+            batch_len = 0;
             let _ = tx.send(Event::Ready(id));
             continue;
         }
-        out.extend_from_slice(prefix.as_bytes());
-        out.extend_from_slice(&line);
-        if !line.ends_with(b"\n") {
-            out.push(b'\n');
-        }
-        if !reader.buffer().contains(&b'\n') || out.len() >= 64 * 1024 {
-            write_out(&mut out);
+        if !reader.buffer().contains(&b'\n') || batch_len >= 64 * 1024 {
+            printer.push(id, std::mem::take(&mut batch));
+            batch_len = 0;
         }
     }
-    write_out(&mut out);
+    printer.push(id, batch);
+    printer.close(id);
     let _ = tx.send(Event::Closed(id));
 }
 
-fn write_out(out: &mut Vec<u8>) {
-    if out.is_empty() {
+/// Prints the nodes' lines in order ([`Order`]) with their prefixes, and
+/// lets the input thread wait until a line's events are printed.
+struct Printer {
+    state: Mutex<Printing>,
+    changed: Condvar,
+}
+
+struct Printing {
+    order: Order,
+    /// Node `i + 1` has closed its output.
+    closed: Vec<bool>,
+}
+
+impl Printer {
+    fn new(n: u32) -> Self {
+        Self {
+            state: Mutex::new(Printing {
+                order: Order::new(n),
+                closed: vec![false; n as usize],
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Printing> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes lines of node `id` and prints what can be printed, with one
+    /// write (under the lock, so that the order holds on stdout too).
+    fn push(&self, id: u32, lines: Vec<String>) {
+        let mut state = self.lock();
+        let out = state.order.push(id, lines);
+        write_lines(&out);
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Prints whatever is still held back (the launch is ending).
+    fn release(&self) {
+        let mut state = self.lock();
+        let out = state.order.release_all();
+        write_lines(&out);
+    }
+
+    fn close(&self, id: u32) {
+        self.lock().closed[id as usize - 1] = true;
+        self.changed.notify_all();
+    }
+
+    /// How many lines each node has handled so far.
+    fn done_counts(&self) -> Vec<u64> {
+        let state = self.lock();
+        (1..=state.closed.len() as u32)
+            .map(|id| state.order.done(id))
+            .collect()
+    }
+
+    /// Waits until each of `targets` has handled one more line than
+    /// `before` says (or ended) and nothing is held back. After
+    /// [`LINE_WAIT`], prints what is held and returns false.
+    fn wait_line(&self, targets: &[u32], before: &[u64]) -> bool {
+        let deadline = Instant::now() + LINE_WAIT;
+        let mut state = self.lock();
+        loop {
+            let handled = targets.iter().all(|&t| {
+                let i = t as usize - 1;
+                state.closed[i] || state.order.done(t) > before[i]
+            });
+            if handled && state.order.is_idle() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let out = state.order.release_all();
+                write_lines(&out);
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// Writes `[node I] line` for each line, with one write.
+fn write_lines(lines: &[(u32, String)]) {
+    if lines.is_empty() {
         return;
     }
+    let mut out = String::new();
+    for (id, line) in lines {
+        out.push_str("[node ");
+        out.push_str(&id.to_string());
+        out.push_str("] ");
+        out.push_str(line);
+        out.push('\n');
+    }
     let mut stdout = io::stdout().lock();
-    let _ = stdout.write_all(out);
+    let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
-    out.clear();
 }
 
 fn copy_errors(id: u32, stderr: impl Read) {
@@ -355,12 +474,16 @@ fn copy_errors(id: u32, stderr: impl Read) {
     }
 }
 
-/// Reads `I: <command>` lines and hands each command to node I.
-fn route_input(n: u32, stdins: &Stdins, tx: &mpsc::Sender<Event>) {
+/// Reads `I: <command>` lines and hands each command to node I. With
+/// `pace` (input from a script), waits after each line until its events are
+/// printed.
+fn route_input(n: u32, stdins: &Stdins, pace: Option<&Printer>, tx: &mpsc::Sender<Event>) {
     let limit = max_text_len(n) + 64;
     let mut reader = BufReader::with_capacity(64 * 1024, io::stdin());
     let mut buf = Vec::new();
+    let mut line_number = 0u64;
     loop {
+        line_number += 1;
         match console::read_line(&mut reader, &mut buf, limit) {
             Ok(Line::Eof) | Err(_) => break,
             Ok(Line::TooLong(len)) => {
@@ -369,6 +492,8 @@ fn route_input(n: u32, stdins: &Stdins, tx: &mpsc::Sender<Event>) {
             Ok(Line::Complete) => match parse_route(&buf, n) {
                 Err(e) => warn(format_args!("{e}")),
                 Ok((targets, command)) => {
+                    let before = pace.map(Printer::done_counts);
+                    let mut given = Vec::new();
                     let mut stdins = stdins.lock().unwrap_or_else(PoisonError::into_inner);
                     for id in targets {
                         let sent = stdins[id as usize - 1].as_mut().is_some_and(|stdin| {
@@ -376,8 +501,19 @@ fn route_input(n: u32, stdins: &Stdins, tx: &mpsc::Sender<Event>) {
                                 && stdin.write_all(b"\n").is_ok()
                                 && stdin.flush().is_ok()
                         });
-                        if !sent {
+                        if sent {
+                            given.push(id);
+                        } else {
                             warn(format_args!("node {id} is not running"));
+                        }
+                    }
+                    drop(stdins);
+                    if let (Some(printer), Some(before)) = (pace, before) {
+                        if !printer.wait_line(&given, &before) {
+                            warn(format_args!(
+                                "line {line_number}: its events were not all printed within {} s; going on",
+                                LINE_WAIT.as_secs()
+                            ));
                         }
                     }
                 }

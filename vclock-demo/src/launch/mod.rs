@@ -10,6 +10,7 @@
 //! the launcher then stops the others).
 
 mod inline;
+mod order;
 mod plan;
 mod proc;
 mod terminal;

@@ -12,10 +12,7 @@ use std::time::{Duration, Instant};
 /// Pending output is written out once it reaches this size, even in a burst.
 const HIGH_WATER: usize = 64 * 1024;
 
-/// Control lines (`--sync`) start with this byte (ASCII record separator),
-/// which no other line can contain: text from the network and the keyboard
-/// is sanitized or refused when it holds control characters.
-pub(crate) const CONTROL: char = '\u{1e}';
+use crate::network::CONTROL;
 
 /// Console output not yet written.
 #[derive(Debug, Default)]

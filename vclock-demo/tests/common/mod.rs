@@ -407,3 +407,22 @@ pub fn fake_terminal_emulator(
     .unwrap();
     (fake, path)
 }
+
+/// Waits for `child` to end and collects its output; kills it (failing the
+/// test) if it takes longer than `timeout`.
+pub fn wait_with_timeout(child: Child, timeout: Duration) -> std::process::Output {
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(timeout) {
+        Ok(output) => output.expect("wait for the child"),
+        Err(_) => {
+            let _ = Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            panic!("process {pid} did not end within {timeout:?}");
+        }
+    }
+}
