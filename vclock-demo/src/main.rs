@@ -12,6 +12,7 @@ mod govector;
 mod launch;
 mod network;
 mod node;
+mod shell;
 mod shiviz;
 
 use std::io::{BufRead as _, Write as _};

@@ -141,6 +141,12 @@ fn console_commands_and_clean_exit() {
         ports[0], ports[0]
     ));
     n1.expect_next(&format!("Node 2: 127.0.0.1:{}", ports[1]));
+    n1.expect_next(&format!(
+        "Restart this node with: {} node --id 1 --ports {},{}",
+        common::bin(),
+        ports[0],
+        ports[1]
+    ));
     n1.send("h");
     n1.expect_next("Commands:");
     n1.wait_for("the end of the help", |l| l.contains("end of input"));

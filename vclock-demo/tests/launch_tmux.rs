@@ -138,18 +138,37 @@ fn tmux_session_with_a_pane_per_node() {
         "{screen}"
     );
 
-    // `exit` ends a node and closes its pane.
+    // `exit` ends a node; its pane stays, saying how to restart it.
     server.stdout(&["send-keys", "-t", &p2, "-l", "exit"]);
     server.stdout(&["send-keys", "-t", &p2, "Enter"]);
+    let screen = server.wait_for(&p2, "Node 2 ended (exit status 0).");
+    let restart = screen
+        .split_once("To restart it (from its log, if it has one), run:\n")
+        .map(|(_, rest)| rest.lines().next().unwrap_or_default().trim().to_owned())
+        .unwrap_or_else(|| panic!("no restart command in {screen}"));
+    assert!(
+        restart.contains(" node --id 2 --ports ") && !restart.contains("--pause-on-error"),
+        "{restart}"
+    );
+    // Restarted by hand in that pane (whose title the shell may have
+    // changed), it listens again and takes its pane title back.
+    server.stdout(&["select-pane", "-t", &p2, "-T", "a shell"]);
+    server.stdout(&["send-keys", "-t", &p2, "-l", &restart]);
+    server.stdout(&["send-keys", "-t", &p2, "Enter"]);
+    server.wait_for(&p2, "This is node 2 of 3.");
     let deadline = Instant::now() + TIMEOUT;
-    while server
-        .stdout(&["list-panes", "-t", &session, "-F", "#{pane_id}"])
-        .lines()
-        .any(|l| l == p2)
-    {
-        assert!(Instant::now() < deadline, "pane of node 2 still open");
+    loop {
+        let title = server.stdout(&["display-message", "-p", "-t", &p2, "#{pane_title}"]);
+        if title.trim() == "node 2" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pane title is {title:?}");
         thread::sleep(Duration::from_millis(25));
     }
+    // `p` prints the same restart command.
+    server.stdout(&["send-keys", "-t", &p2, "-l", "p"]);
+    server.stdout(&["send-keys", "-t", &p2, "Enter"]);
+    server.wait_for(&p2, &format!("Restart this node with: {restart}"));
 }
 
 /// A private server whose first pane runs a shell, to run the launcher on a

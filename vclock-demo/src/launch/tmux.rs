@@ -6,7 +6,8 @@
 //! when it runs on a terminal. Inside tmux it opens a new window in the
 //! current session instead of nesting. Either way tmux owns the nodes: the
 //! launcher exits and a node ends when its console gets `exit` or its pane
-//! is closed. Nodes run with `--pause-on-error`, so a node that fails to
+//! is closed. A pane outlives its node: it says how the node ended and how
+//! to restart it, and leaves a shell to do that in. Nodes run with `--pause-on-error`, so a node that fails to
 //! start keeps its message on screen until Enter is pressed.
 //!
 //! The hidden `--tmux-socket NAME` option runs everything on a private
@@ -22,6 +23,13 @@ use anyhow::{Context as _, bail};
 
 use super::plan::{NodeConsole, Plan};
 use super::proc::find_in_path;
+use crate::shell::command_line;
+
+/// What a pane runs around its node (`sh -c` with the node id, the command
+/// to restart it, and the node's command line as arguments): when the node
+/// ends, the pane stays open with a line saying how to restart it, and a
+/// shell to do it in.
+const AROUND_NODE: &str = r#"id=$1; restart=$2; shift 2; "$@"; status=$?; printf '\nNode %s ended (exit status %s). To restart it (from its log, if it has one), run:\n  %s\n' "$id" "$status" "$restart"; exec "${SHELL:-/bin/sh}""#;
 
 /// Up to this many nodes share one window as tiled panes.
 const MAX_PANES: u32 = 4;
@@ -172,8 +180,15 @@ fn start_nodes(
     panes: &mut Vec<String>,
 ) -> anyhow::Result<()> {
     let node_command = |id: u32| {
-        let mut command: Vec<OsString> = vec![plan.exe.clone().into()];
-        command.extend(plan.node_args(id, NodeConsole::Window));
+        let mut node: Vec<OsString> = vec![plan.exe.clone().into()];
+        node.extend(plan.node_args(id, NodeConsole::Window));
+        let restart = command_line(node.iter().filter(|a| *a != "--pause-on-error"));
+        let mut command: Vec<OsString> = ["sh", "-c", AROUND_NODE, "vclock-node"]
+            .map(Into::into)
+            .to_vec();
+        command.push(id.to_string().into());
+        command.push(restart.into());
+        command.extend(node);
         command
     };
     for id in 1..=plan.n {

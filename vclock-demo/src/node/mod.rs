@@ -23,7 +23,8 @@ mod state;
 mod topology;
 mod wal;
 
-use std::io::{self, BufReader};
+use std::ffi::OsString;
+use std::io::{self, BufReader, IsTerminal as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -37,6 +38,7 @@ use vclock_net::{Config, Incoming, Listener};
 use crate::cli::NodeArgs;
 use crate::console::{self, HELP, Input, Line};
 use crate::network::{MAX_FRAME, max_text_len};
+use crate::shell::command_line;
 use outbox::{Fate, Outboxes, Queued};
 use output::{Output, RateLimited, cause_of};
 use state::{Node, Planned, clock_string};
@@ -203,6 +205,11 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
 /// The lines a node prints when it starts, ending with `Listening at`.
 fn start_lines(st: &mut State, topology: &Topology, resumed: &wal::Resumed, local: SocketAddr) {
     let (id, n) = (topology.id, topology.n());
+    if io::stdout().is_terminal() {
+        // The terminal's (or tmux pane's) title: a node restarted by hand
+        // in a pane gets the pane's name back.
+        st.out.push_str(&format!("\x1b]2;node {id}\x1b\\"));
+    }
     st.out.line(format_args!("This is node {id} of {n}."));
     let remote_peers = topology.addrs.iter().any(|a| !a.ip().is_loopback());
     if topology.listen.ip().is_loopback() && remote_peers {
@@ -360,6 +367,29 @@ fn peers(st: &mut State, topology: &Topology) {
             st.out.line(format_args!("Node {node}: {addr}"));
         }
     }
+    st.out.line(format_args!(
+        "Restart this node with: {}",
+        restart_command()
+    ));
+}
+
+/// The command that starts this node again as it was started (from its
+/// log, if it has one), without the options only launchers use.
+fn restart_command() -> String {
+    let exe = std::env::current_exe().map_or_else(|_| OsString::from("vclock-demo"), Into::into);
+    let mut words = vec![exe];
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--sync" | "--no-help" | "--stall" | "--pause-on-error") => {}
+            Some("--ready-file") => {
+                args.next();
+            }
+            Some(a) if a.starts_with("--ready-file=") => {}
+            _ => words.push(arg),
+        }
+    }
+    command_line(words)
 }
 
 /// Takes messages from the listener until it shuts down.
