@@ -4,11 +4,20 @@
 //! (a) Messages per second from node 1 to node 2: 10,000 lines `2 msg-i`
 //!     are piped into node 1 at once, and the clock runs until node 2 has
 //!     printed every receipt. Both nodes' stdout go to pipes.
+//!     Measured three ways: without a log, with `--log-dir` (write-ahead,
+//!     one write per event) and with `--log-dir --fsync` (one disk flush per
+//!     event); `--variants plain,log` picks some (a binary older than
+//!     `--fsync` takes only those two).
 //! (b) Time from starting `launch -n 32 --console inline` until it reports
 //!     every node listening.
+//! (c) Latency between two healthy nodes while a third is stopped
+//!     (SIGSTOP) and node 1 keeps sending to it too: from writing `2 t-i`
+//!     to node 1 until node 2 printed its receipt, one line every 10 ms;
+//!     p50 and p99.
 //!
-//! Usage: `throughput [PATH-TO-vclock-demo] [--messages N] [--runs R]`; the
-//! binary defaults to `../vclock-demo` next to this example's executable.
+//! Usage: `throughput [PATH-TO-vclock-demo] [--messages N] [--runs R]
+//! [--variants plain,log,fsync] [--latency-samples N]`; the binary defaults
+//! to `../vclock-demo` next to this example's executable.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
@@ -22,11 +31,17 @@ fn main() {
     let mut binary: Option<PathBuf> = None;
     let mut messages = 10_000usize;
     let mut runs = 5usize;
+    let mut variants = "plain,log,fsync".to_owned();
+    let mut samples = 300usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
             "--messages" => messages = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).expect("R"),
+            "--variants" => variants = args.next().expect("a list"),
+            "--latency-samples" => {
+                samples = args.next().and_then(|v| v.parse().ok()).expect("N");
+            }
             path => binary = Some(path.into()),
         }
     }
@@ -44,16 +59,29 @@ fn main() {
     );
 
     println!("binary: {}", binary.display());
-    let mut rates: Vec<f64> = (0..runs)
-        .map(|_| messages_per_second(&binary, messages))
-        .collect();
-    rates.sort_by(f64::total_cmp);
-    println!(
-        "(a) node 1 -> node 2, {messages} messages: median {:.0} msg/s (min {:.0}, max {:.0}, {runs} runs)",
-        rates[runs / 2],
-        rates[0],
-        rates[runs - 1]
-    );
+    for variant in variants.split(',') {
+        let logs = tempfile::tempdir().expect("a log directory");
+        let mut rates: Vec<f64> = (0..runs)
+            .map(|run| {
+                // A fresh log directory per run, so every run starts empty.
+                let dir = logs.path().join(run.to_string()).display().to_string();
+                let extra: Vec<String> = match variant {
+                    "plain" => Vec::new(),
+                    "log" => vec!["--log-dir".into(), dir],
+                    "fsync" => vec!["--log-dir".into(), dir, "--fsync".into()],
+                    other => panic!("unknown variant {other} (plain, log, fsync)"),
+                };
+                messages_per_second(&binary, messages, &extra)
+            })
+            .collect();
+        rates.sort_by(f64::total_cmp);
+        println!(
+            "(a) node 1 -> node 2, {messages} messages, {variant}: median {:.0} msg/s (min {:.0}, max {:.0}, {runs} runs)",
+            rates[runs / 2],
+            rates[0],
+            rates[runs - 1]
+        );
+    }
     let mut times: Vec<Duration> = (0..runs).map(|_| launch_time(&binary, 32)).collect();
     times.sort();
     println!(
@@ -61,6 +89,15 @@ fn main() {
         times[runs / 2].as_millis(),
         times[0].as_millis(),
         times[runs - 1].as_millis()
+    );
+    let mut latencies = latency_beside_a_stopped_node(&binary, samples);
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "(c) node 1 -> node 2 while node 3 is stopped, {samples} messages: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        at(0.5).as_secs_f64() * 1e3,
+        at(0.99).as_secs_f64() * 1e3,
+        at(1.0).as_secs_f64() * 1e3
     );
 }
 
@@ -74,10 +111,11 @@ impl Drop for Guard {
     }
 }
 
-fn node(binary: &PathBuf, id: u32, ports: &str) -> Guard {
+fn node(binary: &PathBuf, id: u32, ports: &str, extra: &[String]) -> Guard {
     Guard(
         Command::new(binary)
             .args(["node", "--id", &id.to_string(), "--ports", ports])
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -113,22 +151,26 @@ fn watch(child: &mut Child, prefix: &'static str, count: usize) -> mpsc::Receive
     rx
 }
 
-fn messages_per_second(binary: &PathBuf, messages: usize) -> f64 {
+/// `n` free loopback ports as `--ports` takes them.
+fn ports(n: usize) -> String {
     let listeners =
-        vclock_net::reserve_listeners(IpAddr::V4(Ipv4Addr::LOCALHOST), 2).expect("ports");
-    let ports = listeners
+        vclock_net::reserve_listeners(IpAddr::V4(Ipv4Addr::LOCALHOST), n).expect("ports");
+    listeners
         .iter()
         .map(|l| l.local_addr().unwrap().port().to_string())
         .collect::<Vec<_>>()
-        .join(",");
-    drop(listeners);
-    let mut receiver = node(binary, 2, &ports);
+        .join(",")
+}
+
+fn messages_per_second(binary: &PathBuf, messages: usize, extra: &[String]) -> f64 {
+    let ports = ports(2);
+    let mut receiver = node(binary, 2, &ports, extra);
     let received = watch(
         &mut receiver.0,
         "Message received from node 1: msg-",
         messages,
     );
-    let mut sender = node(binary, 1, &ports);
+    let mut sender = node(binary, 1, &ports, extra);
     let sender_ready = watch(&mut sender.0, "", 0);
     let timeout = Duration::from_secs(60);
     received.recv_timeout(timeout).expect("node 2 listening");
@@ -185,4 +227,59 @@ fn launch_time(binary: &PathBuf, n: u32) -> Duration {
     let status = launcher.0.wait().expect("wait");
     assert!(status.success(), "launcher failed: {status}");
     elapsed
+}
+
+/// Latencies of messages from node 1 to node 2 while node 3 is stopped and
+/// node 1 keeps sending to it as well.
+fn latency_beside_a_stopped_node(binary: &PathBuf, samples: usize) -> Vec<Duration> {
+    let ports = ports(3);
+    let mut nodes: Vec<Guard> = (1..=3).map(|id| node(binary, id, &ports, &[])).collect();
+    let mut outputs = Vec::new();
+    for guard in &mut nodes {
+        let stdout = guard.0.stdout.take().expect("piped");
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout);
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                let _ = tx.send((Instant::now(), line.trim_end().to_owned()));
+                line.clear();
+            }
+        });
+        outputs.push(rx);
+    }
+    let timeout = Duration::from_secs(30);
+    for rx in &outputs {
+        while !rx
+            .recv_timeout(timeout)
+            .expect("a node listening")
+            .1
+            .starts_with("Listening at ")
+        {}
+    }
+    let stopped = Command::new("kill")
+        .args(["-STOP", &nodes[2].0.id().to_string()])
+        .status()
+        .expect("kill -STOP");
+    assert!(stopped.success());
+    let mut stdin = nodes[0].0.stdin.take().expect("piped");
+    let mut latencies = Vec::with_capacity(samples);
+    for i in 0..samples {
+        writeln!(stdin, "3 s-{i}").expect("feed node 1");
+        let start = Instant::now();
+        writeln!(stdin, "2 t-{i}").expect("feed node 1");
+        let wanted = format!("Message received from node 1: t-{i} ");
+        let at = loop {
+            let (at, line) = outputs[1].recv_timeout(timeout).expect("node 2's receipt");
+            if line.starts_with(&wanted) {
+                break at;
+            }
+        };
+        latencies.push(at - start);
+        thread::sleep(Duration::from_millis(10));
+    }
+    let _ = Command::new("kill")
+        .args(["-CONT", &nodes[2].0.id().to_string()])
+        .status();
+    latencies
 }
