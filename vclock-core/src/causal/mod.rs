@@ -2,6 +2,7 @@
 //! The stamp and message names live in `stamp`, the errors in `error`, the
 //! index of held messages in `holdback`; this file has the delivery rules.
 
+mod check;
 mod error;
 mod holdback;
 mod stamp;
@@ -13,6 +14,7 @@ pub use error::{CausalError, Refused};
 pub use stamp::{CausalStamp, Destination, MessageId, Missing};
 
 use crate::VectorClock;
+use check::Check;
 use holdback::{Held, HoldBack, Kind, Slot};
 
 /// Settings of a [`CausalDelivery`].
@@ -382,15 +384,19 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     pub fn waits_for(&self, id: &MessageId<K>) -> Option<Vec<Missing<K>>> {
         let held = self.held.get(&self.slot_of(id)?)?;
         let check = self.check(&held.stamp);
-        let missing = (0..check.len())
-            .filter_map(|index| check.unmet(index))
-            .map(|need| Missing {
-                first: self.delivered(need.kind, &need.sender) + 1,
-                last: need.seq,
-                destination: self.destination_of(need.kind),
-                sender: need.sender,
-            })
-            .collect();
+        let mut from = 0;
+        let missing = core::iter::from_fn(|| {
+            let (index, need) = check.first_unmet(from)?;
+            from = index + 1;
+            Some(need)
+        })
+        .map(|need| Missing {
+            first: self.delivered(need.kind, &need.sender) + 1,
+            last: need.seq,
+            destination: self.destination_of(need.kind),
+            sender: need.sender,
+        })
+        .collect();
         Some(missing)
     }
 
@@ -453,8 +459,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// The first requirement at or after `from` that is not met, with its
     /// index; `None` when the message is deliverable.
     fn first_unmet(&self, stamp: &CausalStamp<K>, from: usize) -> Option<(usize, Slot<K>)> {
-        let check = self.check(stamp);
-        (from..check.len()).find_map(|index| check.unmet(index).map(|need| (index, need)))
+        self.check(stamp).first_unmet(from)
     }
 
     /// Records the delivery of the message in `slot` and queues it. Its
@@ -515,63 +520,7 @@ fn refuse<K, M>(error: CausalError<K>, stamp: CausalStamp<K>, message: M) -> Ref
     }
 }
 
-/// The delivery condition of one stamp at one process, as a list of
-/// requirements: first the stamp's broadcast entries, then the entries of
-/// its direct column for this process, in id order.
-struct Check<'a, K> {
-    me: &'a K,
-    stamp: &'a CausalStamp<K>,
-    column: Option<&'a VectorClock<K>>,
-    delivered_broadcasts: &'a VectorClock<K>,
-    delivered_direct: Option<&'a VectorClock<K>>,
-}
-
-impl<K: Ord + Clone> Check<'_, K> {
-    fn len(&self) -> usize {
-        self.stamp.broadcasts.len() + self.column.map_or(0, VectorClock::len)
-    }
-
-    /// Requirement `index` as a slot ("delivered count of this sequence
-    /// reaches `seq`") if it is not met yet.
-    fn unmet(&self, index: usize) -> Option<Slot<K>> {
-        let broadcasts = &self.stamp.broadcasts;
-        let (kind, sender, stamped, delivered) = if index < broadcasts.len() {
-            let sender = &broadcasts.ids()[index];
-            if sender == self.me {
-                // Checked by `possible`: never more than this process sent.
-                return None;
-            }
-            let delivered = self.delivered_broadcasts.get(sender);
-            (
-                Kind::Broadcast,
-                sender,
-                broadcasts.counters()[index],
-                delivered,
-            )
-        } else {
-            let column = self.column?;
-            let index = index - broadcasts.len();
-            let sender = &column.ids()[index];
-            let delivered = self.delivered_direct.map_or(0, |mine| mine.get(sender));
-            (Kind::Direct, sender, column.counters()[index], delivered)
-        };
-        // The message itself is the next of its own sequence: it needs its
-        // predecessors there, not itself.
-        let own = match (&self.stamp.destination, kind) {
-            (Destination::All, Kind::Broadcast) | (Destination::To(_), Kind::Direct) => {
-                *sender == self.stamp.sender
-            }
-            _ => false,
-        };
-        let need = if own {
-            stamped.saturating_sub(1)
-        } else {
-            stamped
-        };
-        (delivered < need).then(|| Slot {
-            sender: sender.clone(),
-            kind,
-            seq: need,
-        })
-    }
-}
+/// The crate README's example, run as a doctest so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct CrateReadmeExample;
