@@ -155,7 +155,7 @@ pub struct Delivery<K, M> {
 /// ```
 /// use vclock_core::{Arrival, CausalDelivery, Destination, Missing};
 ///
-/// let mut a = CausalDelivery::new(1u32);
+/// let mut a = CausalDelivery::<u32, &str>::new(1);
 /// let mut b = CausalDelivery::new(2u32);
 /// let mut c = CausalDelivery::new(3u32);
 ///
