@@ -1,0 +1,261 @@
+//! What a message carries for causal delivery ([`CausalStamp`]) and how
+//! messages are named ([`MessageId`], [`Destination`], [`Missing`]).
+
+use alloc::collections::BTreeMap;
+use core::fmt;
+
+use crate::VectorClock;
+
+/// Where a message goes: to every member of the group in one send event, or
+/// to one process.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub enum Destination<K> {
+    /// A broadcast: one send event, delivered by every other member.
+    All,
+    /// A direct (point-to-point) message to this process.
+    To(K),
+}
+
+/// The name of a message: its sender, its destination and its sequence
+/// number.
+///
+/// Broadcasts of a sender are numbered 1, 2, 3, ... and so are the direct
+/// messages from a sender to each receiver, separately per receiver. These
+/// are the numbers a receiver waits for, so a missing message can be named
+/// exactly ("broadcast 3 from node 1").
+///
+/// ```
+/// use vclock_core::{Destination, MessageId};
+/// let id = MessageId { sender: 1, destination: Destination::To(3), seq: 2 };
+/// assert_eq!(id.to_string(), "message 2 from 1 to 3");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct MessageId<K> {
+    /// The process that sent the message.
+    pub sender: K,
+    /// Where it was sent.
+    pub destination: Destination<K>,
+    /// Its number among the sender's messages to the same destination,
+    /// starting at 1.
+    pub seq: u64,
+}
+
+impl<K: fmt::Display> fmt::Display for MessageId<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.destination {
+            Destination::All => write!(f, "broadcast {} from {}", self.seq, self.sender),
+            Destination::To(to) => write!(f, "message {} from {} to {}", self.seq, self.sender, to),
+        }
+    }
+}
+
+/// Messages a held message waits for: numbers `first..=last` from `sender`
+/// to `destination`, none of them delivered yet. Some may have arrived and be
+/// held themselves; [`CausalDelivery::is_held`](crate::CausalDelivery::is_held)
+/// tells which.
+///
+/// ```
+/// use vclock_core::{Destination, Missing};
+/// let missing = Missing { sender: 2, destination: Destination::All, first: 3, last: 4 };
+/// assert_eq!(missing.to_string(), "broadcasts 3..=4 from 2");
+/// assert_eq!(missing.ids().count(), 2);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Missing<K> {
+    /// The sender of the missing messages.
+    pub sender: K,
+    /// Their destination: [`Destination::All`] for broadcasts, or the
+    /// waiting process itself for direct messages.
+    pub destination: Destination<K>,
+    /// The first missing sequence number.
+    pub first: u64,
+    /// The last missing sequence number (inclusive, `>= first`).
+    pub last: u64,
+}
+
+impl<K: Clone> Missing<K> {
+    /// Every missing message by name, in sequence order.
+    pub fn ids(&self) -> impl Iterator<Item = MessageId<K>> + '_ {
+        (self.first..=self.last).map(|seq| MessageId {
+            sender: self.sender.clone(),
+            destination: self.destination.clone(),
+            seq,
+        })
+    }
+}
+
+impl<K: fmt::Display> fmt::Display for Missing<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = match self.destination {
+            Destination::All => "broadcast",
+            Destination::To(_) => "message",
+        };
+        if self.first == self.last {
+            write!(f, "{kind} {} from {}", self.first, self.sender)?;
+        } else {
+            write!(
+                f,
+                "{kind}s {}..={} from {}",
+                self.first, self.last, self.sender
+            )?;
+        }
+        match &self.destination {
+            Destination::All => Ok(()),
+            Destination::To(to) => write!(f, " to {to}"),
+        }
+    }
+}
+
+/// The causal-delivery stamp a message carries, made by
+/// [`CausalDelivery::broadcast`](crate::CausalDelivery::broadcast) or
+/// [`CausalDelivery::send_to`](crate::CausalDelivery::send_to).
+///
+/// It holds what the sender knew when it sent:
+///
+/// - `broadcasts`: for each process, how many of its broadcasts the sender
+///   had sent or delivered (Birman-Schiper-Stephenson's vector);
+/// - `direct`: for each receiver `r` and sender `s`, how many direct messages
+///   from `s` to `r` the sender knew to have been sent (the non-zero part of
+///   Raynal-Schiper-Toueg's matrix), kept only for pairs that have exchanged
+///   direct messages.
+///
+/// A broadcast-only group therefore pays one entry per member; direct
+/// messages add one entry per (sender, receiver) pair the sender has heard
+/// of, at most `n * (n - 1)`. Zero counters and empty columns are never
+/// stored, so equal knowledge means equal stamps and equal bytes.
+///
+/// A stamp always names a message with a sequence number of at least 1 and
+/// never a direct message from a process to itself; deserialization rejects
+/// bytes that break this.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(
+    feature = "serde",
+    serde(
+        try_from = "StampParts<K>",
+        bound(
+            serialize = "K: serde::Serialize",
+            deserialize = "K: serde::Deserialize<'de> + Ord + Clone"
+        )
+    )
+)]
+pub struct CausalStamp<K> {
+    pub(super) sender: K,
+    pub(super) destination: Destination<K>,
+    pub(super) broadcasts: VectorClock<K>,
+    pub(super) direct: BTreeMap<K, VectorClock<K>>,
+}
+
+impl<K: Ord + Clone> CausalStamp<K> {
+    /// The process that sent the message.
+    #[must_use]
+    pub fn sender(&self) -> &K {
+        &self.sender
+    }
+
+    /// Where the message was sent.
+    #[must_use]
+    pub fn destination(&self) -> &Destination<K> {
+        &self.destination
+    }
+
+    /// The message's sequence number (see [`MessageId`]).
+    #[must_use]
+    pub fn seq(&self) -> u64 {
+        match &self.destination {
+            Destination::All => self.broadcasts.get(&self.sender),
+            Destination::To(to) => self
+                .direct
+                .get(to)
+                .map_or(0, |column| column.get(&self.sender)),
+        }
+    }
+
+    /// The message's name.
+    ///
+    /// ```
+    /// use vclock_core::{CausalDelivery, Destination, MessageId};
+    /// let mut node = CausalDelivery::<u32, ()>::new(1);
+    /// node.broadcast()?;
+    /// let stamp = node.send_to(2)?;
+    /// assert_eq!(stamp.id(), MessageId { sender: 1, destination: Destination::To(2), seq: 1 });
+    /// # Ok::<(), vclock_core::CausalError<u32>>(())
+    /// ```
+    #[must_use]
+    pub fn id(&self) -> MessageId<K> {
+        MessageId {
+            sender: self.sender.clone(),
+            destination: self.destination.clone(),
+            seq: self.seq(),
+        }
+    }
+
+    /// How many broadcasts of each process the sender had sent or delivered.
+    #[must_use]
+    pub fn broadcasts(&self) -> &VectorClock<K> {
+        &self.broadcasts
+    }
+
+    /// For each receiver, how many direct messages from each sender to it
+    /// the sender of this stamp knew of. Receivers without any are absent.
+    pub fn direct(&self) -> impl Iterator<Item = (&K, &VectorClock<K>)> {
+        self.direct.iter()
+    }
+
+    /// The number of counters the stamp carries: the measure of its size,
+    /// which is what it costs on the wire (about two varints each).
+    #[must_use]
+    pub fn entries(&self) -> usize {
+        self.broadcasts.len() + self.direct.values().map(VectorClock::len).sum::<usize>()
+    }
+
+    /// Why this stamp cannot name a message, if it cannot. Stamps made by
+    /// `CausalDelivery` never have a defect; decoded ones are checked.
+    #[cfg(feature = "serde")]
+    fn defect(&self) -> Option<&'static str> {
+        if matches!(&self.destination, Destination::To(to) if *to == self.sender) {
+            return Some("causal stamp describes a direct message from a process to itself");
+        }
+        if self.seq() == 0 {
+            return Some(
+                "causal stamp gives its message the sequence number 0 (numbers start at 1)",
+            );
+        }
+        None
+    }
+}
+
+/// The serialized form of a stamp, checked and normalised on the way in.
+#[cfg(feature = "serde")]
+#[derive(serde::Deserialize)]
+struct StampParts<K: Ord> {
+    sender: K,
+    destination: Destination<K>,
+    broadcasts: VectorClock<K>,
+    direct: BTreeMap<K, VectorClock<K>>,
+}
+
+#[cfg(feature = "serde")]
+impl<K: Ord + Clone> TryFrom<StampParts<K>> for CausalStamp<K> {
+    type Error = &'static str;
+
+    fn try_from(parts: StampParts<K>) -> Result<Self, Self::Error> {
+        let mut direct = parts.direct;
+        // An empty column means "no direct messages known", the same as an
+        // absent one; dropping it keeps equal stamps equal.
+        direct.retain(|_, column| !column.is_empty());
+        let stamp = Self {
+            sender: parts.sender,
+            destination: parts.destination,
+            broadcasts: parts.broadcasts,
+            direct,
+        };
+        match stamp.defect() {
+            Some(defect) => Err(defect),
+            None => Ok(stamp),
+        }
+    }
+}

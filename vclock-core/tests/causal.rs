@@ -1,0 +1,333 @@
+//! Causal delivery: property tests over random runs (the causal history is
+//! computed by the test from the run, see `causal_sim`), and scenarios for
+//! the cases a run rarely reaches: the hold-back bound, refused arrivals,
+//! a lost message, and the serde form of a stamp.
+
+mod causal_sim;
+
+use std::collections::BTreeSet;
+
+use causal_sim::{Id, Sim, addressed_to, plan};
+use proptest::prelude::*;
+use vclock_core::{
+    Arrival, CausalConfig, CausalDelivery, CausalError, Destination, MessageId, Missing,
+};
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Without losses: every message is delivered exactly once where it is
+    /// addressed, never before a message in its causal past (checked at
+    /// each delivery by `Sim`), and nothing is held at the end.
+    #[test]
+    fn every_message_delivered_once_in_causal_order(plan in plan(0.0)) {
+        let mut sim = Sim::new(plan.processes);
+        for step in &plan.steps {
+            sim.step(step);
+        }
+        sim.drain();
+        for q in 0..sim.processes() {
+            let expected: BTreeSet<Id> =
+                sim.past.keys().filter(|m| addressed_to(q, m)).cloned().collect();
+            let delivered = &sim.delivered[usize::from(q)];
+            prop_assert_eq!(delivered.len(), expected.len(), "deliveries at {}", q);
+            prop_assert_eq!(delivered.iter().cloned().collect::<BTreeSet<_>>(), expected);
+            prop_assert_eq!(sim.nodes[usize::from(q)].held_len(), 0);
+        }
+    }
+
+    /// With random losses: the messages still held once every surviving
+    /// copy has arrived are exactly those with a lost message (to the same
+    /// process) in their causal past; everything else that arrived was
+    /// delivered.
+    #[test]
+    fn held_messages_are_exactly_those_after_a_lost_one(plan in plan(0.15)) {
+        let mut sim = Sim::new(plan.processes);
+        for step in &plan.steps {
+            sim.step(step);
+        }
+        sim.drain();
+        for q in 0..sim.processes() {
+            let at = usize::from(q);
+            let lost = &sim.lost[at];
+            let blocked: BTreeSet<Id> = sim.arrived[at]
+                .iter()
+                .filter(|m| !sim.past[*m].is_disjoint(lost))
+                .cloned()
+                .collect();
+            let held: BTreeSet<Id> = sim.nodes[at].held().map(|(id, _)| id).collect();
+            prop_assert_eq!(&held, &blocked, "held at {}", q);
+            let delivered: BTreeSet<Id> = sim.delivered[at].iter().cloned().collect();
+            let unblocked: BTreeSet<Id> = sim.arrived[at].difference(&blocked).cloned().collect();
+            prop_assert_eq!(delivered, unblocked, "delivered at {}", q);
+            sim.check_held(q);
+        }
+    }
+}
+
+fn broadcast(from: u32, seq: u64) -> MessageId<u32> {
+    MessageId {
+        sender: from,
+        destination: Destination::All,
+        seq,
+    }
+}
+
+fn direct(from: u32, to: u32, seq: u64) -> MessageId<u32> {
+    MessageId {
+        sender: from,
+        destination: Destination::To(to),
+        seq,
+    }
+}
+
+fn taken(node: &mut CausalDelivery<u32, &'static str>) -> Vec<&'static str> {
+    node.deliveries().map(|d| d.message).collect()
+}
+
+#[test]
+fn a_lost_message_blocks_only_what_follows_it() {
+    let mut a = CausalDelivery::<u32, &str>::new(1);
+    let mut b = CausalDelivery::<u32, &str>::new(2);
+    let mut c = CausalDelivery::<u32, &str>::new(3);
+    // a: broadcast 1 ("lost", never reaches c), then broadcast 2.
+    let _lost = a.broadcast().unwrap();
+    let after_lost = a.broadcast().unwrap();
+    // b sends to c directly, knowing nothing of a: {b->c: 1}.
+    let unrelated = b.send_to(3).unwrap();
+
+    assert_eq!(
+        c.receive(after_lost, "a2").unwrap(),
+        Arrival::Held(broadcast(1, 2))
+    );
+    assert_eq!(
+        c.receive(unrelated, "b1").unwrap(),
+        Arrival::Delivered(direct(2, 3, 1))
+    );
+    assert_eq!(taken(&mut c), ["b1"]);
+    assert_eq!(
+        c.waits_for(&broadcast(1, 2)),
+        Some(vec![Missing {
+            sender: 1,
+            destination: Destination::All,
+            first: 1,
+            last: 1
+        }])
+    );
+    assert_eq!(c.waits_for(&direct(2, 3, 1)), None, "delivered, not held");
+}
+
+#[test]
+fn direct_messages_wait_for_their_causal_past_across_processes() {
+    let mut i = CausalDelivery::<u32, &str>::new(1);
+    let mut j = CausalDelivery::<u32, &str>::new(2);
+    let mut k = CausalDelivery::<u32, &str>::new(3);
+    // j sends p to i, then q to k; k delivers q and sends r to i.
+    let p = j.send_to(1).unwrap(); // {j->i: 1}
+    let q = j.send_to(3).unwrap(); // {j->i: 1, j->k: 1}
+    k.receive(q, "q").unwrap();
+    assert_eq!(taken(&mut k), ["q"]);
+    let r = k.send_to(1).unwrap(); // {j->i: 1, j->k: 1, k->i: 1}
+    assert_eq!(r.entries(), 3);
+
+    // r overtakes p at i and waits for it; a broadcast of j's that follows
+    // p waits too (broadcasts and direct messages are ordered together).
+    assert_eq!(i.receive(r, "r").unwrap(), Arrival::Held(direct(3, 1, 1)));
+    let b = j.broadcast().unwrap();
+    assert_eq!(i.receive(b, "b").unwrap(), Arrival::Held(broadcast(2, 1)));
+    assert_eq!(
+        i.waits_for(&direct(3, 1, 1)),
+        Some(vec![Missing {
+            sender: 2,
+            destination: Destination::To(1),
+            first: 1,
+            last: 1
+        }])
+    );
+    assert_eq!(
+        i.receive(p, "p").unwrap(),
+        Arrival::Delivered(direct(2, 1, 1))
+    );
+    let order = taken(&mut i);
+    assert_eq!(order[0], "p");
+    assert_eq!(
+        order[1..].iter().collect::<BTreeSet<_>>(),
+        ["b", "r"].iter().collect()
+    );
+    assert_eq!(i.held_len(), 0);
+}
+
+#[test]
+fn the_hold_back_bound_refuses_and_hands_back_the_message() {
+    let mut a = CausalDelivery::<u32, &str>::new(1);
+    let mut c = CausalDelivery::with_config(3, CausalConfig::default().max_held(2));
+    let first = a.broadcast().unwrap();
+    let early: Vec<_> = (0..3).map(|_| a.broadcast().unwrap()).collect();
+
+    assert!(matches!(
+        c.receive(early[0].clone(), "a2"),
+        Ok(Arrival::Held(_))
+    ));
+    assert!(matches!(
+        c.receive(early[1].clone(), "a3"),
+        Ok(Arrival::Held(_))
+    ));
+    let refused = c.receive(early[2].clone(), "a4").unwrap_err();
+    assert_eq!(
+        refused.error,
+        CausalError::HoldBackFull {
+            id: broadcast(1, 4),
+            limit: 2
+        }
+    );
+    assert_eq!((refused.message, &refused.stamp), ("a4", &early[2]));
+    assert_eq!(
+        refused.to_string(),
+        "broadcast 4 from 1 must wait for earlier messages, but 2 messages are already held back"
+    );
+    assert!(!c.is_held(&broadcast(1, 4)));
+
+    // A deliverable message is accepted even when the hold-back is full,
+    // and the refused one can be given again once there is room.
+    assert_eq!(
+        c.receive(first, "a1").unwrap(),
+        Arrival::Delivered(broadcast(1, 1))
+    );
+    assert_eq!(
+        c.receive(refused.stamp, refused.message).unwrap(),
+        Arrival::Delivered(broadcast(1, 4))
+    );
+    assert_eq!(taken(&mut c), ["a1", "a2", "a3", "a4"]);
+}
+
+#[test]
+fn arrivals_that_cannot_be_delivered_here_are_refused_unchanged() {
+    let mut a = CausalDelivery::<u32, &str>::new(1);
+    let mut b = CausalDelivery::<u32, &str>::new(2);
+    let to_c = a.send_to(3).unwrap();
+    let refused = b.receive(to_c, "x").unwrap_err();
+    assert_eq!(
+        refused.error,
+        CausalError::NotAddressedHere {
+            id: direct(1, 3, 1)
+        }
+    );
+    assert_eq!(
+        refused.to_string(),
+        "message 1 from 1 to 3 is not addressed to this process"
+    );
+
+    let own = a.broadcast().unwrap();
+    let refused = a.receive(own.clone(), "echo").unwrap_err();
+    assert_eq!(
+        refused.error,
+        CausalError::FromSelf {
+            id: broadcast(1, 1)
+        }
+    );
+
+    // b delivers a's broadcast and broadcasts; a process 1 that restarted
+    // without its state cannot have sent what b's stamp says it did.
+    b.receive(own, "a1").unwrap();
+    let from_b = b.broadcast().unwrap();
+    let mut restarted = CausalDelivery::<u32, &str>::new(1);
+    let refused = restarted.receive(from_b, "b1").unwrap_err();
+    assert_eq!(
+        refused.error,
+        CausalError::ImpossibleStamp {
+            id: broadcast(2, 1)
+        }
+    );
+    assert_eq!(restarted.held_len() + restarted.ready_len(), 0);
+
+    assert_eq!(a.send_to(1).unwrap_err(), CausalError::SendToSelf);
+    assert_eq!(
+        a.send_to(2).unwrap().id(),
+        direct(1, 2, 1),
+        "a failed send numbers nothing"
+    );
+}
+
+#[test]
+fn messages_of_one_sender_are_delivered_in_send_order() {
+    let mut a = CausalDelivery::<u32, &str>::new(1);
+    let mut b = CausalDelivery::<u32, &str>::new(2);
+    let stamps: Vec<_> = (0..5).map(|_| a.send_to(2).unwrap()).collect();
+    for (stamp, text) in stamps.into_iter().zip(["1", "2", "3", "4", "5"]).rev() {
+        b.receive(stamp, text).unwrap();
+    }
+    let deliveries: Vec<_> = b.deliveries().collect();
+    let texts: Vec<_> = deliveries.iter().map(|d| d.message).collect();
+    assert_eq!(texts, ["1", "2", "3", "4", "5"]);
+    let held: Vec<_> = deliveries.iter().map(|d| d.was_held).collect();
+    assert_eq!(held, [false, true, true, true, true]);
+}
+
+#[test]
+fn names_read_as_sentences() {
+    assert_eq!(broadcast(2, 7).to_string(), "broadcast 7 from 2");
+    let range = Missing {
+        sender: 2u32,
+        destination: Destination::To(5),
+        first: 1,
+        last: 3,
+    };
+    assert_eq!(range.to_string(), "messages 1..=3 from 2 to 5");
+    assert_eq!(
+        range.ids().collect::<Vec<_>>(),
+        [direct(2, 5, 1), direct(2, 5, 2), direct(2, 5, 3)]
+    );
+}
+
+#[cfg(feature = "serde")]
+mod serde_form {
+    use vclock_core::{CausalDelivery, CausalStamp};
+
+    fn stamp() -> CausalStamp<u32> {
+        let mut a = CausalDelivery::<u32, ()>::new(1);
+        a.broadcast().unwrap();
+        a.send_to(2).unwrap();
+        a.send_to(3).unwrap()
+    }
+
+    #[test]
+    fn stamps_round_trip_through_bincode_and_json() {
+        let stamp = stamp();
+        let config = bincode::config::standard();
+        let bytes = bincode::serde::encode_to_vec(&stamp, config).unwrap();
+        // sender 1, destination To(3) (tag + id), broadcasts {1: 1},
+        // direct {2: {1: 1}, 3: {1: 1}}.
+        assert_eq!(bytes.len(), 1 + 2 + 3 + 1 + 2 * 4);
+        let (decoded, _): (CausalStamp<u32>, _) =
+            bincode::serde::decode_from_slice(&bytes, config).unwrap();
+        assert_eq!(decoded, stamp);
+
+        let json = serde_json::to_string(&stamp).unwrap();
+        assert_eq!(
+            json,
+            r#"{"sender":1,"destination":{"To":3},"broadcasts":{"1":1},"direct":{"2":{"1":1},"3":{"1":1}}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<CausalStamp<u32>>(&json).unwrap(),
+            stamp
+        );
+    }
+
+    #[test]
+    fn decoding_normalises_empty_columns_and_rejects_stamps_that_name_no_message() {
+        let with_empty =
+            r#"{"sender":1,"destination":"All","broadcasts":{"1":2},"direct":{"4":{}}}"#;
+        let plain = r#"{"sender":1,"destination":"All","broadcasts":{"1":2},"direct":{}}"#;
+        let a: CausalStamp<u32> = serde_json::from_str(with_empty).unwrap();
+        let b: CausalStamp<u32> = serde_json::from_str(plain).unwrap();
+        assert_eq!(a, b);
+
+        let zero = r#"{"sender":1,"destination":"All","broadcasts":{"2":2},"direct":{}}"#;
+        let err = serde_json::from_str::<CausalStamp<u32>>(zero).unwrap_err();
+        assert!(err.to_string().contains("sequence number 0"), "{err}");
+        let to_self =
+            r#"{"sender":1,"destination":{"To":1},"broadcasts":{},"direct":{"1":{"1":1}}}"#;
+        let err = serde_json::from_str::<CausalStamp<u32>>(to_self).unwrap_err();
+        assert!(err.to_string().contains("to itself"), "{err}");
+    }
+}
