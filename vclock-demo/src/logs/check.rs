@@ -14,6 +14,8 @@
 //!   internal event received nothing; any other event (older demo receipts,
 //!   every event of a foreign log) received, as ShiViz derives it, the event
 //!   of each other host whose entry rose above the previous clock's;
+//! - no event receives an event whose clock already counts it (a cycle:
+//!   with the clocks all agreeing, two events would have one clock);
 //! - a named send event exists, is a send from the named node to this one,
 //!   and is received at most once.
 
@@ -42,6 +44,10 @@ pub(crate) enum Rule {
     NotASend,
     /// It names a send event that another receipt already named.
     ReceivedTwice,
+    /// It received an event whose clock already counts this event (or a
+    /// later one of its host): a cycle, a message received before it was
+    /// sent.
+    FromTheFuture,
 }
 
 impl Rule {
@@ -55,6 +61,7 @@ impl Rule {
             Rule::MissingSend => "no such send",
             Rule::NotASend => "not a send to this node",
             Rule::ReceivedTwice => "received twice",
+            Rule::FromTheFuture => "received from its own future",
         }
     }
 }
@@ -205,7 +212,8 @@ fn check_event(
                 );
                 unusable.push(key);
             }
-            Some(other) if c > other.events.len() as u64 => {
+            // The own entry is the own-counter rule's business.
+            Some(other) if key != h && c > other.events.len() as u64 => {
                 problem(
                     Rule::BeyondCount,
                     format!(
@@ -243,6 +251,10 @@ fn check_event(
                             "it names the send event {named}, but node {node} logged only {logged} events"
                         ),
                     );
+                    // The clock is still checked, against the senders its
+                    // entries imply.
+                    derived_senders = true;
+                    senders = jumped(execution, h, event, previous, &unusable);
                 }
                 Some(send) => {
                     let here = hosts[h].id;
@@ -277,11 +289,22 @@ fn check_event(
         Kind::Send { .. } | Kind::Internal => {}
         Kind::Receive { event: None, .. } | Kind::Other => {
             derived_senders = true;
-            for &(key, c) in &event.clock {
-                if key != h && !unusable.contains(&key) && c > counter(previous, key) {
-                    senders.push(hosts[key].events[c as usize - 1]);
-                }
-            }
+            senders = jumped(execution, h, event, previous, &unusable);
+        }
+    }
+
+    for &send in &senders {
+        let knows = counter(&execution.events[send].clock, h);
+        if knows >= position {
+            problem(
+                Rule::FromTheFuture,
+                format!(
+                    "it received {}, whose clock {} already counts {}:{knows}, this event or a later one of its own host; a message cannot be received before it was sent",
+                    execution.name(send),
+                    execution.clock_text(&execution.events[send].clock),
+                    hosts[h].name
+                ),
+            );
         }
     }
 
@@ -352,9 +375,36 @@ fn check_event(
         );
     }
 
+    record_messages(execution, &senders, derived_senders, ev, analysis);
+}
+
+/// ShiViz's derivation: the event received, for each other host whose entry
+/// rose above the previous clock's, that host's event with the new counter.
+fn jumped(
+    execution: &Execution,
+    h: usize,
+    event: &super::Event,
+    previous: &Clock,
+    unusable: &[usize],
+) -> Vec<usize> {
+    event
+        .clock
+        .iter()
+        .filter(|&&(key, c)| key != h && !unusable.contains(&key) && c > counter(previous, key))
+        .map(|&(key, c)| execution.hosts[key].events[c as usize - 1])
+        .collect()
+}
+
+fn record_messages(
+    execution: &Execution,
+    senders: &[usize],
+    derived_senders: bool,
+    ev: usize,
+    analysis: &mut Analysis,
+) {
     // Arrows: a sender that another sender already knew of was received
     // indirectly, through that other sender.
-    for &send in &senders {
+    for &send in senders {
         let s = &execution.events[send];
         let direct = !derived_senders
             || !senders.iter().any(|&other| {
