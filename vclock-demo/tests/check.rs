@@ -264,7 +264,8 @@ fn shiviz_format_with_a_delimiter_checks_each_execution() {
 
 #[test]
 fn unreadable_input_is_exit_status_2() {
-    let cases: [(&[(&str, &str)], &[&str], &str); 7] = [
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a str);
+    let cases: [Case<'_>; 7] = [
         (
             &[],
             &["logs/nothing"],

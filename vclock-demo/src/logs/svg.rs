@@ -57,13 +57,13 @@ pub(crate) fn size(execution: &Execution, layout: &Layout) -> (f64, f64) {
 /// Writes the SVG element.
 pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis, layout: &Layout) {
     let (width, height) = size(execution, layout);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"vclock-diagram\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"vclock-diagram\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" font-family=\"sans-serif\" font-size=\"11\">"
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<title>Space-time diagram: {} events of {} hosts, {} messages</title>\n<style>{STYLE}</style>\n",
+        "<title>Space-time diagram: {} events of {} hosts, {} messages</title>\n<style>{STYLE}</style>",
         execution.events.len(),
         execution.hosts.len(),
         analysis.messages.len()
@@ -77,9 +77,9 @@ pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis
     let end = x(layout.columns.saturating_sub(1)) + 16.0;
     for (lane, host) in execution.hosts.iter().enumerate() {
         let ly = y(lane);
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<g class=\"lane\" data-host=\"{}\"><line x1=\"{}\" y1=\"{ly}\" x2=\"{end}\" y2=\"{ly}\"/><text x=\"8\" y=\"{ly}\">{}</text></g>\n",
+            "<g class=\"lane\" data-host=\"{}\"><line x1=\"{}\" y1=\"{ly}\" x2=\"{end}\" y2=\"{ly}\"/><text x=\"8\" y=\"{ly}\">{}</text></g>",
             xml(&host.name),
             LEFT,
             xml(&host.name)
@@ -94,9 +94,9 @@ pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis
         let length = dx.hypot(dy).max(1.0);
         let (ux, uy) = (dx / length, dy / length);
         let bad = layout.backwards[m];
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<line class=\"message{}\" data-send=\"{}\" data-receive=\"{}\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" marker-end=\"url(#{})\"/>\n",
+            "<line class=\"message{}\" data-send=\"{}\" data-receive=\"{}\" x1=\"{:.1}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" marker-end=\"url(#{})\"/>",
             if bad { " bad" } else { "" },
             xml(&execution.name(send)),
             xml(&execution.name(receipt)),
@@ -133,9 +133,9 @@ pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis
             tip.push('\n');
             tip.push_str(problem);
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<g class=\"{class}\" id=\"e{e}\" data-name=\"{}\" data-host=\"{}\" data-clock=\"{}\"><circle cx=\"{ex}\" cy=\"{ey}\" r=\"{R}\"/><text x=\"{ex}\" y=\"{}\">{}</text><title>{}</title></g>\n",
+            "<g class=\"{class}\" id=\"e{e}\" data-name=\"{}\" data-host=\"{}\" data-clock=\"{}\"><circle cx=\"{ex}\" cy=\"{ey}\" r=\"{R}\"/><text x=\"{ex}\" y=\"{}\">{}</text><title>{}</title></g>",
             xml(&name),
             xml(&execution.hosts[event.host].name),
             xml(&clock),
