@@ -162,15 +162,22 @@ pub(crate) struct ShivizArgs {
 /// The logs `check` and `diagram` read.
 #[derive(Debug, Args)]
 pub(crate) struct LogsArgs {
-    /// Demo log folders (their node<I>.log files) or node<I>.log files;
-    /// with --regex, ShiViz-format log files.
-    #[arg(value_name = "LOG", required = true)]
+    /// The demo's log folders or node log files; with `--regex`,
+    /// ShiViz-format log files.
+    #[arg(
+        value_name = "LOG",
+        required = true,
+        help = "Demo log folders (their node<I>.log files) or node<I>.log files; with --regex, ShiViz-format log files"
+    )]
     pub(crate) logs: Vec<PathBuf>,
 
-    /// Read ShiViz-format logs with this parser expression, as ShiViz takes
-    /// it: named groups `host`, `clock` (a JSON object) and `event`, e.g.
-    /// '(?<host>\S*) (?<clock>{.*})\n(?<event>.*)' for GoVector's logs.
-    #[arg(long, value_name = "REGEX")]
+    /// Read ShiViz-format logs with this parser expression, as ShiViz
+    /// takes it (named groups `host`, `clock` and `event`).
+    #[arg(
+        long,
+        value_name = "REGEX",
+        help = r"Read ShiViz-format logs with this parser expression, as ShiViz takes it: named groups host, clock (a JSON object) and event, e.g. '(?<host>\S*) (?<clock>{.*})\n(?<event>.*)' for GoVector's logs"
+    )]
     pub(crate) regex: Option<String>,
 
     /// With --regex: the execution delimiter expression, which splits a log
