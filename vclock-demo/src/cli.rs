@@ -1,4 +1,5 @@
-//! The command line: clap derive types for `launch`, `node` and `shiviz`.
+//! The command line: clap derive types for `launch`, `node`, `shiviz`,
+//! `check` and `diagram`.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ pub(crate) enum Command {
     Node(NodeArgs),
     /// Merge the node logs in a directory into one file for ShiViz.
     Shiviz(ShivizArgs),
+    /// Check that a run's logs are causally consistent (exit status 0 when
+    /// they are, 1 with a report when not, 2 when they cannot be read).
+    Check(CheckArgs),
+    /// Draw a run as a space-time diagram (SVG, or an interactive HTML page).
+    Diagram(DiagramArgs),
 }
 
 /// How the launcher gives each node a console.
@@ -176,6 +182,59 @@ pub(crate) struct ShivizArgs {
     /// Write the merged log here instead of standard output.
     #[arg(short, long, value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+}
+
+/// The logs `check` and `diagram` read.
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The demo's log folders or node log files; with `--regex`,
+    /// ShiViz-format log files.
+    #[arg(
+        value_name = "LOG",
+        required = true,
+        help = "Demo log folders (their node<I>.log files) or node<I>.log files; with --regex, ShiViz-format log files"
+    )]
+    pub(crate) logs: Vec<PathBuf>,
+
+    /// Read ShiViz-format logs with this parser expression, as ShiViz
+    /// takes it (named groups `host`, `clock` and `event`).
+    #[arg(
+        long,
+        value_name = "REGEX",
+        help = r"Read ShiViz-format logs with this parser expression, as ShiViz takes it: named groups host, clock (a JSON object) and event, e.g. '(?<host>\S*) (?<clock>{.*})\n(?<event>.*)' for GoVector's logs"
+    )]
+    pub(crate) regex: Option<String>,
+
+    /// With --regex: the execution delimiter expression, which splits a log
+    /// into executions, as ShiViz takes it.
+    #[arg(long, value_name = "REGEX", requires = "regex")]
+    pub(crate) delimiter: Option<String>,
+}
+
+/// Options of `check`.
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// The logs.
+    #[command(flatten)]
+    pub(crate) logs: LogsArgs,
+}
+
+/// Options of `diagram`.
+#[derive(Debug, Args)]
+pub(crate) struct DiagramArgs {
+    /// The logs.
+    #[command(flatten)]
+    pub(crate) logs: LogsArgs,
+
+    /// The file to write: FILE.svg for a picture, FILE.html for a page where
+    /// clicking an event shows its causal past and future.
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) output: PathBuf,
+
+    /// Which execution to draw when a delimiter splits the logs into several.
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) execution: u32,
 }
 
 #[cfg(test)]

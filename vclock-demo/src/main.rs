@@ -2,7 +2,8 @@
 //!
 //! `launch` starts N nodes on this machine, one console each; `node` runs
 //! one interactive node (by hand, or across machines with `--peers`);
-//! `shiviz` merges the nodes' logs for the ShiViz visualiser. Every node
+//! `shiviz` merges the nodes' logs for the ShiViz visualiser; `check` and
+//! `diagram` check and draw the causality of a run's logs. Every node
 //! prints its vector clock before and after each event. See the README for
 //! a transcript.
 
@@ -10,6 +11,7 @@ mod cli;
 mod console;
 mod govector;
 mod launch;
+mod logs;
 mod network;
 mod node;
 mod shell;
@@ -30,6 +32,13 @@ fn main() -> ExitCode {
         Command::Launch(args) => launch::run(args),
         Command::Node(args) => node::run(args).map(|()| ExitCode::SUCCESS),
         Command::Shiviz(args) => shiviz::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Check(args) => Ok(logs::check::run(&logs_input(&args.logs))),
+        Command::Diagram(args) => logs::diagram::run(
+            &logs_input(&args.logs),
+            &args.output,
+            args.execution as usize,
+        )
+        .map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -51,6 +60,15 @@ fn main() -> ExitCode {
 fn raise_open_file_limit() {
     #[cfg(unix)]
     let _ = rlimit::increase_nofile_limit(u64::MAX);
+}
+
+/// What `check` and `diagram` read.
+fn logs_input(args: &cli::LogsArgs) -> logs::Input<'_> {
+    logs::Input {
+        paths: &args.logs,
+        regex: args.regex.as_deref(),
+        delimiter: args.delimiter.as_deref(),
+    }
 }
 
 /// The error and its causes on one line, skipping a cause whose text the
