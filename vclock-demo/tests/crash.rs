@@ -146,6 +146,15 @@ fn crash_round(rng: &mut Rng, round: u32) {
     }
     assert!(received > 0, "round {round}: nothing was received");
 
+    // `check` finds the run consistent: every receipt names a logged send
+    // to its node, received once, with the clocks the rules give.
+    let mut check = Running::spawn("check", &["check".as_ref(), logs.as_os_str()], dir.path());
+    assert!(
+        check.wait_exit().success(),
+        "round {round}: {}",
+        check.seen.join("\n")
+    );
+
     // And the merged logs are valid for ShiViz.
     let merged = dir.path().join("merged.log");
     let mut shiviz = Running::spawn(
