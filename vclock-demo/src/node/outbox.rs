@@ -66,9 +66,11 @@ struct InFlight {
 
 #[derive(Debug)]
 struct Outbox {
-    queue: SyncSender<Queued>,
+    /// `None` once the node is finishing: nothing more is queued.
+    queue: Option<SyncSender<Queued>>,
+    /// Stays while the outbox finishes, so the watcher still sees it.
     in_flight: Arc<Mutex<InFlight>>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 /// Every peer's outbox, started on first use.
@@ -106,9 +108,13 @@ impl Outboxes {
         let mut boxes = self.boxes.lock().unwrap_or_else(PoisonError::into_inner);
         let slot = &mut boxes[to as usize - 1];
         let outbox = slot.get_or_insert_with(|| self.start(shared, to));
-        if let Err(mpsc::SendError(queued)) = outbox.queue.send(queued) {
-            // The outbox thread is gone (it panicked): say so rather than
-            // lose the message quietly.
+        let refused = match &outbox.queue {
+            Some(queue) => queue.send(queued).err().map(|mpsc::SendError(q)| q),
+            None => Some(queued),
+        };
+        if let Some(queued) = refused {
+            // The outbox thread is gone (it panicked, or the node is
+            // finishing): say so rather than lose the message quietly.
             drop(boxes);
             report(
                 shared,
@@ -134,9 +140,9 @@ impl Outboxes {
             .spawn(move || worker.run(&messages))
             .expect("cannot start an outbox thread");
         Outbox {
-            queue,
+            queue: Some(queue),
             in_flight,
-            thread,
+            thread: Some(thread),
         }
     }
 
@@ -172,16 +178,20 @@ impl Outboxes {
     /// Closes every outbox and waits until each has sent (or reported) what
     /// it holds.
     pub(crate) fn finish(&self) {
-        let boxes: Vec<Outbox> = self
+        let threads: Vec<JoinHandle<()>> = self
             .boxes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter_mut()
-            .filter_map(Option::take)
+            .flatten()
+            .filter_map(|outbox| {
+                // Closing the queue ends the thread once it is empty.
+                outbox.queue = None;
+                outbox.thread.take()
+            })
             .collect();
-        for outbox in boxes {
-            drop(outbox.queue);
-            let _ = outbox.thread.join();
+        for thread in threads {
+            let _ = thread.join();
         }
     }
 }

@@ -266,6 +266,11 @@ impl Running {
     }
 
     /// Kills the process and reaps it.
+    /// Whether the process has ended (without waiting).
+    pub fn has_exited(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_some()
+    }
+
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -1,0 +1,66 @@
+//! A node told to stop by the end of its input first sees every message it
+//! sent confirmed or reported: piped lines never lose their receipts.
+//! Clocks are `[node1, node2, node3]`.
+
+mod common;
+
+use common::network;
+
+#[test]
+fn end_of_input_waits_for_every_message_to_be_confirmed_or_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_ports, mut nodes) = network(3, dir.path(), &[]);
+    // Node 3 is gone, and node 2 is stopped: its confirmations come late.
+    nodes[2].kill();
+    let signal = |how: &str, pid: u32| {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{how}"), pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    signal("STOP", nodes[1].pid());
+    // A burst and the end of input in one go: the node must not exit before
+    // its outboxes are done.
+    let burst: String = (0..200).map(|i| format!("2 m{i}\n")).collect();
+    nodes[0].send_bytes(format!("{burst}3 lost\n").as_bytes());
+    nodes[0].close_stdin();
+    // While node 2 has not confirmed, node 1 stays.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        !nodes[0].has_exited(),
+        "node 1 left with messages unconfirmed"
+    );
+    signal("CONT", nodes[1].pid());
+    let rest = nodes[0].rest();
+    let tail = rest[rest.len().saturating_sub(8)..].join("\n");
+    assert!(nodes[0].wait_exit().success());
+    // Every send is an event, and the one to node 3 is reported.
+    assert_eq!(
+        rest.iter()
+            .filter(|l| l.starts_with("Sent to node 2: m"))
+            .count(),
+        200
+    );
+    assert!(rest.iter().any(|l| l == "After: [201, 0, 0]"), "{tail}");
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("Warning: message 1.201 to node 3 was not delivered")),
+        "{tail}"
+    );
+    assert!(
+        rest.iter()
+            .any(|l| l.starts_with("Waiting for node 2 to confirm 1.")),
+        "{tail}"
+    );
+    assert!(
+        rest.iter().any(|l| l.starts_with("Node 2 confirmed 1.")),
+        "{tail}"
+    );
+    // Node 2 printed all 200 receipts, in order.
+    for i in 0..200 {
+        nodes[1].wait_for("the next receipt", |l| {
+            l.starts_with(&format!("Message received from node 1: m{i} "))
+        });
+    }
+}
