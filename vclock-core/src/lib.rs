@@ -51,10 +51,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs, unreachable_pub)]
 
-// The heap comes in through smallvec; the crate itself names `alloc` only
-// in the serde slow path and in tests.
-#[cfg(any(test, feature = "serde"))]
 extern crate alloc;
+// proptest needs std; the `proptest` feature is for test code on a std target.
+#[cfg(feature = "proptest")]
+extern crate std;
 
 mod clock;
 mod error;
@@ -62,6 +62,8 @@ mod order;
 mod process;
 #[cfg(feature = "serde")]
 mod serde_impl;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 
 pub use clock::{IntoIter, Iter, VectorClock};
 pub use error::ClockError;
