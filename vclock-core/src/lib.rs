@@ -44,8 +44,15 @@
 //!   [`CausalOrder`] and [`Transition`]. Deserializing drops explicit zero
 //!   counters and rejects repeated ids, so a decoded clock always compares by
 //!   its meaning.
+//! - `proptest` (off by default): [`strategy`], the proptest strategies this
+//!   crate's own tests use (clocks, pairs in each causal relation, whole
+//!   causal histories), for testing code built on it. proptest needs std, so
+//!   this feature links std; turn it on for dev-dependencies only:
+//!   `vclock-core = { version = "0.1", features = ["proptest"] }` under
+//!   `[dev-dependencies]`.
 //!
-//! The crate is `#![no_std]` and needs only `alloc`. It does no I/O.
+//! Without `proptest` the crate is `#![no_std]` and needs only `alloc`. It
+//! does no I/O.
 
 #![no_std]
 #![forbid(unsafe_code)]
