@@ -81,3 +81,8 @@ pub use process::{Process, Transition};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExample;
+
+/// The crate README's example, likewise.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeExample;
