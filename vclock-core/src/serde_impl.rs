@@ -106,7 +106,11 @@ impl<T, const N: usize> Column<T> for SmallVec<[T; N]> {
 /// Reads every entry of `map` in input order and says whether they are in
 /// the form this crate writes (ids strictly ascending, no zero counters).
 /// A repeated id next to itself is rejected at once.
-fn read_entries<'de, A, K, I, C>(map: &mut A, ids: &mut I, counters: &mut C) -> Result<bool, A::Error>
+fn read_entries<'de, A, K, I, C>(
+    map: &mut A,
+    ids: &mut I,
+    counters: &mut C,
+) -> Result<bool, A::Error>
 where
     A: MapAccess<'de>,
     K: Deserialize<'de> + Ord,
