@@ -41,11 +41,15 @@ const CORE: &str = "vclock-core";
 const DENSE: &str = "dense-vec";
 const CRDTS: &str = "crdts";
 const VCLOCK: &str = "vclock-0.4";
+/// `VectorClock<String>` with ids `"node-0000"`, ...: what a clock keyed by
+/// host names costs, against the same dense baseline.
+const CORE_STRING: &str = "vclock-core-string";
 
-/// One logical clock in each of the four representations, built from the
-/// same counters so that every implementation does the same work.
+/// One logical clock in each of the representations, built from the same
+/// counters so that every implementation does the same work.
 struct Clocks {
     core: VectorClock<u32>,
+    core_string: VectorClock<String>,
     dense: Vec<u64>,
     crdts: CrdtsClock,
     vclock: HashClock,
@@ -56,6 +60,7 @@ impl Clocks {
         let entries = || counters.iter().enumerate().map(|(i, &c)| (id(i), c));
         Self {
             core: entries().collect(),
+            core_string: entries().map(|(i, c)| (name(i), c)).collect(),
             dense: counters.to_vec(),
             crdts: entries().map(|(id, c)| Dot::new(id, c)).collect(),
             vclock: HashClock::from(entries().collect::<HashMap<_, _>>()),
@@ -65,6 +70,12 @@ impl Clocks {
 
 fn id(index: usize) -> u32 {
     u32::try_from(index).expect("bench clocks have fewer than 2^32 ids")
+}
+
+/// The `String` id of the node with `id`; zero-padded, so string order is
+/// numeric order and every implementation sees the same entry order.
+fn name(id: u32) -> String {
+    format!("node-{id:04}")
 }
 
 /// `n` counters in 1000..=11000 from a fixed LCG (Knuth's MMIX constants).
@@ -122,6 +133,11 @@ fn increment(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(CORE, n), |b| {
             b.iter(|| black_box(core.increment(black_box(middle_id))));
         });
+        let mut core_string = clocks.core_string.clone();
+        let middle_name = name(middle_id);
+        group.bench_function(BenchmarkId::new(CORE_STRING, n), |b| {
+            b.iter(|| black_box(core_string.increment_borrowed(black_box(middle_name.as_str()))));
+        });
         let mut dense = clocks.dense.clone();
         group.bench_function(BenchmarkId::new(DENSE, n), |b| {
             b.iter(|| black_box(dense_increment(&mut dense, black_box(middle))));
@@ -162,6 +178,13 @@ fn merge(c: &mut Criterion) {
             b.iter_batched_ref(
                 || mine.core.clone(),
                 |clock| clock.merge(black_box(&theirs.core)),
+                BatchSize::SmallInput,
+            );
+        });
+        group.bench_function(BenchmarkId::new(CORE_STRING, n), |b| {
+            b.iter_batched_ref(
+                || mine.core_string.clone(),
+                |clock| clock.merge(black_box(&theirs.core_string)),
                 BatchSize::SmallInput,
             );
         });
@@ -211,6 +234,15 @@ fn compare(c: &mut Criterion, name: &str, pair: MakePair) {
         group.bench_function(BenchmarkId::new(CORE, n), |bench| {
             bench.iter(|| black_box(black_box(&a.core).causal_cmp(black_box(&b.core))));
         });
+        assert_eq!(
+            a.core_string.causal_cmp(&b.core_string).to_ordering(),
+            expected
+        );
+        group.bench_function(BenchmarkId::new(CORE_STRING, n), |bench| {
+            bench.iter(|| {
+                black_box(black_box(&a.core_string).causal_cmp(black_box(&b.core_string)))
+            });
+        });
         group.bench_function(BenchmarkId::new(DENSE, n), |bench| {
             bench.iter(|| black_box(dense_cmp(black_box(&a.dense), black_box(&b.dense))));
         });
@@ -233,6 +265,19 @@ fn compare_before(c: &mut Criterion) {
         let mut later = base.to_vec();
         later[base.len() / 2] += 1;
         (base.to_vec(), later)
+    });
+}
+
+/// The clocks differ in their first two entries, in opposite directions:
+/// concurrency is visible at once. vclock-core's same-ids scan checks for it
+/// once per 256 counters and stops; the dense baseline, like a scan without
+/// that check, reads to the end.
+fn compare_concurrent_early(c: &mut Criterion) {
+    compare(c, "compare-concurrent-early", |base| {
+        let (mut left, mut right) = (base.to_vec(), base.to_vec());
+        left[0] += 1;
+        right[1] += 1;
+        (left, right)
     });
 }
 
@@ -327,6 +372,10 @@ fn bincode_round_trip(c: &mut Criterion) {
         group.bench_function(BenchmarkId::new(CORE, n), |b| {
             b.iter(|| black_box(round_trip(black_box(&clocks.core))));
         });
+        assert!(round_trip(&clocks.core_string) == clocks.core_string);
+        group.bench_function(BenchmarkId::new(CORE_STRING, n), |b| {
+            b.iter(|| black_box(round_trip(black_box(&clocks.core_string))));
+        });
         group.bench_function(BenchmarkId::new(DENSE, n), |b| {
             b.iter(|| black_box(round_trip(black_box(&clocks.dense))));
         });
@@ -378,6 +427,7 @@ criterion_group!(
     compare_equal,
     compare_before,
     compare_concurrent,
+    compare_concurrent_early,
     ids_check,
     clone,
     bincode_round_trip,

@@ -26,6 +26,7 @@ GROUPS = [
     "compare-equal",
     "compare-before",
     "compare-concurrent",
+    "compare-concurrent-early",
     "clone",
     "bincode",
     "bincode-encode",
@@ -33,6 +34,7 @@ GROUPS = [
 ]
 SIZES = [4, 16, 64, 256, 1024]
 IMPLS = ["vclock-core", "dense-vec", "crdts", "vclock-0.4"]
+STRING = "vclock-core-string"
 SIZE_LINE = re.compile(r"^encoded size: (\S+) n=(\d+): (\d+) bytes")
 
 
@@ -50,7 +52,7 @@ def median_ns(root, group, impl, n):
 
 def fmt_time(ns):
     if ns is None:
-        return "n/a"
+        return ""
     if ns < 1_000:
         return f"{ns:.3g} ns"
     if ns < 1_000_000:
@@ -59,14 +61,18 @@ def fmt_time(ns):
 
 
 def time_table(root):
-    header = "| operation | n | vclock-core | dense `Vec<u64>` | core / dense | crdts 7.3 | vclock 0.4 |"
-    lines = [header, "|---|--:|--:|--:|--:|--:|--:|"]
+    header = ("| operation | n | vclock-core | dense `Vec<u64>` | core / dense "
+              "| `String` ids | `String` / dense | crdts 7.3 | vclock 0.4 |")
+    lines = [header, "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    ratio = lambda x, y: f"{x / y:.2f}x" if x and y else "n/a"
     for group in GROUPS:
         for n in SIZES:
             core, dense, crdts, vclock = (median_ns(root, group, i, n) for i in IMPLS)
-            ratio = f"{core / dense:.2f}x" if core and dense else "n/a"
-            cells = [group, str(n), fmt_time(core), fmt_time(dense), ratio,
-                     fmt_time(crdts), fmt_time(vclock)]
+            if core is None and dense is None:
+                continue
+            string = median_ns(root, group, STRING, n)
+            cells = [group, str(n), fmt_time(core), fmt_time(dense), ratio(core, dense),
+                     fmt_time(string), ratio(string, dense), fmt_time(crdts), fmt_time(vclock)]
             lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

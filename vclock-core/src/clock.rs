@@ -1,13 +1,25 @@
-//! `VectorClock<K>`: the clock type, its lattice operations and comparisons.
+//! `VectorClock<K>`: the clock type, its invariants, accessors, increments
+//! and membership changes. The comparisons, the lattice operations, the
+//! conversions and the iterators live in the submodules, which may reach the
+//! private columns; nothing here imports from them but the iterator types.
 
-use core::cmp::Ordering;
+use alloc::borrow::ToOwned;
+use core::borrow::Borrow;
 use core::fmt;
 use core::hash::{Hash, Hasher};
-use core::iter::{FusedIterator, Zip};
 
 use smallvec::SmallVec;
 
-use crate::{CausalOrder, ClockError};
+use crate::ClockError;
+
+mod compare;
+mod convert;
+mod iter;
+mod lattice;
+
+#[cfg(feature = "serde")]
+pub(crate) use convert::split_entries;
+pub use iter::{IntoIter, Iter};
 
 /// How many entries a clock holds without allocating. A clock of a small
 /// cluster then costs no allocation to build, clone or decode (decoding a
@@ -50,6 +62,21 @@ pub(crate) type Counters = SmallVec<[u64; INLINE_ENTRIES]>;
 /// assert_eq!(b.len(), 1);
 /// # Ok::<(), vclock_core::ClockError>(())
 /// ```
+///
+/// # Names from other libraries
+///
+/// The operations keep one name each; documentation search also finds them
+/// under the names other vector clock libraries use:
+///
+/// | elsewhere | here |
+/// |---|---|
+/// | `a.descends(b)` (riak, crdts) | `b <= a` |
+/// | `a.dominates(b)` (riak) | `b.happens_before(&a)` |
+/// | `a.is_concurrent(b)`, `concurrent`, `conflicts` | `a.concurrent_with(&b)` |
+/// | `join`, `sync`, `merge` | [`merge`](Self::merge) / [`merged`](Self::merged) |
+/// | `glb`, `intersection` | [`meet`](Self::meet) / [`met`](Self::met) |
+/// | `incr`, `inc`, `tick` | [`increment`](Self::increment) |
+/// | `forget`, `prune` | [`remove`](Self::remove) / [`retain`](Self::retain) |
 pub struct VectorClock<K> {
     // Invariants: `ids` is strictly ascending, `ids.len() == counters.len()`,
     // and no counter is zero. Everything else (`Eq`, `Hash`, the fast paths,
@@ -75,6 +102,12 @@ impl<K: Hash> Hash for VectorClock<K> {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.ids.hash(state);
         self.counters.hash(state);
+    }
+}
+
+impl<K> Default for VectorClock<K> {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -134,21 +167,6 @@ impl<K> VectorClock<K> {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.ids.is_empty()
-    }
-
-    /// The non-zero entries as `(&id, counter)`, in ascending id order.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let clock = VectorClock::from_iter([(3, 1), (1, 2)]);
-    /// let entries: Vec<_> = clock.iter().collect();
-    /// assert_eq!(entries, [(&1, 2), (&3, 1)]);
-    /// ```
-    #[must_use]
-    pub fn iter(&self) -> Iter<'_, K> {
-        Iter {
-            inner: self.ids.iter().zip(self.counters.iter()),
-        }
     }
 
     /// The ids with a non-zero counter, in ascending order.
@@ -232,37 +250,81 @@ fn unspill<T, const N: usize>(entries: &mut SmallVec<[T; N]>) {
     }
 }
 
-/// Splits sorted, normalised entries into the two columns of a clock.
-pub(crate) fn split_entries<K>(
-    entries: impl ExactSizeIterator<Item = (K, u64)>,
-) -> (Ids<K>, Counters) {
-    let mut ids = Ids::with_capacity(entries.len());
-    let mut counters = Counters::with_capacity(entries.len());
-    for (id, counter) in entries {
-        ids.push(id);
-        counters.push(counter);
-    }
-    (ids, counters)
-}
-
 impl<K: Ord> VectorClock<K> {
     /// The counter of `id`, 0 when the clock has no entry for it.
     ///
+    /// The id may be given in any borrowed form of `K`, as with the standard
+    /// maps: a `&str` for `String` ids.
+    ///
     /// ```
     /// use vclock_core::VectorClock;
-    /// let clock = VectorClock::from_iter([("a", 4)]);
-    /// assert_eq!(clock.get(&"a"), 4);
-    /// assert_eq!(clock.get(&"b"), 0);
+    /// let clock = VectorClock::from_iter([("a".to_string(), 4)]);
+    /// assert_eq!(clock.get("a"), 4);
+    /// assert_eq!(clock.get("b"), 0);
     /// ```
     #[must_use]
-    pub fn get(&self, id: &K) -> u64 {
-        match self.ids.binary_search(id) {
+    pub fn get<Q: Ord + ?Sized>(&self, id: &Q) -> u64
+    where
+        K: Borrow<Q>,
+    {
+        match self.search(id) {
             Ok(i) => self.counters[i],
             Err(_) => 0,
         }
     }
 
+    /// Whether the clock has an entry for `id`, that is, a non-zero counter.
+    ///
+    /// ```
+    /// use vclock_core::VectorClock;
+    /// let clock = VectorClock::from_iter([("a".to_string(), 4), ("b".to_string(), 0)]);
+    /// assert!(clock.contains("a"));
+    /// assert!(!clock.contains("b"));
+    /// ```
+    #[must_use]
+    #[doc(alias = "contains_key")]
+    pub fn contains<Q: Ord + ?Sized>(&self, id: &Q) -> bool
+    where
+        K: Borrow<Q>,
+    {
+        self.search(id).is_ok()
+    }
+
+    /// Where `id` is (`Ok`) or would be inserted (`Err`). The slot of the
+    /// last increment is checked first: a node ticks its own entry far more
+    /// often than any other.
+    fn search<Q: Ord + ?Sized>(&self, id: &Q) -> Result<usize, usize>
+    where
+        K: Borrow<Q>,
+    {
+        let ids = &self.ids[..];
+        if ids.get(self.hint).is_some_and(|k| k.borrow() == id) {
+            return Ok(self.hint);
+        }
+        ids.binary_search_by(|k| k.borrow().cmp(id))
+    }
+
+    /// Adds one to the counter at index `i`, which exists.
+    fn bump(&mut self, i: usize) -> Result<u64, ClockError> {
+        self.hint = i;
+        let counter = &mut self.counters[i];
+        *counter = counter.checked_add(1).ok_or(ClockError::CounterOverflow)?;
+        Ok(*counter)
+    }
+
+    /// Inserts `id` with counter 1 at index `i`, where it sorts.
+    fn insert_new(&mut self, i: usize, id: K) -> u64 {
+        self.hint = i;
+        self.ids.insert(i, id);
+        self.counters.insert(i, 1);
+        1
+    }
+
     /// Adds one to the counter of `id` and returns the new value.
+    ///
+    /// This takes the id by value, which is free for `Copy` ids; to tick an
+    /// entry of a clock with `String` ids without building a `String` each
+    /// time, use [`increment_borrowed`](Self::increment_borrowed).
     ///
     /// # Errors
     ///
@@ -277,341 +339,125 @@ impl<K: Ord> VectorClock<K> {
     /// assert_eq!(clock.get(&2), 2);
     /// # Ok::<(), vclock_core::ClockError>(())
     /// ```
+    #[doc(alias("incr", "inc", "tick"))]
     pub fn increment(&mut self, id: K) -> Result<u64, ClockError> {
-        let found = if self.ids.get(self.hint) == Some(&id) {
-            Ok(self.hint)
-        } else {
-            self.ids.binary_search(&id)
-        };
-        match found {
-            Ok(i) => {
-                self.hint = i;
-                let counter = &mut self.counters[i];
-                *counter = counter.checked_add(1).ok_or(ClockError::CounterOverflow)?;
-                Ok(*counter)
-            }
-            Err(i) => {
-                self.hint = i;
-                self.ids.insert(i, id);
-                self.counters.insert(i, 1);
-                Ok(1)
-            }
+        match self.search(&id) {
+            Ok(i) => self.bump(i),
+            Err(i) => Ok(self.insert_new(i, id)),
         }
     }
 
-    /// Compares two clocks in the happens-before partial order.
+    /// [`increment`](Self::increment) by a borrowed id: the id is cloned
+    /// (through `ToOwned`) only when the clock has no entry for it yet, so
+    /// ticking an existing entry allocates nothing, whatever `K` is.
+    ///
+    /// # Errors
+    ///
+    /// [`ClockError::CounterOverflow`] when the counter is already
+    /// `u64::MAX`; the clock is then unchanged.
+    ///
+    /// ```
+    /// use vclock_core::VectorClock;
+    /// let mut clock: VectorClock<String> = VectorClock::new();
+    /// assert_eq!(clock.increment_borrowed("alice")?, 1); // inserts "alice"
+    /// assert_eq!(clock.increment_borrowed("alice")?, 2); // no allocation
+    /// assert_eq!(clock.get("alice"), 2);
+    /// # Ok::<(), vclock_core::ClockError>(())
+    /// ```
+    pub fn increment_borrowed<Q>(&mut self, id: &Q) -> Result<u64, ClockError>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ToOwned<Owned = K> + ?Sized,
+    {
+        match self.search(id) {
+            Ok(i) => self.bump(i),
+            Err(i) => Ok(self.insert_new(i, id.to_owned())),
+        }
+    }
+
+    /// Removes the entry of `id` and returns the counter it had (0 when there
+    /// was none, the same as [`get`](Self::get) before the call).
+    ///
+    /// # When dropping entries is safe
+    ///
+    /// A clock says how many events of each node its holder has seen;
+    /// removing an entry makes it claim to have seen none of that node's
+    /// events. Done to live clocks, that changes what comparisons say: a
+    /// clock that lost an entry can look older than, or concurrent with, a
+    /// clock it actually descends from. This is what riak's size- and
+    /// age-based vclock pruning did to its users (writes that descended from
+    /// each other came back as concurrent siblings, and sibling lists grew
+    /// without bound) and why Akka Distributed Data prunes a removed node only
+    /// through a coordinated protocol: the node's entry is first folded into
+    /// a surviving node's and then dropped everywhere, and clocks that still
+    /// carry it are not trusted until the pruning is complete.
+    ///
+    /// Removing `id` from two clocks leaves their comparison unchanged
+    /// exactly when both had the same counter for it, for example when the
+    /// node is retired: it will never tick again and every clock that will be
+    /// compared has seen its last event (or none of them). Drop a retired id
+    /// from every clock then, never from some of them.
     ///
     /// ```
     /// use vclock_core::{CausalOrder, VectorClock};
-    /// let a = VectorClock::from_iter([(1, 2), (2, 1)]);
-    /// let b = VectorClock::from_iter([(1, 1), (2, 2)]);
-    /// assert_eq!(a.causal_cmp(&b), CausalOrder::Concurrent);
-    /// assert_eq!(a.causal_cmp(&a.merged(&b)), CausalOrder::Before);
+    /// // Node 9 retired after its 4th event, which both clocks have seen.
+    /// let mut a = VectorClock::from_iter([(1, 2), (2, 1), (9, 4)]);
+    /// let mut b = VectorClock::from_iter([(1, 3), (2, 1), (9, 4)]);
+    /// assert_eq!(a.remove(&9), 4);
+    /// assert_eq!(b.remove(&9), 4);
+    /// assert_eq!(a.remove(&9), 0);
+    /// assert_eq!(a.causal_cmp(&b), CausalOrder::Before); // as before removal
+    ///
+    /// // Removing an entry from one side only changes the answer:
+    /// let c = VectorClock::from_iter([(1, 2), (9, 1)]);
+    /// let mut d = VectorClock::from_iter([(1, 2), (9, 1)]);
+    /// d.remove(&9);
+    /// assert_eq!(d.causal_cmp(&c), CausalOrder::Before); // was Equal
     /// ```
-    #[must_use]
-    pub fn causal_cmp(&self, other: &Self) -> CausalOrder {
-        if self.ids[..] == other.ids[..] {
-            let (smaller, larger) = compare_counters(&self.counters, &other.counters);
-            return CausalOrder::from_flags(smaller, larger);
+    #[doc(alias("forget", "prune"))]
+    pub fn remove<Q: Ord + ?Sized>(&mut self, id: &Q) -> u64
+    where
+        K: Borrow<Q>,
+    {
+        match self.search(id) {
+            Ok(i) => {
+                self.ids.remove(i);
+                let counter = self.counters.remove(i);
+                unspill(&mut self.ids);
+                unspill(&mut self.counters);
+                counter
+            }
+            Err(_) => 0,
         }
-        self.causal_cmp_general(other)
     }
 
-    /// The two-pointer comparison for clocks whose id sets differ. An id on
-    /// one side only has a non-zero counter there (the invariant), so that
-    /// side is larger at that id.
-    fn causal_cmp_general(&self, other: &Self) -> CausalOrder {
-        // Slices taken once: every access through the inline-or-heap
-        // storage would otherwise branch on where the entries live.
-        let (my_ids, my_counters) = (&self.ids[..], &self.counters[..]);
-        let (their_ids, their_counters) = (&other.ids[..], &other.counters[..]);
-        let (mut i, mut j) = (0, 0);
-        let (mut smaller, mut larger) = (false, false);
-        while i < my_ids.len() && j < their_ids.len() {
-            match my_ids[i].cmp(&their_ids[j]) {
-                Ordering::Less => {
-                    larger = true;
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    smaller = true;
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    let (a, b) = (my_counters[i], their_counters[j]);
-                    smaller |= a < b;
-                    larger |= a > b;
-                    i += 1;
-                    j += 1;
-                }
-            }
-            if smaller && larger {
-                return CausalOrder::Concurrent;
-            }
-        }
-        larger |= i < my_ids.len();
-        smaller |= j < their_ids.len();
-        CausalOrder::from_flags(smaller, larger)
-    }
-
-    /// Whether `self` happened before `other`: every counter of `self` is
-    /// `<=` the one in `other` and the clocks differ.
+    /// Keeps only the entries for which `keep(&id, counter)` is true, in
+    /// place and without cloning an id.
+    ///
+    /// Dropping entries from live clocks changes what comparisons say; see
+    /// [`remove`](Self::remove) for when it is safe.
     ///
     /// ```
     /// use vclock_core::VectorClock;
-    /// let a = VectorClock::from_iter([(1, 1)]);
-    /// let b = VectorClock::from_iter([(1, 1), (2, 1)]);
-    /// assert!(a.happens_before(&b));
-    /// assert!(!b.happens_before(&a));
-    /// assert!(!a.happens_before(&a));
+    /// let retired = ["n3", "n4"];
+    /// let mut clock = VectorClock::from_iter([("n1", 5), ("n3", 2), ("n4", 7)]);
+    /// clock.retain(|id, _| !retired.contains(id));
+    /// assert_eq!(clock, VectorClock::from_iter([("n1", 5)]));
     /// ```
-    #[must_use]
-    pub fn happens_before(&self, other: &Self) -> bool {
-        self.causal_cmp(other) == CausalOrder::Before
-    }
-
-    /// Whether neither clock happened before the other and they differ.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let a = VectorClock::from_iter([(1, 1)]);
-    /// let b = VectorClock::from_iter([(2, 1)]);
-    /// assert!(a.concurrent_with(&b));
-    /// assert!(!a.concurrent_with(&a));
-    /// ```
-    #[must_use]
-    pub fn concurrent_with(&self, other: &Self) -> bool {
-        self.causal_cmp(other) == CausalOrder::Concurrent
-    }
-}
-
-impl<K: Ord + Clone> VectorClock<K> {
-    /// Raises every counter to at least the one in `other` (pointwise max,
-    /// the lattice join). This is what a receive does before it ticks.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let mut a = VectorClock::from_iter([(1, 3), (2, 1)]);
-    /// a.merge(&VectorClock::from_iter([(2, 5), (3, 1)]));
-    /// assert_eq!(a, VectorClock::from_iter([(1, 3), (2, 5), (3, 1)]));
-    /// ```
-    pub fn merge(&mut self, other: &Self) {
-        if self.ids[..] == other.ids[..] {
-            for (mine, &theirs) in self.counters.iter_mut().zip(&other.counters) {
-                *mine = (*mine).max(theirs);
-            }
-            return;
-        }
-        if other.is_empty() {
-            return;
-        }
-        let (my_ids, my_counters) = (&self.ids[..], &self.counters[..]);
-        let (their_ids, their_counters) = (&other.ids[..], &other.counters[..]);
-        let mut ids = Ids::with_capacity(my_ids.len() + their_ids.len());
-        let mut counters = Counters::with_capacity(my_ids.len() + their_ids.len());
-        let (mut i, mut j) = (0, 0);
-        while i < my_ids.len() && j < their_ids.len() {
-            match my_ids[i].cmp(&their_ids[j]) {
-                Ordering::Less => {
-                    ids.push(my_ids[i].clone());
-                    counters.push(my_counters[i]);
-                    i += 1;
-                }
-                Ordering::Greater => {
-                    ids.push(their_ids[j].clone());
-                    counters.push(their_counters[j]);
-                    j += 1;
-                }
-                Ordering::Equal => {
-                    ids.push(my_ids[i].clone());
-                    counters.push(my_counters[i].max(their_counters[j]));
-                    i += 1;
-                    j += 1;
-                }
-            }
-        }
-        ids.extend(my_ids[i..].iter().cloned());
-        counters.extend_from_slice(&my_counters[i..]);
-        ids.extend(their_ids[j..].iter().cloned());
-        counters.extend_from_slice(&their_counters[j..]);
-        // Room was reserved for both sides; the union may still fit inline.
-        unspill(&mut ids);
-        unspill(&mut counters);
-        self.ids = ids;
-        self.counters = counters;
-    }
-
-    /// The non-mutating form of [`merge`](Self::merge): the least clock that
-    /// is `>=` both.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let a = VectorClock::from_iter([(1, 3)]);
-    /// let b = VectorClock::from_iter([(2, 1)]);
-    /// let joined = a.merged(&b);
-    /// assert!(a <= joined && b <= joined);
-    /// ```
-    #[must_use]
-    pub fn merged(&self, other: &Self) -> Self {
-        let mut result = self.clone();
-        result.merge(other);
-        result
-    }
-
-    /// Lowers every counter to at most the one in `other` (pointwise min,
-    /// the lattice meet). Ids absent from either side disappear.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let mut a = VectorClock::from_iter([(1, 3), (2, 1)]);
-    /// a.meet(&VectorClock::from_iter([(2, 5), (3, 1)]));
-    /// assert_eq!(a, VectorClock::from_iter([(2, 1)]));
-    /// ```
-    pub fn meet(&mut self, other: &Self) {
-        if self.ids[..] == other.ids[..] {
-            for (mine, &theirs) in self.counters.iter_mut().zip(&other.counters) {
-                *mine = (*mine).min(theirs);
-            }
-            return;
-        }
-        // Keep only ids present on both sides; both counters are non-zero
-        // there, so their minimum is too and the invariant holds.
+    pub fn retain<F: FnMut(&K, u64) -> bool>(&mut self, mut keep: F) {
         let (ids, counters) = (&mut self.ids[..], &mut self.counters[..]);
-        let (their_ids, their_counters) = (&other.ids[..], &other.counters[..]);
         let mut write = 0;
-        let mut j = 0;
         for read in 0..ids.len() {
-            while j < their_ids.len() && their_ids[j] < ids[read] {
-                j += 1;
-            }
-            if j < their_ids.len() && their_ids[j] == ids[read] {
-                counters[write] = counters[read].min(their_counters[j]);
+            if keep(&ids[read], counters[read]) {
                 ids.swap(write, read);
+                counters[write] = counters[read];
                 write += 1;
-                j += 1;
             }
         }
         self.ids.truncate(write);
         self.counters.truncate(write);
         unspill(&mut self.ids);
         unspill(&mut self.counters);
-    }
-
-    /// The non-mutating form of [`meet`](Self::meet): the greatest clock
-    /// that is `<=` both.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let a = VectorClock::from_iter([(1, 3), (2, 2)]);
-    /// let b = VectorClock::from_iter([(1, 1), (2, 4)]);
-    /// let common = a.met(&b);
-    /// assert_eq!(common, VectorClock::from_iter([(1, 1), (2, 2)]));
-    /// assert!(common <= a && common <= b);
-    /// ```
-    #[must_use]
-    pub fn met(&self, other: &Self) -> Self {
-        let mut result = self.clone();
-        result.meet(other);
-        result
-    }
-}
-
-/// Scans two equally long counter slices and reports whether some counter
-/// on the left is smaller and whether some is larger. Written without early
-/// exits so that the compiler can vectorise it; for long clocks it checks
-/// for concurrency once per chunk so that clearly concurrent clocks stop
-/// early.
-fn compare_counters(left: &[u64], right: &[u64]) -> (bool, bool) {
-    const CHUNK: usize = 256;
-    let (mut smaller, mut larger) = (false, false);
-    for (l, r) in left.chunks(CHUNK).zip(right.chunks(CHUNK)) {
-        for (&a, &b) in l.iter().zip(r) {
-            smaller |= a < b;
-            larger |= a > b;
-        }
-        if smaller && larger {
-            break;
-        }
-    }
-    (smaller, larger)
-}
-
-impl<K> Default for VectorClock<K> {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl<K: Ord> PartialOrd for VectorClock<K> {
-    /// `None` exactly when the clocks are concurrent.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let a = VectorClock::from_iter([(1, 1)]);
-    /// let b = VectorClock::from_iter([(1, 2)]);
-    /// let c = VectorClock::from_iter([(2, 1)]);
-    /// assert!(a < b);
-    /// assert_eq!(a.partial_cmp(&c), None);
-    /// assert!(!(a < c) && !(c < a) && a != c);
-    /// ```
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        self.causal_cmp(other).to_ordering()
-    }
-}
-
-impl<K: Ord> FromIterator<(K, u64)> for VectorClock<K> {
-    /// Zero counters are dropped; an id given more than once keeps its
-    /// largest counter.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let clock: VectorClock<u8> = [(2, 1), (1, 0), (2, 5)].into_iter().collect();
-    /// assert_eq!(clock.ids(), [2]);
-    /// assert_eq!(clock.get(&2), 5);
-    /// ```
-    fn from_iter<I: IntoIterator<Item = (K, u64)>>(iter: I) -> Self {
-        let mut entries: SmallVec<[(K, u64); INLINE_ENTRIES]> =
-            iter.into_iter().filter(|&(_, c)| c != 0).collect();
-        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-            // Sort by id, largest counter first within an id, and keep the
-            // first entry of each id.
-            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
-            entries.dedup_by(|later, kept| later.0 == kept.0);
-        }
-        let (ids, counters) = split_entries(entries.into_iter());
-        Self::from_sorted_parts(ids, counters)
-    }
-}
-
-impl<K: Ord + Clone> Extend<(K, u64)> for VectorClock<K> {
-    /// Each entry raises its id's counter to at least the given value, as if
-    /// merged: zero counters change nothing, a repeated id keeps the larger
-    /// counter.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let mut clock = VectorClock::from_iter([(1, 4)]);
-    /// clock.extend([(1, 2), (3, 1), (4, 0)]);
-    /// assert_eq!(clock, VectorClock::from_iter([(1, 4), (3, 1)]));
-    /// ```
-    fn extend<I: IntoIterator<Item = (K, u64)>>(&mut self, iter: I) {
-        let other: Self = iter.into_iter().collect();
-        self.merge(&other);
-    }
-}
-
-impl<'a, K: Ord + Clone + 'a> Extend<(&'a K, u64)> for VectorClock<K> {
-    /// Like the owned form; lets one clock be extended by another's `iter()`.
-    ///
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let mut a = VectorClock::from_iter([(1, 1)]);
-    /// let b = VectorClock::from_iter([(2, 3)]);
-    /// a.extend(b.iter());
-    /// assert_eq!(a, VectorClock::from_iter([(1, 1), (2, 3)]));
-    /// ```
-    fn extend<I: IntoIterator<Item = (&'a K, u64)>>(&mut self, iter: I) {
-        self.extend(iter.into_iter().map(|(k, c)| (k.clone(), c)));
     }
 }
 
@@ -641,176 +487,5 @@ impl<K: fmt::Display> fmt::Display for VectorClock<K> {
     }
 }
 
-/// Borrowing iterator over a clock's entries as `(&id, counter)`, in
-/// ascending id order. Made by [`VectorClock::iter`].
-///
-/// ```
-/// use vclock_core::VectorClock;
-/// let clock = VectorClock::from_iter([(1, 2), (5, 1)]);
-/// let mut iter = clock.iter();
-/// assert_eq!(iter.len(), 2);
-/// assert_eq!(iter.next_back(), Some((&5, 1)));
-/// assert_eq!(iter.next(), Some((&1, 2)));
-/// assert_eq!(iter.next(), None);
-/// ```
-#[derive(Clone, Debug)]
-pub struct Iter<'a, K> {
-    inner: Zip<core::slice::Iter<'a, K>, core::slice::Iter<'a, u64>>,
-}
-
-impl<'a, K> Iterator for Iter<'a, K> {
-    type Item = (&'a K, u64);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next().map(|(k, &c)| (k, c))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
-}
-
-impl<K> DoubleEndedIterator for Iter<'_, K> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.inner.next_back().map(|(k, &c)| (k, c))
-    }
-}
-
-impl<K> ExactSizeIterator for Iter<'_, K> {}
-impl<K> FusedIterator for Iter<'_, K> {}
-
-/// Owning iterator over a clock's entries as `(id, counter)`, in ascending
-/// id order. Made by `VectorClock::into_iter`.
-///
-/// ```
-/// use vclock_core::VectorClock;
-/// let clock = VectorClock::from_iter([("b", 1), ("a", 2)]);
-/// let ids: Vec<&str> = clock.into_iter().map(|(id, _)| id).collect();
-/// assert_eq!(ids, ["a", "b"]);
-/// ```
-#[derive(Clone, Debug)]
-pub struct IntoIter<K> {
-    inner: Zip<smallvec::IntoIter<[K; INLINE_ENTRIES]>, smallvec::IntoIter<[u64; INLINE_ENTRIES]>>,
-}
-
-impl<K> Iterator for IntoIter<K> {
-    type Item = (K, u64);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        self.inner.next()
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
-}
-
-impl<K> DoubleEndedIterator for IntoIter<K> {
-    fn next_back(&mut self) -> Option<Self::Item> {
-        self.inner.next_back()
-    }
-}
-
-impl<K> ExactSizeIterator for IntoIter<K> {}
-impl<K> FusedIterator for IntoIter<K> {}
-
-impl<K> IntoIterator for VectorClock<K> {
-    type Item = (K, u64);
-    type IntoIter = IntoIter<K>;
-
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let clock = VectorClock::from_iter([(2, 1), (1, 5)]);
-    /// let entries: Vec<(u32, u64)> = clock.into_iter().collect();
-    /// assert_eq!(entries, [(1, 5), (2, 1)]);
-    /// ```
-    fn into_iter(self) -> Self::IntoIter {
-        IntoIter {
-            inner: self.ids.into_iter().zip(self.counters),
-        }
-    }
-}
-
-impl<'a, K> IntoIterator for &'a VectorClock<K> {
-    type Item = (&'a K, u64);
-    type IntoIter = Iter<'a, K>;
-
-    /// ```
-    /// use vclock_core::VectorClock;
-    /// let clock = VectorClock::from_iter([(1, 5)]);
-    /// for (id, counter) in &clock {
-    ///     assert_eq!((*id, counter), (1, 5));
-    /// }
-    /// ```
-    fn into_iter(self) -> Self::IntoIter {
-        self.iter()
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use alloc::vec::Vec;
-
-    fn is_inline<K>(clock: &VectorClock<K>) -> bool {
-        !clock.ids.spilled() && !clock.counters.spilled()
-    }
-
-    #[test]
-    fn small_clocks_stay_inline_through_every_operation() {
-        let a = VectorClock::from_iter([(1u32, 1), (2, 1), (3, 1)]);
-        let b = VectorClock::from_iter([(4u32, 1), (3, 2), (2, 0), (2, 1)]);
-        assert!(is_inline(&a) && is_inline(&b));
-        // The union has 4 entries although room for 6 was reserved.
-        let joined = a.merged(&b);
-        assert_eq!(joined.len(), 4);
-        assert!(is_inline(&joined));
-        assert!(is_inline(&joined.clone()));
-        // A clock that spilled comes back inline once it fits again.
-        let big: VectorClock<u32> = (1..=8).map(|id| (id, 1)).collect();
-        assert!(!is_inline(&big));
-        let small = big.met(&a);
-        assert_eq!(small, a);
-        assert!(is_inline(&small));
-        let mut grown = a.clone();
-        for id in 10..20 {
-            grown.increment(id).unwrap();
-        }
-        assert!(!is_inline(&grown));
-        assert_eq!(grown.clone(), grown);
-        assert!(!is_inline(&grown.clone()));
-    }
-
-    #[test]
-    fn compare_counters_stops_only_when_both_flags_are_set() {
-        let left: Vec<u64> = (1..=600).collect();
-        let mut right = left.clone();
-        right[0] += 1;
-        assert_eq!(compare_counters(&left, &right), (true, false));
-        right[599] -= 2;
-        assert_eq!(compare_counters(&left, &right), (true, true));
-    }
-
-    #[test]
-    fn increment_hint_is_only_a_guess() {
-        let mut clock: VectorClock<u8> = VectorClock::new();
-        assert_eq!(clock.increment(5), Ok(1)); // hint -> 0 (id 5)
-        assert_eq!(clock.increment(2), Ok(1)); // inserted before 5: hint 0 is now id 2
-        assert_eq!(clock.increment(5), Ok(2)); // hint points at id 2, so a search is needed
-        clock.merge(&[(0, 1), (9, 1)].into_iter().collect()); // layout changes under the hint
-        assert_eq!(clock.increment(5), Ok(3));
-        clock.meet(&[(5, 2)].into_iter().collect());
-        assert_eq!(clock.increment(2), Ok(1));
-        let expected: VectorClock<u8> = [(2, 1), (5, 2)].into_iter().collect();
-        assert_eq!(clock, expected);
-    }
-
-    #[test]
-    fn meet_on_different_ids_keeps_the_invariants() {
-        let mut a: VectorClock<u8> = [(1, 4), (2, 2), (5, 9), (7, 1)].into_iter().collect();
-        let b: VectorClock<u8> = [(0, 3), (2, 5), (5, 3), (6, 1)].into_iter().collect();
-        a.meet(&b);
-        assert_eq!(a.ids(), [2, 5]);
-        assert_eq!(a.counters(), [2, 3]);
-    }
-}
+mod tests;

@@ -50,8 +50,15 @@
 //!   [`CausalOrder`] and [`Transition`]. Deserializing drops explicit zero
 //!   counters and rejects repeated ids, so a decoded clock always compares by
 //!   its meaning.
+//! - `proptest` (off by default): [`strategy`], the proptest strategies this
+//!   crate's own tests use (clocks, pairs in each causal relation, whole
+//!   causal histories), for testing code built on it. proptest needs std, so
+//!   this feature links std; turn it on for dev-dependencies only:
+//!   `vclock-core = { version = "0.1", features = ["proptest"] }` under
+//!   `[dev-dependencies]`.
 //!
-//! The crate is `#![no_std]` and needs only `alloc`. It does no I/O.
+//! Without `proptest` the crate is `#![no_std]` and needs only `alloc`. It
+//! does no I/O.
 
 #![no_std]
 #![forbid(unsafe_code)]
@@ -60,6 +67,9 @@
 // The heap comes in through smallvec and, for causal delivery's hold-back
 // and direct-message matrix, through `alloc::collections`.
 extern crate alloc;
+// proptest needs std; the `proptest` feature is for test code on a std target.
+#[cfg(feature = "proptest")]
+extern crate std;
 
 mod causal;
 mod clock;
@@ -68,6 +78,8 @@ mod order;
 mod process;
 #[cfg(feature = "serde")]
 mod serde_impl;
+#[cfg(feature = "proptest")]
+pub mod strategy;
 
 pub use causal::{
     Arrival, CausalConfig, CausalDelivery, CausalError, CausalStamp, Delivery, Destination,
@@ -82,3 +94,8 @@ pub use process::{Process, Transition};
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 struct ReadmeExample;
+
+/// The crate README's example, likewise.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct CrateReadmeExample;

@@ -40,6 +40,11 @@ pub struct Transition<K> {
 /// Each event returns its [`Transition`]. An event that would overflow the
 /// own counter is refused with [`ClockError`] and changes nothing.
 ///
+/// An event works on the clock in place: it clones the clock twice (the
+/// transition's `before` and `after`), clones the process id only when it
+/// inserts the own entry (the first event), and clones the ids of a stamp
+/// only for the entries the clock did not have.
+///
 /// ```
 /// use vclock_core::{Process, VectorClock};
 ///
@@ -176,15 +181,26 @@ impl<K: Ord + Clone> Process<K> {
     /// # Ok::<(), vclock_core::ClockError>(())
     /// ```
     pub fn receive(&mut self, stamp: &VectorClock<K>) -> Result<Transition<K>, ClockError> {
-        let mut after = self.clock.merged(stamp);
-        after.increment(self.id.clone())?;
-        let before = core::mem::replace(&mut self.clock, after.clone());
-        Ok(Transition { before, after })
+        // The own counter after the merge is the larger of the two; refusing
+        // here, before anything changes, keeps the clock as it was.
+        if self.clock.get(&self.id).max(stamp.get(&self.id)) == u64::MAX {
+            return Err(ClockError::CounterOverflow);
+        }
+        let before = self.clock.clone();
+        self.clock.merge(stamp);
+        self.clock.increment_borrowed(&self.id)?;
+        Ok(Transition {
+            before,
+            after: self.clock.clone(),
+        })
     }
 
+    /// Ticks the own entry in place. The id is cloned only by the first
+    /// event, which inserts the entry; the two clones of the clock are the
+    /// `before` and `after` the transition hands out.
     fn tick(&mut self) -> Result<Transition<K>, ClockError> {
         let before = self.clock.clone();
-        self.clock.increment(self.id.clone())?;
+        self.clock.increment_borrowed(&self.id)?;
         Ok(Transition {
             before,
             after: self.clock.clone(),

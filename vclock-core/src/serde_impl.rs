@@ -12,8 +12,10 @@ use core::marker::PhantomData;
 use serde::de::{Deserialize, Deserializer, Error, MapAccess, Visitor};
 use serde::ser::{Serialize, Serializer};
 
+use smallvec::SmallVec;
+
 use crate::VectorClock;
-use crate::clock::{Counters, Ids, split_entries};
+use crate::clock::{Counters, INLINE_ENTRIES, Ids, split_entries};
 
 /// Upper bound on what a length hint from the input may make us reserve up
 /// front; a hostile hint then costs at most this much before entries
@@ -43,23 +45,24 @@ impl<'de, K: Deserialize<'de> + Ord> Visitor<'de> for ClockVisitor<K> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let capacity = map.size_hint().unwrap_or(0).min(MAX_PREALLOCATED_ENTRIES);
-        let mut ids = Ids::<K>::with_capacity(capacity);
-        let mut counters = Counters::with_capacity(capacity);
-        let mut ascending = true;
-        let mut has_zero = false;
-        while let Some((id, counter)) = map.next_entry::<K, u64>()? {
-            if let Some(last) = ids.last() {
-                match last.cmp(&id) {
-                    Ordering::Less => {}
-                    Ordering::Equal => return Err(A::Error::custom(DUPLICATE_ID)),
-                    Ordering::Greater => ascending = false,
-                }
-            }
-            has_zero |= counter == 0;
-            ids.push(id);
-            counters.push(counter);
-        }
-        if ascending && !has_zero {
+        // A clock that will not fit inline is read into plain vectors, whose
+        // `push` is a capacity check and a store (smallvec's also asks where
+        // its entries live, on every push), and the vectors then become the
+        // clock's storage without a copy.
+        let (ids, counters, canonical) = if capacity > INLINE_ENTRIES {
+            let mut ids = Vec::with_capacity(capacity);
+            let mut counters = Vec::with_capacity(capacity);
+            let canonical = read_entries(&mut map, &mut ids, &mut counters)?;
+            // Only a length hint larger than the map leaves room over.
+            ids.shrink_to_fit();
+            counters.shrink_to_fit();
+            (Ids::from_vec(ids), Counters::from_vec(counters), canonical)
+        } else {
+            let (mut ids, mut counters) = (Ids::new(), Counters::new());
+            let canonical = read_entries(&mut map, &mut ids, &mut counters)?;
+            (ids, counters, canonical)
+        };
+        if canonical {
             return Ok(VectorClock::from_sorted_parts(ids, counters));
         }
         // The slow path: only for input that was not written by this crate.
@@ -72,6 +75,63 @@ impl<'de, K: Deserialize<'de> + Ord> Visitor<'de> for ClockVisitor<K> {
         let (ids, counters) = split_entries(entries.into_iter());
         Ok(VectorClock::from_sorted_parts(ids, counters))
     }
+}
+
+/// Where decoded entries go: a `Vec` or the clock's own inline storage.
+trait Column<T> {
+    fn push(&mut self, value: T);
+    fn last(&self) -> Option<&T>;
+}
+
+impl<T> Column<T> for Vec<T> {
+    fn push(&mut self, value: T) {
+        Vec::push(self, value);
+    }
+
+    fn last(&self) -> Option<&T> {
+        <[T]>::last(self)
+    }
+}
+
+impl<T, const N: usize> Column<T> for SmallVec<[T; N]> {
+    fn push(&mut self, value: T) {
+        SmallVec::push(self, value);
+    }
+
+    fn last(&self) -> Option<&T> {
+        <[T]>::last(self)
+    }
+}
+
+/// Reads every entry of `map` in input order and says whether they are in
+/// the form this crate writes (ids strictly ascending, no zero counters).
+/// A repeated id next to itself is rejected at once.
+fn read_entries<'de, A, K, I, C>(
+    map: &mut A,
+    ids: &mut I,
+    counters: &mut C,
+) -> Result<bool, A::Error>
+where
+    A: MapAccess<'de>,
+    K: Deserialize<'de> + Ord,
+    I: Column<K>,
+    C: Column<u64>,
+{
+    let mut ascending = true;
+    let mut has_zero = false;
+    while let Some((id, counter)) = map.next_entry::<K, u64>()? {
+        if let Some(last) = ids.last() {
+            match last.cmp(&id) {
+                Ordering::Less => {}
+                Ordering::Equal => return Err(A::Error::custom(DUPLICATE_ID)),
+                Ordering::Greater => ascending = false,
+            }
+        }
+        has_zero |= counter == 0;
+        ids.push(id);
+        counters.push(counter);
+    }
+    Ok(ascending && !has_zero)
 }
 
 const DUPLICATE_ID: &str = "vector clock names the same node id more than once";

@@ -399,7 +399,9 @@ proptest! {
     #[test]
     fn string_ids_follow_the_model(x in entries(), y in entries()) {
         // Names whose string order differs from the numeric order of `id`.
-        let name = |id: u8| format!("{}-{}", ["d", "b", "e", "a", "c"][usize::from(id)], id);
+        let name = |id: u8| {
+            format!("{}-{}", ["d", "b", "e", "a", "c", "j", "f", "i", "g", "h"][usize::from(id)], id)
+        };
         let rename = |raw: &[(u8, u64)]| -> Vec<(String, u64)> {
             raw.iter().map(|&(id, c)| (name(id), c)).collect()
         };
@@ -413,6 +415,14 @@ proptest! {
         let mut ticked = a.clone();
         let mut model = ma.clone();
         prop_assert_eq!(ticked.increment(name(2)), Ok(model.increment(name(2)).unwrap()));
+        assert_matches(&ticked, &model);
+        // Lookups and increments by `&str`, without an owned `String`.
+        for id in 0..IDS {
+            let key = name(id);
+            prop_assert_eq!(a.get(key.as_str()), ma.get(&key));
+            prop_assert_eq!(a.contains(key.as_str()), ma.get(&key) != 0);
+            prop_assert_eq!(ticked.increment_borrowed(key.as_str()), Ok(model.increment(key).unwrap()));
+        }
         assert_matches(&ticked, &model);
         prop_assert_eq!(a.merged(&b), ma.max(&mb).to_clock());
     }

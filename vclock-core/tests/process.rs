@@ -1,209 +1,135 @@
-//! The Fidge/Mattern event rules of `Process`: random runs of 3 or 4
-//! processes (local events, sends, deliveries in any order) checked event by
-//! event against the rules, and the resulting clocks checked to characterise
-//! happens-before exactly; plus overflow on every kind of event.
+//! The Fidge/Mattern event rules of `Process`: random histories of 1 to 4
+//! processes (local events, sends, deliveries in any order, drawn by the
+//! exported `strategy::history`) checked event by event against the rules,
+//! and the resulting clocks checked to characterise happens-before exactly;
+//! plus overflow on every kind of event.
 
 mod common;
 
-use std::collections::BTreeSet;
-
 use common::{Clock, Model};
 use proptest::prelude::*;
-use proptest::sample::Index;
-use vclock_core::{CausalOrder, ClockError, Process, Transition, VectorClock};
+use vclock_core::strategy::{self, EventKind, History};
+use vclock_core::{CausalOrder, ClockError, Process, VectorClock};
 
-/// One step of a run, over `n` processes numbered `0..n`.
-#[derive(Clone, Debug)]
-enum Op {
-    /// A local event at the process.
-    Local(usize),
-    /// The first process sends a message to the second (never to itself).
-    Send(usize, usize),
-    /// The process receives one of the messages in flight to it, chosen by
-    /// the index (so not necessarily the oldest); nothing if none is.
-    Deliver(usize, Index),
+/// Histories of 1 to 4 processes with ids `0..n`.
+fn histories() -> impl Strategy<Value = History<u8>> {
+    prop_oneof![
+        1 => strategy::history(&[0], 0..10),
+        1 => strategy::history(&[0, 1], 0..40),
+        4 => strategy::history(&[0, 1, 2], 0..60),
+        4 => strategy::history(&[2, 0, 3, 1], 0..60),
+    ]
 }
 
-fn run_strategy() -> impl Strategy<Value = (usize, Vec<Op>)> {
-    (3..=4usize).prop_flat_map(|n| {
-        let op = prop_oneof![
-            1 => (0..n).prop_map(Op::Local),
-            2 => (0..n, 1..n).prop_map(move |(from, hop)| Op::Send(from, (from + hop) % n)),
-            2 => (0..n, any::<Index>()).prop_map(|(to, pick)| Op::Deliver(to, pick)),
-        ];
-        (Just(n), prop::collection::vec(op, 0..60))
-    })
-}
-
-/// A message in flight.
-struct Message {
-    stamp: Clock,
-    send_event: usize,
-    sent_seq: usize,
-}
-
-/// What the run records of each event.
-struct Event {
-    process: usize,
-    after: Clock,
-    /// The event ids in this event's causal past, itself included.
-    history: BTreeSet<usize>,
-}
-
-fn id_of(p: usize) -> u8 {
-    u8::try_from(p).expect("few processes")
-}
-
-/// The expected `after` of a tick of process `p`'s entry.
-fn ticked(before: &Clock, p: usize) -> Model {
-    let mut model = Model::of(before);
-    model.increment(id_of(p)).expect("no overflow in runs");
-    model
-}
-
-#[track_caller]
-fn check_transition(t: &Transition<u8>, before: &Clock, expected_after: &Model) {
-    assert_eq!(
-        &t.before, before,
-        "transition.before is the clock before the event"
-    );
-    common::assert_matches(&t.after, expected_after);
-    assert!(
-        t.before.happens_before(&t.after),
-        "every event advances the clock"
-    );
-}
-
-/// Runs `ops` and returns every event, checking the per-event rules as it
-/// goes. Also returns how many deliveries overtook an earlier message to the
-/// same process.
-fn run(n: usize, ops: &[Op]) -> (Vec<Event>, usize) {
-    let mut processes: Vec<Process<u8>> = (0..n).map(|p| Process::new(id_of(p))).collect();
-    let mut last_history: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); n];
-    let mut in_flight: Vec<Vec<Message>> = (0..n).map(|_| Vec::new()).collect();
-    let mut events: Vec<Event> = Vec::new();
-    let mut overtakes = 0;
-    let mut seq = 0;
-
-    for op in ops {
-        let e = events.len();
-        let (p, t, mut history) = match *op {
-            Op::Local(p) => {
-                let before = processes[p].clock().clone();
-                let t = processes[p].local_event().unwrap();
-                check_transition(&t, &before, &ticked(&before, p));
-                (p, t, last_history[p].clone())
-            }
-            Op::Send(p, to) => {
-                let before = processes[p].clock().clone();
-                let t = processes[p].send().unwrap();
-                check_transition(&t, &before, &ticked(&before, p));
-                in_flight[to].push(Message {
-                    stamp: t.after.clone(),
-                    send_event: e,
-                    sent_seq: seq,
-                });
-                seq += 1;
-                (p, t, last_history[p].clone())
-            }
-            Op::Deliver(p, pick) => {
-                if in_flight[p].is_empty() {
-                    continue;
-                }
-                let i = pick.index(in_flight[p].len());
-                let message = in_flight[p].remove(i);
-                if in_flight[p].iter().any(|m| m.sent_seq < message.sent_seq) {
-                    overtakes += 1;
-                }
-                // The stamp is exactly the `after` of its send event.
-                assert_eq!(message.stamp, events[message.send_event].after);
-
-                let before = processes[p].clock().clone();
-                let t = processes[p].receive(&message.stamp).unwrap();
-                // after = (before max stamp) with the own entry + 1, computed
-                // through the model rather than through `merge`.
-                let mut expected = Model::of(&before).max(&Model::of(&message.stamp));
-                expected.increment(id_of(p)).unwrap();
-                check_transition(&t, &before, &expected);
-                assert!(
-                    message.stamp.happens_before(&t.after),
-                    "send before receive"
-                );
-                assert!(t.before <= t.after && message.stamp <= t.after);
-
-                let mut history = last_history[p].clone();
-                history.extend(events[message.send_event].history.iter().copied());
-                (p, t, history)
-            }
-        };
-        assert_eq!(
-            processes[p].clock(),
-            &t.after,
-            "the process keeps the after clock"
+/// Checks every event of `history` against the event rules, through the
+/// model: `before` is the process's previous `after` (empty at first), a
+/// local event or a send ticks the own entry, a receive takes the pointwise
+/// max with the stamp (the send's `after`) and then ticks.
+fn check_rules(history: &History<u8>) -> Result<(), TestCaseError> {
+    let ids = history.process_ids();
+    let mut current: Vec<Clock> = vec![Clock::new(); ids.len()];
+    for (e, event) in history.events().iter().enumerate() {
+        let p = event.process();
+        let t = event.transition();
+        prop_assert_eq!(
+            &t.before,
+            &current[p],
+            "event {} starts where the last ended",
+            e
         );
-        history.insert(e);
-        last_history[p] = history.clone();
-        events.push(Event {
-            process: p,
-            after: t.after,
-            history,
-        });
+        let mut expected = Model::of(&t.before);
+        if let EventKind::Receive { send } = event.kind() {
+            let stamp = history.events()[send].after();
+            prop_assert!(send < e);
+            prop_assert_eq!(history.events()[send].kind(), EventKind::Send { to: p });
+            expected = expected.max(&Model::of(stamp));
+            prop_assert!(stamp.happens_before(&t.after), "send before receive");
+        }
+        expected.increment(ids[p]).expect("small counters");
+        common::assert_matches(&t.after, &expected);
+        prop_assert!(
+            t.before.happens_before(&t.after),
+            "every event advances the clock"
+        );
+        current[p] = t.after.clone();
     }
-    (events, overtakes)
+    Ok(())
 }
 
-/// Asserts that the clocks of `events` order them exactly as their causal
-/// histories do.
-fn check_characterisation(events: &[Event]) -> Result<(), TestCaseError> {
+/// Asserts that the clocks of the events order them exactly as the
+/// history's causal pasts do.
+fn check_characterisation(history: &History<u8>) -> Result<(), TestCaseError> {
+    let events = history.events();
     for (e, first) in events.iter().enumerate() {
         for (f, second) in events.iter().enumerate() {
-            let e_before_f = e != f && second.history.contains(&e);
-            let f_before_e = e != f && first.history.contains(&f);
-            let expected = match (e == f, e_before_f, f_before_e) {
-                (true, _, _) => CausalOrder::Equal,
-                (false, true, false) => CausalOrder::Before,
-                (false, false, true) => CausalOrder::After,
-                (false, false, false) => CausalOrder::Concurrent,
-                (false, true, true) => unreachable!("histories are acyclic"),
-            };
-            let (a, b) = (&first.after, &second.after);
+            let expected = history.order(e, f);
+            prop_assert_eq!(expected == CausalOrder::Equal, e == f);
+            let (a, b) = (first.after(), second.after());
             prop_assert_eq!(
                 a.causal_cmp(b),
                 expected,
                 "events {} (process {}, {}) and {} (process {}, {})",
                 e,
-                first.process,
+                first.process(),
                 a,
                 f,
-                second.process,
+                second.process(),
                 b
             );
-            prop_assert_eq!(a.happens_before(b), e_before_f);
+            prop_assert_eq!(a.happens_before(b), history.happened_before(e, f));
             prop_assert_eq!(a.concurrent_with(b), expected == CausalOrder::Concurrent);
-            // A strict subset of histories, said the other way round.
-            let subset = first.history.is_subset(&second.history) && e != f;
-            prop_assert_eq!(a.happens_before(b), subset);
         }
     }
     Ok(())
 }
 
+/// How many deliveries overtook an earlier message to the same process
+/// (one sent before it and delivered after it, or never).
+fn overtakes(history: &History<u8>) -> usize {
+    let events = history.events();
+    let delivered_at = |send: usize| {
+        events
+            .iter()
+            .position(|e| e.kind() == EventKind::Receive { send })
+    };
+    events
+        .iter()
+        .enumerate()
+        .filter(|&(r, event)| {
+            let EventKind::Receive { send } = event.kind() else {
+                return false;
+            };
+            events[..send].iter().enumerate().any(|(earlier, e)| {
+                e.kind()
+                    == EventKind::Send {
+                        to: event.process(),
+                    }
+                    && delivered_at(earlier).is_none_or(|at| at > r)
+            })
+        })
+        .count()
+}
+
 proptest! {
     #[test]
-    fn clocks_characterise_happens_before_exactly((n, ops) in run_strategy()) {
-        let (events, _) = run(n, &ops);
-        check_characterisation(&events)?;
+    fn events_follow_the_rules(history in histories()) {
+        check_rules(&history)?;
+    }
+
+    #[test]
+    fn clocks_characterise_happens_before_exactly(history in histories()) {
+        check_characterisation(&history)?;
     }
 
     /// A process's own counter is the number of events it has had, whatever
     /// it received.
     #[test]
-    fn own_counter_counts_own_events((n, ops) in run_strategy()) {
-        let (events, _) = run(n, &ops);
-        let mut counts = vec![0u64; n];
-        for event in &events {
-            counts[event.process] += 1;
-            prop_assert_eq!(event.after.get(&id_of(event.process)), counts[event.process]);
+    fn own_counter_counts_own_events(history in histories()) {
+        let ids = history.process_ids();
+        let mut counts = vec![0u64; ids.len()];
+        for event in history.events() {
+            counts[event.process()] += 1;
+            prop_assert_eq!(event.after().get(&ids[event.process()]), counts[event.process()]);
         }
     }
 
@@ -223,21 +149,35 @@ proptest! {
 }
 
 /// Deliveries in an order other than the send order are exercised by the
-/// random runs; this checks that they really occur there often.
+/// random histories; this checks that they really occur there often, and
+/// that histories have receives and concurrent events at all.
 #[test]
-fn random_runs_deliver_out_of_order() {
+fn random_histories_deliver_out_of_order() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
 
     let mut runner = TestRunner::deterministic();
-    let mut overtakes = 0;
+    let (mut overtaken, mut receives, mut concurrent) = (0, 0, 0);
     for _ in 0..100 {
-        let (n, ops) = run_strategy().new_tree(&mut runner).unwrap().current();
-        overtakes += run(n, &ops).1;
+        let history = histories().new_tree(&mut runner).unwrap().current();
+        overtaken += overtakes(&history);
+        let events = history.events();
+        receives += events
+            .iter()
+            .filter(|e| matches!(e.kind(), EventKind::Receive { .. }))
+            .count();
+        concurrent += (1..events.len())
+            .filter(|&f| history.order(f - 1, f) == CausalOrder::Concurrent)
+            .count();
     }
     assert!(
-        overtakes > 20,
-        "only {overtakes} out-of-order deliveries in 100 runs"
+        overtaken > 20,
+        "only {overtaken} out-of-order deliveries in 100 histories"
+    );
+    assert!(receives > 300, "only {receives} receives in 100 histories");
+    assert!(
+        concurrent > 300,
+        "only {concurrent} concurrent neighbours in 100 histories"
     );
 }
 

@@ -2,9 +2,13 @@
 //!
 //! Clocks are drawn over a small id set (`0..IDS`) with small counters
 //! (`0..MAX_COUNTER`, explicit zeros included), so that random pairs share
-//! ids, tie on counters and are concurrent often. The [`Model`] is an ordered
-//! map with the pointwise operations written out the obvious way; the tests
-//! trust it, not the implementation's fast paths.
+//! ids, tie on counters and are concurrent often. The id set is large enough
+//! that about half of the clocks hold more than 4 entries (heap storage) and
+//! half fit inline; `strategies_cover_inline_and_heap_clocks` in `laws.rs`
+//! checks the mix. Where they fit, the strategies are the ones the crate
+//! exports in `vclock_core::strategy`. The [`Model`] is an ordered map with
+//! the pointwise operations written out the obvious way; the tests trust it,
+//! not the implementation's fast paths.
 
 // Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
@@ -15,11 +19,10 @@ use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
 
 use proptest::prelude::*;
-use proptest::sample::subsequence;
-use vclock_core::{CausalOrder, VectorClock};
+use vclock_core::{CausalOrder, VectorClock, strategy};
 
 /// Ids are drawn from `0..IDS`.
-pub(crate) const IDS: u8 = 5;
+pub(crate) const IDS: u8 = 10;
 /// Counters are drawn from `0..MAX_COUNTER` (so 0 is an explicit zero).
 pub(crate) const MAX_COUNTER: u64 = 6;
 
@@ -29,36 +32,38 @@ pub(crate) type Clock = VectorClock<u8>;
 /// ids and ids in any order.
 pub(crate) type Entries = Vec<(u8, u64)>;
 
+/// The whole id set, as the exported strategies take it.
+pub(crate) fn id_set() -> Vec<u8> {
+    (0..IDS).collect()
+}
+
 /// Raw entry lists: ids `0..IDS`, counters `0..MAX_COUNTER` (zeros
 /// included), repeats and any order allowed.
 pub(crate) fn entries() -> impl Strategy<Value = Entries> {
-    prop::collection::vec((0..IDS, 0..MAX_COUNTER), 0..10)
+    prop::collection::vec((0..IDS, 0..MAX_COUNTER), 0..16)
 }
 
 /// Raw entry lists without zero counters (ids may still repeat).
 pub(crate) fn nonzero_entries() -> impl Strategy<Value = Entries> {
-    prop::collection::vec((0..IDS, 1..MAX_COUNTER), 0..10)
+    prop::collection::vec((0..IDS, 1..MAX_COUNTER), 0..16)
 }
 
-/// Clocks built through `FromIterator` from [`entries`].
+/// Clocks built through `FromIterator` from [`entries`] (so normalising
+/// zeros and repeats is part of every test), or drawn by the exported
+/// `strategy::clock` (any subset of the ids, equally often by size).
 pub(crate) fn clock() -> impl Strategy<Value = Clock> {
-    entries().prop_map(Clock::from_iter)
+    prop_oneof![
+        entries().prop_map(Clock::from_iter),
+        strategy::clock(&id_set(), MAX_COUNTER - 1),
+    ]
 }
 
 /// `n` clocks that hold exactly the same ids, each with a non-zero counter
 /// (`1..MAX_COUNTER`): the case the implementation has a fast path for. The
-/// shared id set is itself random, the empty set included.
+/// shared id set is itself random, every size from empty to all `IDS`
+/// equally likely.
 pub(crate) fn same_ids_clocks(n: usize) -> impl Strategy<Value = Vec<Clock>> {
-    subsequence((0..IDS).collect::<Vec<u8>>(), 0..=usize::from(IDS)).prop_flat_map(move |ids| {
-        let width = ids.len();
-        prop::collection::vec(prop::collection::vec(1..MAX_COUNTER, width), n).prop_map(
-            move |rows| {
-                rows.into_iter()
-                    .map(|counters| ids.iter().copied().zip(counters).collect())
-                    .collect()
-            },
-        )
-    })
+    strategy::same_ids_clocks(&id_set(), MAX_COUNTER - 1, n)
 }
 
 /// Two clocks with identical id sets.
@@ -97,15 +102,17 @@ pub(crate) fn equal_pair() -> impl Strategy<Value = (Clock, Clock)> {
         .prop_map(|(x, y)| (Clock::from_iter(x), Clock::from_iter(y)))
 }
 
-/// A pair of clocks: mostly independent ones (different id sets, often
-/// concurrent), plus same-id pairs, ordered pairs and equal pairs so that
-/// every outcome of a comparison is common.
+/// A pair of clocks: independent ones (different id sets, often
+/// concurrent), same-id pairs, ordered pairs and equal pairs built through
+/// the model, and the exported pairs in each causal relation, so that every
+/// outcome of a comparison is common.
 pub(crate) fn pair() -> impl Strategy<Value = (Clock, Clock)> {
     prop_oneof![
-        4 => (clock(), clock()),
+        3 => (clock(), clock()),
         3 => same_ids_pair(),
         2 => ordered_pair(),
         1 => equal_pair(),
+        2 => strategy::any_related_pair(&id_set(), MAX_COUNTER - 1).prop_map(|(_, pair)| pair),
     ]
 }
 

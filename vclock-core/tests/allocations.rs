@@ -1,0 +1,155 @@
+//! Exact heap allocation counts of the operations that must not hide costs
+//! for non-`Copy` ids, and the bound on what a hostile length hint can make
+//! decoding reserve.
+//!
+//! `allocation-counter` installs a counting global allocator for this test
+//! binary only (a global allocator is per binary, so these tests live in
+//! their own file) and counts per thread, so the counts are exact while
+//! other tests run in parallel. Every clone of a `String` id is one
+//! allocation; a clock of more than 4 entries keeps its ids and its
+//! counters in one heap buffer each.
+
+use allocation_counter::{AllocationInfo, measure};
+use vclock_core::{Process, VectorClock};
+
+/// `n` ids `"node-000"`, `"node-001"`, ...
+fn names(n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("node-{i:03}")).collect()
+}
+
+/// A clock over `ids`, every counter 1.
+fn clock_of(ids: &[String]) -> VectorClock<String> {
+    ids.iter().map(|id| (id.clone(), 1)).collect()
+}
+
+/// How many allocations `f` makes.
+fn allocations(f: impl FnOnce()) -> u64 {
+    let info: AllocationInfo = measure(f);
+    info.count_total
+}
+
+#[test]
+fn merging_a_stamp_clones_only_new_ids() {
+    let ids = names(102);
+    let mut clock = clock_of(&ids[..101]);
+    // A one-entry stamp whose id is present: counters change in place.
+    let known = VectorClock::from_iter([(ids[50].clone(), 7)]);
+    assert_eq!(allocations(|| clock.merge(&known)), 0);
+    assert_eq!(clock.get(ids[50].as_str()), 7);
+    // A stamp with the same ids: the fast path, in place.
+    let same = clock_of(&ids[..101]);
+    assert_eq!(allocations(|| clock.merge(&same)), 0);
+    // A stamp with one new id: that id is cloned, and the 102 entries move
+    // into one new buffer of ids and one of counters. No other id is cloned.
+    let new = VectorClock::from_iter([(ids[101].clone(), 1), (ids[3].clone(), 9)]);
+    assert_eq!(allocations(|| clock.merge(&new)), 3);
+    assert_eq!(clock.len(), 102);
+    assert_eq!(clock.get(ids[3].as_str()), 9);
+    // Inline clocks: only the new id's clone.
+    let mut small = clock_of(&ids[..2]);
+    let stamp = clock_of(&ids[1..3]);
+    assert_eq!(allocations(|| small.merge(&stamp)), 1);
+    assert_eq!(small, clock_of(&ids[..3]));
+}
+
+#[test]
+fn meet_clones_nothing() {
+    let ids = names(101);
+    let mut clock = clock_of(&ids);
+    let other = clock_of(&ids[..60]);
+    assert_eq!(allocations(|| clock.meet(&other)), 0);
+    assert_eq!(clock.len(), 60);
+    // Shrinking to fit inline frees the heap buffers without allocating.
+    let few = clock_of(&ids[..3]);
+    assert_eq!(allocations(|| clock.meet(&few)), 0);
+    assert_eq!(clock, few);
+}
+
+#[test]
+fn increments_of_existing_entries_allocate_nothing() {
+    let ids = names(101);
+    let mut clock = clock_of(&ids);
+    assert_eq!(
+        allocations(|| assert_eq!(clock.increment_borrowed("node-050"), Ok(2))),
+        0
+    );
+    // The owned form, with the `String` made before measuring.
+    let owned = ids[7].clone();
+    assert_eq!(allocations(|| assert_eq!(clock.increment(owned), Ok(2))), 0);
+    // A new entry clones the borrowed id once (plus growing the buffers,
+    // which have no spare room after `collect`).
+    let mut small = clock_of(&ids[..2]);
+    assert_eq!(
+        allocations(|| assert_eq!(small.increment_borrowed("node-100"), Ok(1))),
+        1
+    );
+}
+
+#[test]
+fn process_events_clone_the_clock_twice_and_the_id_only_when_inserted() {
+    let ids = names(4);
+    let start = clock_of(&ids[..3]);
+    let mut p = Process::with_clock(ids[0].clone(), start.clone());
+    // before and after: two clones of 3 ids. The own id is not cloned.
+    assert_eq!(allocations(|| drop(p.local_event().unwrap())), 6);
+    assert_eq!(allocations(|| drop(p.send().unwrap())), 6);
+    // A stamp over the same ids: the same two clones.
+    let stamp = clock_of(&ids[..3]);
+    assert_eq!(allocations(|| drop(p.receive(&stamp).unwrap())), 6);
+    // A stamp with one new id: that id once, then before (3) and after (4).
+    let wider = clock_of(&ids[1..4]);
+    assert_eq!(allocations(|| drop(p.receive(&wider).unwrap())), 8);
+    // A fresh process's first event inserts its own id: one clone, and the
+    // one-entry `after`.
+    let mut fresh = Process::new(ids[0].clone());
+    assert_eq!(allocations(|| drop(fresh.local_event().unwrap())), 2);
+}
+
+#[test]
+fn small_clocks_of_copy_ids_never_allocate() {
+    let mut p = Process::with_clock(1u32, VectorClock::from_iter([(1, 5), (2, 3)]));
+    let stamp = VectorClock::from_iter([(2, 4), (3, 1)]);
+    let count = allocations(|| {
+        let _ = p.local_event().unwrap();
+        let _ = p.send().unwrap();
+        let _ = p.receive(&stamp).unwrap();
+    });
+    assert_eq!(count, 0);
+    assert_eq!(p.clock(), &VectorClock::from_iter([(1, 8), (2, 4), (3, 1)]));
+}
+
+/// A hostile length hint (2^40 entries) followed by one entry: decoding
+/// fails at the end of input, having reserved at most the crate's cap of
+/// 4096 entries (16 KiB of `u32` ids and 32 KiB of counters), never room for
+/// the declared length.
+#[cfg(feature = "serde")]
+#[test]
+fn a_hostile_length_hint_reserves_a_bounded_amount() {
+    use bincode::config::standard;
+
+    #[rustfmt::skip]
+    let bytes = [
+        253, 0, 0, 0, 0, 0, 1, 0, 0, // map length 2^40
+        1, 1,                       // {1: 1}, then the end of input
+    ];
+    let info = measure(|| {
+        let result = bincode::serde::decode_from_slice::<VectorClock<u32>, _>(&bytes, standard());
+        assert!(result.is_err());
+    });
+    let cap_bytes = 4096 * (4 + 8);
+    assert!(
+        info.bytes_max <= cap_bytes as u64 + 1024,
+        "decoding reserved {} bytes for a hostile hint",
+        info.bytes_max
+    );
+    // The cap is what bounds it: with an honest hint of 4096 entries the
+    // same amount is reserved up front.
+    let honest: VectorClock<u32> = (1..=4096).map(|id| (id, 1)).collect();
+    let encoded = bincode::serde::encode_to_vec(&honest, standard()).unwrap();
+    let info = measure(|| {
+        let (decoded, _) =
+            bincode::serde::decode_from_slice::<VectorClock<u32>, _>(&encoded, standard()).unwrap();
+        assert_eq!(decoded.len(), 4096);
+    });
+    assert!(info.bytes_max >= cap_bytes as u64);
+}
