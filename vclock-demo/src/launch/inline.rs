@@ -232,9 +232,8 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
                 }
                 if ready_count == n {
                     ready_deadline = None;
-                    if let Some(all_ready) = all_ready.take() {
-                        let _ = all_ready.send(());
-                    }
+                    // Printed before any input is let through, so no node's
+                    // answer can come before it.
                     say(format_args!(
                         "{}\n\
                          Type \"I: <command>\" to give node I a command, e.g. \"1: 2 hello\" \
@@ -242,6 +241,9 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
                         plan.all_listening(),
                         console::HELP.trim_end()
                     ));
+                    if let Some(all_ready) = all_ready.take() {
+                        let _ = all_ready.send(());
+                    }
                 }
             }
             Event::Closed(id) => {
@@ -492,28 +494,29 @@ fn route_input(n: u32, stdins: &Stdins, pace: Option<&Printer>, tx: &mpsc::Sende
             Ok(Line::Complete) => match parse_route(&buf, n) {
                 Err(e) => warn(format_args!("{e}")),
                 Ok((targets, command)) => {
-                    let before = pace.map(Printer::done_counts);
-                    let mut given = Vec::new();
-                    let mut stdins = stdins.lock().unwrap_or_else(PoisonError::into_inner);
+                    // Paced, a line for several nodes goes to one node at a
+                    // time, so their lines print in node order.
                     for id in targets {
-                        let sent = stdins[id as usize - 1].as_mut().is_some_and(|stdin| {
-                            stdin.write_all(command).is_ok()
-                                && stdin.write_all(b"\n").is_ok()
-                                && stdin.flush().is_ok()
-                        });
-                        if sent {
-                            given.push(id);
-                        } else {
+                        let before = pace.map(Printer::done_counts);
+                        let given = {
+                            let mut stdins = stdins.lock().unwrap_or_else(PoisonError::into_inner);
+                            stdins[id as usize - 1].as_mut().is_some_and(|stdin| {
+                                stdin.write_all(command).is_ok()
+                                    && stdin.write_all(b"\n").is_ok()
+                                    && stdin.flush().is_ok()
+                            })
+                        };
+                        if !given {
                             warn(format_args!("node {id} is not running"));
+                            continue;
                         }
-                    }
-                    drop(stdins);
-                    if let (Some(printer), Some(before)) = (pace, before) {
-                        if !printer.wait_line(&given, &before) {
-                            warn(format_args!(
-                                "line {line_number}: its events were not all printed within {} s; going on",
-                                LINE_WAIT.as_secs()
-                            ));
+                        if let (Some(printer), Some(before)) = (pace, before) {
+                            if !printer.wait_line(&[id], &before) {
+                                warn(format_args!(
+                                    "line {line_number}: its events were not all printed within {} s; going on",
+                                    LINE_WAIT.as_secs()
+                                ));
+                            }
                         }
                     }
                 }
