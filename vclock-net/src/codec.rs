@@ -431,30 +431,22 @@ pub fn encode_reply<K: Serialize, M: Serialize>(
 ///
 /// bincode allocates a string or byte buffer as soon as it has read the
 /// length the input claims for it, before reading its bytes: a 12-byte
-/// frame claiming a 1 PiB string would abort the process. A claim larger
-/// than the bytes being decoded cannot be honest, so decoding runs with a
-/// byte limit (which bincode checks before allocating) of the smallest step
-/// that covers `bytes`. The limit is a const generic, hence the steps; what
-/// a hostile claim can make us allocate stays within 16 times what the peer
-/// actually sent.
+/// frame claiming a 1 PiB string would abort the process. So decoding runs
+/// with a byte limit, which bincode checks before allocating; see
+/// [`decode_limit`] for how it is chosen so that every honest value fits.
 fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T> {
-    const STEP_64K: usize = 1 << 16;
-    const STEP_1M: usize = 1 << 20;
-    const STEP_16M: usize = 1 << 24;
-    const STEP_256M: usize = 1 << 28;
-    const STEP_MAX: usize = u32::MAX as usize;
-    let len = bytes.len();
-    let decoded = if len <= STEP_64K {
-        decode_limited::<T, STEP_64K>(bytes)
-    } else if len <= STEP_1M {
-        decode_limited::<T, STEP_1M>(bytes)
-    } else if len <= STEP_16M {
-        decode_limited::<T, STEP_16M>(bytes)
-    } else if len <= STEP_256M {
-        decode_limited::<T, STEP_256M>(bytes)
-    } else {
-        decode_limited::<T, STEP_MAX>(bytes)
-    };
+    /// One arm per power of two from [`MIN_DECODE_LIMIT`] up: the limit is
+    /// a const generic of bincode's configuration.
+    macro_rules! by_limit {
+        ($limit:expr; $($shift:literal)*) => {
+            match $limit {
+                $(limit if limit == step($shift) => decode_limited::<T, { step($shift) }>(bytes),)*
+                _ => decode_limited::<T, { step(MAX_DECODE_LIMIT_SHIFT) }>(bytes),
+            }
+        };
+    }
+    let decoded = by_limit!(decode_limit(bytes.len());
+        16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32 33 34 35);
     let (value, used) = decoded.map_err(|source| Error::Decode { what, source })?;
     if used != bytes.len() {
         return Err(Error::TrailingBytes {
@@ -463,6 +455,53 @@ fn decode_exact<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result
         });
     }
     Ok(value)
+}
+
+/// The most bincode charges against its byte limit per encoded byte.
+///
+/// bincode charges each integer at its width in memory, not on the wire: a
+/// `u64` or `i64` whose varint takes one byte is charged 8, a `u128` or
+/// `i128` 16, a `char` 4, while strings, byte buffers and floats are charged
+/// what they take on the wire and units nothing. A clock entry `(u32, u64)`
+/// that encodes in 2 bytes is charged 12. So a value of `n` encoded bytes is
+/// charged at most `16 * n`, whatever the types.
+pub const DECODE_CHARGE_PER_BYTE: usize = 16;
+
+/// The smallest limit ever used: decoding a small value with room to spare
+/// costs nothing, and a lie about a string's length in a tiny frame can
+/// then claim at most this much.
+const MIN_DECODE_LIMIT: usize = 1 << 16;
+
+/// The largest power of two used as a limit: 16 times the largest frame
+/// (4 GiB) on a 64-bit machine.
+const MAX_DECODE_LIMIT_SHIFT: u32 = 36;
+
+/// `2^shift`, or `usize::MAX` where that does not fit (32-bit machines).
+const fn step(shift: u32) -> usize {
+    if shift >= usize::BITS {
+        usize::MAX
+    } else {
+        1 << shift
+    }
+}
+
+/// The byte limit for decoding a value of `len` encoded bytes: the smallest
+/// power of two at or above `DECODE_CHARGE_PER_BYTE * len`, and at least
+/// 64 KiB.
+///
+/// Every value that encodes in `len` bytes is charged at most
+/// [`DECODE_CHARGE_PER_BYTE`]` * len`, so every frame a sender accepted
+/// decodes. A lying length claim (a string "of 1 PiB" in a 12-byte frame)
+/// is refused before anything is allocated for it unless it fits the limit,
+/// so what such a lie can make the decoder allocate is bounded by
+/// `max(64 KiB, 32 * len)`: a small multiple of what the peer actually sent.
+#[must_use]
+pub fn decode_limit(len: usize) -> usize {
+    let charge = len.saturating_mul(DECODE_CHARGE_PER_BYTE);
+    let limit = charge.max(MIN_DECODE_LIMIT).checked_next_power_of_two();
+    limit.map_or(step(MAX_DECODE_LIMIT_SHIFT), |limit| {
+        limit.min(step(MAX_DECODE_LIMIT_SHIFT))
+    })
 }
 
 fn decode_limited<T: DeserializeOwned, const LIMIT: usize>(
