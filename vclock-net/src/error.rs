@@ -273,6 +273,25 @@ pub enum Error {
         source: bincode::error::EncodeError,
     },
 
+    /// The process has run out of file descriptors (`EMFILE`, or the
+    /// system as a whole `ENFILE`): "too many open files". This is about
+    /// this process, not the peer: a sender reports it when it cannot open
+    /// a socket to connect (nothing was sent, and the peer may well be up),
+    /// a listener when it cannot accept (the connection waits in the
+    /// backlog until a descriptor is free; reported at most once a second,
+    /// against the listener's own address).
+    ///
+    /// The sender or listener goes on; raise the descriptor limit
+    /// (`ulimit -n`) or open fewer connections.
+    #[error("too many open files while {context}: {source}")]
+    OutOfDescriptors {
+        /// What needed a descriptor.
+        context: &'static str,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
     /// A connection arrived while the listener already had the configured
     /// maximum number of connections open.
     ///
@@ -368,6 +387,7 @@ impl Error {
         matches!(
             self,
             Error::PeerDown { .. }
+                | Error::OutOfDescriptors { .. }
                 | Error::Encode { .. }
                 | Error::FrameTooLarge { .. }
                 | Error::SenderIdTooLong { .. }
@@ -409,6 +429,19 @@ impl Error {
                 | Error::BadAck { .. }
                 | Error::BadReply { .. }
         )
+    }
+}
+
+/// Whether `error` says this process (or the system) has run out of file
+/// descriptors: `EMFILE` or `ENFILE`, which std has no `ErrorKind` for.
+pub(crate) fn is_out_of_descriptors(error: &io::Error) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const WSAEMFILE: i32 = 10024;
+    match error.raw_os_error() {
+        Some(code) if cfg!(windows) => code == WSAEMFILE,
+        Some(code) => code == EMFILE || code == ENFILE,
+        None => false,
     }
 }
 

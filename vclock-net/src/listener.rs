@@ -19,7 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::codec::{self, FrameKind};
 use crate::config::{Config, socket_timeout};
 use crate::envelope::Envelope;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, is_out_of_descriptors};
 
 /// How often a connection thread waiting for the next frame wakes to check
 /// for shutdown, at most. Shutting down also closes every socket, which
@@ -88,7 +88,7 @@ pub enum Incoming<K, M> {
 pub struct Reply<K, M> {
     /// The connection's socket, shared with its thread (which writes
     /// acknowledgements on it) so that whole answers never interleave.
-    writer: Arc<Mutex<TcpStream>>,
+    writer: Arc<AnswerWriter>,
     shared: Arc<Shared>,
     frame_index: u64,
     max_frame_len: u32,
@@ -132,7 +132,8 @@ impl<K, M> Drop for Reply<K, M> {
         if self.shared.is_shutting_down() || thread::panicking() {
             // The application may never have seen the request: saying "no
             // reply" would claim it had. Closing says "unknown".
-            let _ = lock(&self.writer).shutdown(Shutdown::Both);
+            let _guard = lock(&self.writer.lock);
+            let _ = self.writer.stream.shutdown(Shutdown::Both);
         } else {
             // Best effort: if the connection is gone there is nobody to tell.
             let _ = write_answer(&self.writer, &codec::encode_no_reply(self.frame_index));
@@ -140,13 +141,22 @@ impl<K, M> Drop for Reply<K, M> {
     }
 }
 
+/// A connection's socket as the writers of answers share it: the one
+/// descriptor of the connection, and a lock held while one whole answer is
+/// written, so that answers never interleave.
+#[derive(Debug)]
+struct AnswerWriter {
+    stream: Arc<TcpStream>,
+    lock: Mutex<()>,
+}
+
 /// Writes a whole answer on a connection's shared socket; on failure closes
 /// the connection, since part of the answer may have gone out and nothing
 /// after it could be read correctly.
-fn write_answer(writer: &Mutex<TcpStream>, bytes: &[u8]) -> io::Result<()> {
-    let mut stream = lock(writer);
-    codec::write_encoded(&mut *stream, bytes).inspect_err(|_| {
-        let _ = stream.shutdown(Shutdown::Both);
+fn write_answer(writer: &AnswerWriter, bytes: &[u8]) -> io::Result<()> {
+    let _guard = lock(&writer.lock);
+    codec::write_encoded(&mut &*writer.stream, bytes).inspect_err(|_| {
+        let _ = writer.stream.shutdown(Shutdown::Both);
     })
 }
 
@@ -226,14 +236,14 @@ pub struct Listener<K, M> {
 #[derive(Debug)]
 struct Shared {
     shutting_down: AtomicBool,
-    /// A clone of every open connection's socket, so that shutdown can close
-    /// them under their threads' feet. Its size is the number of open
-    /// connections.
-    connections: Mutex<HashMap<u64, TcpStream>>,
+    /// Every open connection's socket (shared with its thread, not a second
+    /// descriptor), so that shutdown can close them under their threads'
+    /// feet. Its size is the number of open connections.
+    connections: Mutex<HashMap<u64, Arc<TcpStream>>>,
 }
 
 impl Shared {
-    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<u64, TcpStream>> {
+    fn connections(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
         // A panic while holding the lock cannot leave the map inconsistent.
         lock(&self.connections)
     }
@@ -474,6 +484,10 @@ fn accept_loop<K, M>(
 {
     let mut threads: Vec<JoinHandle<()>> = Vec::new();
     let mut next_id: u64 = 0;
+    let mut last_exhaustion_report: Option<Instant> = None;
+    let local_addr = listener
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
     loop {
         let accepted = listener.accept();
         if shared.is_shutting_down() {
@@ -482,10 +496,30 @@ fn accept_loop<K, M>(
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // Out of file descriptors, or the connection was reset while
-            // queued: nothing to report it against, so wait a moment (in
-            // case the condition is lasting) and carry on.
-            Err(_) => {
+            // Out of file descriptors (the connection stays queued until
+            // one is free), or the connection was reset while queued: wait a
+            // moment, in case the condition is lasting, and carry on.
+            // Running out of descriptors is reported, once a second at
+            // most, against the listener's own address, since no peer is
+            // known.
+            Err(source) => {
+                if is_out_of_descriptors(&source)
+                    && last_exhaustion_report
+                        .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+                {
+                    last_exhaustion_report = Some(Instant::now());
+                    let error = Error::OutOfDescriptors {
+                        context: "accepting a connection",
+                        source,
+                    };
+                    report_from_accept_thread(
+                        handler,
+                        Incoming::Rejected {
+                            peer: local_addr,
+                            error,
+                        },
+                    );
+                }
                 thread::sleep(Duration::from_millis(10));
                 continue;
             }
@@ -494,26 +528,19 @@ fn accept_loop<K, M>(
 
         let id = next_id;
         next_id += 1;
-        let registered = {
+        let stream = Arc::new(stream);
+        {
             let mut connections = shared.connections();
             if connections.len() >= config.max_connections {
-                Err(Error::TooManyConnections {
+                drop(connections);
+                drop(stream);
+                let error = Error::TooManyConnections {
                     max: config.max_connections,
-                })
-            } else {
-                match stream.try_clone() {
-                    Ok(clone) => {
-                        connections.insert(id, clone);
-                        Ok(())
-                    }
-                    Err(source) => Err(Error::Io { peer, source }),
-                }
+                };
+                report_from_accept_thread(handler, Incoming::Rejected { peer, error });
+                continue;
             }
-        };
-        if let Err(error) = registered {
-            drop(stream);
-            report_from_accept_thread(handler, Incoming::Rejected { peer, error });
-            continue;
+            connections.insert(id, Arc::clone(&stream));
         }
 
         let connection = ConnectionThread {
@@ -579,7 +606,7 @@ where
     K: DeserializeOwned + Ord,
     M: DeserializeOwned,
 {
-    fn run(self, stream: TcpStream) {
+    fn run(self, stream: Arc<TcpStream>) {
         if let Err(error) = self.serve(stream) {
             // Errors caused by shutting down closing the socket are not the
             // peer's fault and nobody is listening for them any more.
@@ -594,7 +621,7 @@ where
 
     /// Reads the header and then frames until the peer closes cleanly
     /// (`Ok`) or breaks a rule (`Err`).
-    fn serve(&self, stream: TcpStream) -> Result<()> {
+    fn serve(&self, stream: Arc<TcpStream>) -> Result<()> {
         let peer = self.peer;
         let io = |source| Error::Io { peer, source };
         let read_timeout = socket_timeout(self.config.read_timeout);
@@ -608,7 +635,10 @@ where
         stream
             .set_write_timeout(Some(socket_timeout(self.config.write_timeout)))
             .map_err(io)?;
-        let answers = Arc::new(Mutex::new(stream.try_clone().map_err(io)?));
+        let answers = Arc::new(AnswerWriter {
+            stream: Arc::clone(&stream),
+            lock: Mutex::new(()),
+        });
         let mut reader = BufReader::with_capacity(
             READ_BUFFER_LEN,
             PatientReader {
@@ -718,7 +748,7 @@ fn read_error(source: io::Error) -> Error {
 /// stream can be patient between frames and strict inside them without
 /// changing socket options per frame.
 struct PatientReader<'a> {
-    stream: TcpStream,
+    stream: Arc<TcpStream>,
     deadline: Deadline,
     shared: &'a Shared,
 }
@@ -761,7 +791,7 @@ impl Read for PatientReader<'_> {
             if self.deadline.has_passed() {
                 return Err(io::ErrorKind::TimedOut.into());
             }
-            match self.stream.read(buf) {
+            match (&*self.stream).read(buf) {
                 Err(e)
                     if matches!(
                         e.kind(),
