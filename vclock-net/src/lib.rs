@@ -97,6 +97,7 @@ mod error;
 mod listener;
 mod ports;
 mod sender;
+mod transport;
 
 pub use config::Config;
 pub use envelope::Envelope;

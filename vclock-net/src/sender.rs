@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use crate::codec::{self, ACK_LEN, ACK_TAG, FrameKind, NO_REPLY_TAG, REPLY_TAG};
 use crate::config::{Config, socket_timeout};
 use crate::envelope::Envelope;
-use crate::error::{Error, Result, is_out_of_descriptors};
+use crate::error::{Error, Result};
+use crate::transport::tcp;
 
 /// The sending side of a node: keeps one persistent TCP connection per peer
 /// address and writes each envelope as one frame.
@@ -405,18 +406,7 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
     }
 
     fn connect(&self, peer: SocketAddr) -> Result<Connection> {
-        let down = |source: io::Error| {
-            if is_out_of_descriptors(&source) {
-                Error::OutOfDescriptors {
-                    context: "opening a connection",
-                    source,
-                }
-            } else {
-                Error::PeerDown { peer, source }
-            }
-        };
-        let stream = TcpStream::connect_timeout(&peer, socket_timeout(self.config.connect_timeout))
-            .map_err(down)?;
+        let stream = tcp::connect(peer, self.config.connect_timeout)?;
         let io = |source| Error::Io { peer, source };
         stream.set_nodelay(true).map_err(io)?;
         stream

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod netns;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
