@@ -452,7 +452,7 @@ fn send(
         sender.send(peer, &envelope)
     };
     match result {
-        Ok(()) => {
+        Ok(_) => {
             st.process = next;
             let what = format!("Sent to node {target}: {text}");
             st.record(&what, &what, &t);

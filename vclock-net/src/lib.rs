@@ -97,7 +97,9 @@ mod error;
 mod listener;
 mod ports;
 mod sender;
+mod session;
 mod transport;
+mod wire;
 
 pub use config::Config;
 pub use envelope::Envelope;

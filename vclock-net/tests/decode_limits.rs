@@ -17,7 +17,7 @@ const MAX: u32 = 1024 * 1024;
 
 fn encode<K: Serialize, M: Serialize>(envelope: &Envelope<K, M>, max: u32) -> Vec<u8> {
     let mut buf = Vec::new();
-    codec::encode_frame(&mut buf, FrameKind::Message, envelope, max).unwrap();
+    codec::encode_frame(&mut buf, FrameKind::Message, 1, envelope, max).unwrap();
     buf
 }
 
@@ -127,7 +127,7 @@ fn a_lying_string_claim_just_over_the_limit_fails_without_allocating() {
     // allocates anything for it.
     let len = 70_000;
     let claim = decode_limit(len) as u64 + 1;
-    let mut body = vec![0, 1, 0, 0xfd];
+    let mut body = vec![0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0xfd];
     body.extend_from_slice(&claim.to_le_bytes());
     body.resize(len, 0);
     let mut bytes = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
@@ -151,7 +151,7 @@ proptest! {
         let clock: VectorClock<u64> = (0..entries as u64).map(|id| (id, counter)).collect();
         let envelope = Envelope::new(0u64, clock, ("y".repeat(text_len), vec![0u128; wide]));
         let mut bytes = Vec::new();
-        match codec::encode_frame(&mut bytes, FrameKind::Message, &envelope, MAX) {
+        match codec::encode_frame(&mut bytes, FrameKind::Message, 1, &envelope, MAX) {
             Ok(()) => {
                 let frame = codec::read_frame::<u64, (String, Vec<u128>), _>(
                     &mut Cursor::new(&bytes),

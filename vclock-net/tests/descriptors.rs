@@ -48,8 +48,9 @@ fn one_descriptor_per_accepted_connection() {
         const N: usize = 40;
         let inbox = listener(Config::default());
         let before = open_descriptors().unwrap();
+        // N senders: connections of one sender would replace each other.
         let clients: Vec<_> = (0..N)
-            .map(|_| raw_peer(inbox.local_addr(), &header("a")))
+            .map(|i| raw_peer(inbox.local_addr(), &header(&format!("a{i}"))))
             .collect();
         wait_until("every connection to be served", || {
             inbox.connection_count() == N
