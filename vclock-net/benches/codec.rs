@@ -29,8 +29,14 @@ fn bench_codec(c: &mut Criterion) {
         group.bench_with_input(BenchmarkId::new("encode", ids), &envelope, |b, envelope| {
             b.iter(|| {
                 buf.clear();
-                codec::encode_frame(&mut buf, FrameKind::Message, 1, black_box(envelope), u32::MAX)
-                    .unwrap();
+                codec::encode_frame(
+                    &mut buf,
+                    FrameKind::Message,
+                    1,
+                    black_box(envelope),
+                    u32::MAX,
+                )
+                .unwrap();
                 black_box(buf.len())
             });
         });

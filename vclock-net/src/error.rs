@@ -265,6 +265,20 @@ pub enum Error {
         source: Box<Error>,
     },
 
+    /// A send could not connect to the peer properly (no hello within the
+    /// ack timeout, a hello that is a lie, a write error on the new
+    /// connection), as `source` says, so the message got no number and
+    /// nothing of it was written.
+    ///
+    /// [`is_unsent`](Error::is_unsent) is true; the other classifications
+    /// are those of `source`. No connection is kept; the sender goes on.
+    #[error("not sent: {source}")]
+    Unsent {
+        /// Why connecting failed.
+        #[source]
+        source: Box<Error>,
+    },
+
     /// A frame's kind byte is not one this build knows.
     ///
     /// The connection is closed; the listener goes on.
@@ -448,9 +462,9 @@ impl Error {
     #[must_use]
     pub fn is_peer_down(&self) -> bool {
         match self {
-            Error::BatchIncomplete { source, .. } | Error::Unconfirmed { source, .. } => {
-                source.is_peer_down()
-            }
+            Error::BatchIncomplete { source, .. }
+            | Error::Unconfirmed { source, .. }
+            | Error::Unsent { source } => source.is_peer_down(),
             _ => matches!(self, Error::PeerDown { .. } | Error::AckLost { .. }),
         }
     }
@@ -473,6 +487,7 @@ impl Error {
             Error::PeerDown { .. }
                 | Error::OutOfDescriptors { .. }
                 | Error::UnconfirmedFull { .. }
+                | Error::Unsent { .. }
                 | Error::Encode { .. }
                 | Error::FrameTooLarge { .. }
                 | Error::SenderIdTooLong { .. }
@@ -483,7 +498,10 @@ impl Error {
     /// peer that stalled in the middle of a header or a frame.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        if let Error::BatchIncomplete { source, .. } | Error::Unconfirmed { source, .. } = self {
+        if let Error::BatchIncomplete { source, .. }
+        | Error::Unconfirmed { source, .. }
+        | Error::Unsent { source } = self
+        {
             return source.is_timeout();
         }
         matches!(
@@ -496,7 +514,10 @@ impl Error {
     /// oversized frame, a truncated stream, or a frame that does not decode.
     #[must_use]
     pub fn is_bad_input(&self) -> bool {
-        if let Error::BatchIncomplete { source, .. } | Error::Unconfirmed { source, .. } = self {
+        if let Error::BatchIncomplete { source, .. }
+        | Error::Unconfirmed { source, .. }
+        | Error::Unsent { source } = self
+        {
             return source.is_bad_input();
         }
         matches!(

@@ -76,9 +76,13 @@ impl Context<'_> {
 }
 
 impl Connection {
-    /// Connects (within the retry budget), writes `header`, and waits up to
-    /// the ack timeout for the hello, which it applies to `outbound`: after
-    /// this, `outbound.unwritten()` is what must be sent first.
+    /// Connects (within the retry budget) and writes `header`. To a peer
+    /// whose hello was seen before, waits up to the ack timeout for the
+    /// new hello, which it applies to `outbound`; to a peer never heard
+    /// from, does not wait (the hello is read with the first
+    /// acknowledgements), and rewinds `outbound` to its first unconfirmed
+    /// frame. Either way `outbound.unwritten()` is then what must be sent
+    /// first.
     pub(super) fn open(cx: Context<'_>, header: &[u8], outbound: &mut Outbound) -> Result<Self> {
         let stream = tcp::connect(cx.peer, cx.config.connect_timeout)?;
         let io = |source| Error::Io {
@@ -97,6 +101,10 @@ impl Connection {
             reply: None,
         };
         connection.write(cx, header)?;
+        if !outbound.knows_peer() {
+            outbound.rewind();
+            return Ok(connection);
+        }
         let deadline = Instant::now().checked_add(socket_timeout(cx.config.ack_timeout));
         let greeted = connection.pump(cx, outbound, Some(deadline), |_, c| !c.awaiting_hello)?;
         if !greeted {
@@ -105,6 +113,7 @@ impl Connection {
                 timeout: cx.config.ack_timeout,
             });
         }
+        outbound.rewind();
         Ok(connection)
     }
 

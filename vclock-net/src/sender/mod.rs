@@ -396,7 +396,7 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
         K: 'a,
         M: 'a,
     {
-        self.connected(peer).map_err(|e| ((0, 0), e))?;
+        self.connected(peer).map_err(|e| ((0, 0), unsent(e)))?;
         let max_frame_len = self.config.max_frame_len;
         let mut envelopes = envelopes.into_iter().peekable();
         let mut numbered = (0, 0);
@@ -529,7 +529,7 @@ where
         peer: SocketAddr,
         envelope: &Envelope<K, M>,
     ) -> Result<Envelope<K, M>> {
-        self.connected(peer)?;
+        self.connected(peer).map_err(unsent)?;
         let config = &self.config;
         let cx = Context { peer, config };
         let state = self.peers.get_mut(&peer).expect("connected");
@@ -596,6 +596,18 @@ fn wrap_single((numbered, seq): (usize, u64), error: Error) -> Error {
     } else {
         Error::Unconfirmed {
             seq,
+            source: Box::new(error),
+        }
+    }
+}
+
+/// An error met before a message was numbered, classified so that
+/// [`Error::is_unsent`] says so.
+fn unsent(error: Error) -> Error {
+    if error.is_unsent() {
+        error
+    } else {
+        Error::Unsent {
             source: Box::new(error),
         }
     }

@@ -142,17 +142,22 @@ impl Outbound {
     }
 
     /// Applies the hello of a new connection: the peer's `incarnation` and
-    /// the sequence number it `expected` next. Afterwards
-    /// [`unwritten`](Outbound::unwritten) is what must be (re-)sent on it,
-    /// in order, before anything new.
+    /// the sequence number it `expected` next. For a connection that waited
+    /// for its hello, [`rewind`](Outbound::rewind) then makes
+    /// [`unwritten`](Outbound::unwritten) what must be (re-)sent on it, in
+    /// order, before anything new.
     ///
-    /// The same incarnation confirms everything below `expected`. A new
-    /// one (the peer restarted, or this is the first contact) cannot know
+    /// The same incarnation confirms everything below `expected`; so does
+    /// the first hello ever (whatever the peer knows of this pair came from
+    /// this sender, which may have written frames before the hello
+    /// arrived). A different incarnation (the peer restarted) cannot know
     /// this pair, so it must expect 1; the unconfirmed messages are then
     /// moved to the possibly-lost list and numbering starts over at 1.
     /// `Err` says what was wrong with a hello that is a lie.
     pub(crate) fn on_hello(&mut self, incarnation: u64, expected: u64) -> Result<(), String> {
-        if self.peer_incarnation == Some(incarnation) {
+        let first = self.peer_incarnation.is_none();
+        if first || self.peer_incarnation == Some(incarnation) {
+            self.peer_incarnation = Some(incarnation);
             if expected <= self.confirmed || expected > self.next_seq {
                 return Err(format!(
                     "hello expects message {expected}, but {} were confirmed and {} sent",
@@ -174,9 +179,23 @@ impl Outbound {
             self.next_seq = 1;
             self.confirmed = 0;
             self.peer_incarnation = Some(incarnation);
+            self.written = self.live;
         }
-        self.written = self.live;
         Ok(())
+    }
+
+    /// Whether a hello from the peer was ever seen. Before that, frames may
+    /// be written right behind the header: a peer that knows nothing of
+    /// this sender can only number them as they are numbered.
+    pub(crate) fn knows_peer(&self) -> bool {
+        self.peer_incarnation.is_some()
+    }
+
+    /// Starts writing over on a new connection, from the first
+    /// unconfirmed frame (for a connection that does not wait for the
+    /// hello).
+    pub(crate) fn rewind(&mut self) {
+        self.written = self.live;
     }
 
     /// The highest confirmed sequence number (0 for none).
@@ -239,6 +258,7 @@ mod tests {
         assert_eq!((out.confirmed(), out.unconfirmed()), (2, 3));
         // Reconnected to the same incarnation, which has 3 already.
         out.on_hello(9, 4).unwrap();
+        out.rewind();
         assert_eq!(seqs(out.unwritten()), [4, 5]);
         assert!(out.take_lost().is_empty());
         // A restarted peer: 4 and 5 may be lost, numbering starts over.
@@ -252,6 +272,7 @@ mod tests {
     fn lying_hellos_are_refused() {
         let mut out = Outbound::new(100, 1 << 20);
         assert!(out.on_hello(9, u64::MAX).is_err());
+        assert!(out.on_hello(9, 2).is_err(), "nothing was sent");
         out.on_hello(9, 1).unwrap();
         push(&mut out);
         out.wrote(8);
@@ -364,6 +385,7 @@ mod tests {
                     Step::Reconnect => {
                         stale.extend(wire.drain(..));
                         out.on_hello(77, inbound.expected()).unwrap();
+                        out.rewind();
                         let unwritten = out.unwritten().len();
                         wire.extend(seqs(out.unwritten()));
                         out.wrote(unwritten);
@@ -384,6 +406,7 @@ mod tests {
                 prop_assert!(out.take_lost().is_empty());
             }
             out.on_hello(77, inbound.expected()).unwrap();
+            out.rewind();
             for seq in seqs(out.unwritten()) {
                 arrive(&mut inbound, seq, &mut delivered);
             }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub(crate) mod netns;
+pub(crate) mod relay;
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
