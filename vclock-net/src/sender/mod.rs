@@ -2,6 +2,7 @@
 //! keeps them until confirmed, and one connection at a time to carry them.
 
 mod connection;
+mod request;
 
 use std::collections::HashMap;
 use std::io;
@@ -10,7 +11,6 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use crate::config::{Config, socket_timeout};
 use crate::envelope::Envelope;
@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::session::new_incarnation;
 use crate::session::outbound::Outbound;
 use crate::wire::control::encode_header;
-use crate::wire::frame::{FrameKind, decode_frame_body, encode_frame};
-use connection::{Connection, Context, ReplyAnswer};
+use crate::wire::frame::{FrameKind, encode_frame};
+use connection::{Connection, Context};
 
 /// How many bytes of encoded frames [`Sender::send_batch`] collects before
 /// writing them: about 175 envelopes of a small clock and payload. Small
@@ -340,7 +340,7 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
 
     /// A live connection to `peer`: the open one if reading what has
     /// arrived on it shows it alive, else a new one.
-    fn connected(&mut self, peer: SocketAddr) -> Result<()> {
+    pub(super) fn connected(&mut self, peer: SocketAddr) -> Result<()> {
         self.peer_state(peer);
         let Self { config, peers, .. } = self;
         let cx = Context { peer, config };
@@ -478,116 +478,6 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
     }
 }
 
-impl<K, M> Sender<K, M>
-where
-    K: Serialize + DeserializeOwned + Ord + Clone,
-    M: Serialize + DeserializeOwned,
-{
-    /// Sends `envelope` as a request and waits up to
-    /// [`Config::ack_timeout`] for the reply, which the peer's application
-    /// sends with [`Reply::send`](crate::Reply::send) on this same
-    /// connection: one round trip on one connection, with no listener
-    /// needed on this side. Requests are not in the message sequence: a
-    /// request is delivered at most once, never re-sent, and may overtake
-    /// messages still unconfirmed.
-    ///
-    /// ```
-    /// use vclock_net::{Config, Envelope, Incoming, Listener, Sender, VectorClock};
-    ///
-    /// // A peer that answers every request with its clock ticked.
-    /// let server = Listener::bind_with_handler(
-    ///     "127.0.0.1:0".parse()?,
-    ///     Config::default(),
-    ///     |incoming: Incoming<u32, String>| {
-    ///         if let Incoming::Request { envelope, reply, .. } = incoming {
-    ///             let mut clock = envelope.clock;
-    ///             clock.increment(2).unwrap();
-    ///             let _ = reply.send(&Envelope::new(2, clock, envelope.payload.to_uppercase()));
-    ///         }
-    ///     },
-    /// )?;
-    /// let mut client: Sender<u32, String> = Sender::new(1, Config::default());
-    /// let ping = Envelope::new(1, VectorClock::from_iter([(1, 1)]), "ping".to_string());
-    /// let pong = client.request(server.local_addr(), &ping)?;
-    /// assert_eq!(pong.payload, "PING");
-    /// assert_eq!(pong.clock, VectorClock::from_iter([(1, 1), (2, 1)]));
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
-    /// ```
-    ///
-    /// # Errors
-    ///
-    /// As [`send`](Sender::send) before the frame is written. After it:
-    /// [`Error::NoReply`] if the peer's application let the request go
-    /// (the connection stays open); [`Error::AckTimeout`],
-    /// [`Error::AckLost`] or [`Error::BadAnswer`] if no proper answer came
-    /// (the request may or may not have been delivered), and
-    /// [`Error::BadReply`] if the reply's frame is bad; in each of these
-    /// cases the connection is closed, so a late reply can never answer a
-    /// later request.
-    pub fn request(
-        &mut self,
-        peer: SocketAddr,
-        envelope: &Envelope<K, M>,
-    ) -> Result<Envelope<K, M>> {
-        self.connected(peer).map_err(unsent)?;
-        let config = &self.config;
-        let cx = Context { peer, config };
-        let state = self.peers.get_mut(&peer).expect("connected");
-        let connection = state.connection.as_mut().expect("connected");
-        let number = connection.start_request();
-        self.buffer.clear();
-        encode_frame(
-            &mut self.buffer,
-            FrameKind::Request,
-            number,
-            envelope,
-            config.max_frame_len,
-        )?;
-        let written = connection.write(cx, &self.buffer);
-        let lost = |e: Error| match e {
-            Error::PeerDown { source, .. } => Error::AckLost { peer, source },
-            other => other,
-        };
-        let answered = written.and_then(|()| {
-            let deadline = Instant::now().checked_add(socket_timeout(config.ack_timeout));
-            connection.pump(cx, &mut state.outbound, Some(deadline), |_, c| {
-                c.has_reply()
-            })
-        });
-        let reply = match answered {
-            Ok(true) => connection.take_reply().expect("the reply came"),
-            Ok(false) => {
-                state.connection = None;
-                return Err(Error::AckTimeout {
-                    peer,
-                    timeout: config.ack_timeout,
-                });
-            }
-            Err(e) => {
-                state.connection = None;
-                return Err(lost(e));
-            }
-        };
-        match reply {
-            ReplyAnswer::NoReply => Err(Error::NoReply { peer }),
-            ReplyAnswer::Reply(body) => match decode_frame_body::<K, M>(&body) {
-                Ok(frame) if frame.kind == FrameKind::Message => Ok(frame.envelope),
-                Ok(frame) => {
-                    state.connection = None;
-                    Err(cx.bad_answer(format!("a reply frame of kind {:?}", frame.kind)))
-                }
-                Err(source) => {
-                    state.connection = None;
-                    Err(Error::BadReply {
-                        peer,
-                        source: Box::new(source),
-                    })
-                }
-            },
-        }
-    }
-}
-
 /// The error for a single send that failed: plain if the message got no
 /// number, [`Error::Unconfirmed`] if it did.
 fn wrap_single((numbered, seq): (usize, u64), error: Error) -> Error {
@@ -603,7 +493,7 @@ fn wrap_single((numbered, seq): (usize, u64), error: Error) -> Error {
 
 /// An error met before a message was numbered, classified so that
 /// [`Error::is_unsent`] says so.
-fn unsent(error: Error) -> Error {
+pub(super) fn unsent(error: Error) -> Error {
     if error.is_unsent() {
         error
     } else {
@@ -617,5 +507,82 @@ fn not_connected(peer: SocketAddr) -> Error {
     Error::PeerDown {
         peer,
         source: io::Error::new(io::ErrorKind::NotConnected, "no connection to the peer"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::listener::{Incoming, Listener};
+    use crate::transport::tcp::tests::WRITE_CALLS;
+
+    fn write_calls() -> usize {
+        WRITE_CALLS.with(Cell::get)
+    }
+
+    fn expect(inbox: &Listener<u32, String>, n: u64) {
+        match inbox.recv_timeout(Duration::from_secs(10)) {
+            Some(Incoming::Message { envelope, .. }) => assert_eq!(envelope.clock.get(&1), n),
+            other => panic!("expected message {n}, got {other:?}"),
+        }
+    }
+
+    /// One `write` per frame and per batch chunk: frames are never split
+    /// into a small segment and the rest.
+    #[test]
+    fn a_send_is_one_write_and_a_batch_one_per_chunk() {
+        let inbox: Listener<u32, String> =
+            Listener::bind("127.0.0.1:0".parse().unwrap(), Config::default()).unwrap();
+        let addr = inbox.local_addr();
+        let mut sender: Sender<u32, String> = Sender::new(1, Config::default());
+        let envelope = |n| Envelope::new(1u32, [(1u32, n)].into_iter().collect(), "x".repeat(20));
+        // The first send also writes the header, in a write of its own.
+        let before = write_calls();
+        sender.send(addr, &envelope(1)).unwrap();
+        assert_eq!(write_calls() - before, 2);
+        expect(&inbox, 1);
+        for n in 2..=10 {
+            let before = write_calls();
+            sender.send(addr, &envelope(n)).unwrap();
+            assert_eq!(write_calls() - before, 1, "message {n}");
+            expect(&inbox, n);
+        }
+        let batch: Vec<_> = (11..=110).map(envelope).collect();
+        let before = write_calls();
+        assert_eq!(sender.send_batch(addr, &batch).unwrap(), 100);
+        assert_eq!(write_calls() - before, 1);
+        for n in 11..=110 {
+            expect(&inbox, n);
+        }
+        // A batch larger than a chunk: one write per chunk, drained as it
+        // arrives so that it never waits on a full queue.
+        let big: Vec<_> = (111..=3110)
+            .map(|n| Envelope::new(1u32, [(1u32, n)].into_iter().collect(), "x".repeat(60)))
+            .collect();
+        std::thread::scope(|scope| {
+            let drain = scope.spawn(|| {
+                for n in 111..=3110 {
+                    expect(&inbox, n);
+                }
+            });
+            let before = write_calls();
+            assert_eq!(sender.send_batch(addr, &big).unwrap(), 3000);
+            let mut encoded = Vec::new();
+            for envelope in &big {
+                encode_frame(&mut encoded, FrameKind::Message, 1, envelope, u32::MAX).unwrap();
+            }
+            let chunks = encoded.len().div_ceil(BATCH_CHUNK_LEN);
+            let calls = write_calls() - before;
+            // Each chunk ends with the frame that takes it past the chunk
+            // length, so there may be one chunk fewer than bytes / length.
+            assert!(
+                calls == chunks || calls + 1 == chunks,
+                "{calls} writes, {chunks} chunks"
+            );
+            drain.join().unwrap();
+        });
     }
 }
