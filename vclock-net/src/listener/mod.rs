@@ -78,7 +78,9 @@ pub enum Incoming<K, M> {
 /// - **A handler** ([`bind_with_handler`](Listener::bind_with_handler),
 ///   [`from_std_with_handler`](Listener::from_std_with_handler)): each
 ///   connection thread calls the handler with every [`Incoming`] it
-///   produces, on that thread, in the order of the connection's frames.
+///   produces, on that thread: each sender's messages exactly once and in
+///   its sequence order, under that sender's session lock (see the
+///   [crate docs](crate#guarantees)).
 ///   Nothing is queued and no other thread is woken, which roughly halves
 ///   the latency of a request and reply on loopback. The queue mode is
 ///   itself just a handler that pushes into the queue.
@@ -92,7 +94,9 @@ pub enum Incoming<K, M> {
 /// "the handler has returned". A handler may send (through its own
 /// [`Sender`](crate::Sender), for instance in a `Mutex`), but must not wait
 /// for its own listener to receive something. A handler that panics ends the
-/// connection it was called for; the listener goes on.
+/// connection it was called for, and the message it was given is not
+/// confirmed (the sender re-sends it on its next connection); the listener
+/// goes on.
 /// [`Incoming::Rejected`] for a connection refused over
 /// [`Config::max_connections`] is reported from the accept thread, which
 /// accepts nothing else until the handler returns.
@@ -104,7 +108,9 @@ pub enum Incoming<K, M> {
 /// report (a [`Sender`](crate::Sender) reconnects on its next send). A
 /// connection that breaks a rule is closed and reported as
 /// [`Incoming::Rejected`]; the listener and every other connection carry
-/// on. A connection closed cleanly between frames is not reported.
+/// on. A connection closed or reset by its peer between frames is not
+/// reported (a sender dropped with acknowledgements unread resets it), nor
+/// is one replaced by a newer connection of the same sender.
 ///
 /// The queue holds at most [`Config::queue_capacity`] items. When it is
 /// full, connection threads stop reading, which slows the senders down

@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::listener::shared::{AnswerWriter, Shared};
 use crate::wire::control::{encode_no_reply, encode_reply};
 
-/// The way back to a requester: answers one [`Incoming::Request`].
+/// The way back to a requester: answers one [`Incoming::Request`](crate::Incoming::Request).
 ///
 /// [`send`](Reply::send) it from any thread, once; dropping it unanswered
 /// tells the requester that no reply is coming ([`Error::NoReply`]). Either

@@ -20,7 +20,7 @@ where
     M: Serialize + DeserializeOwned,
 {
     /// Sends `envelope` as a request and waits up to
-    /// [`Config::ack_timeout`] for the reply, which the peer's application
+    /// [`Config::ack_timeout`](crate::Config::ack_timeout) for the reply, which the peer's application
     /// sends with [`Reply::send`](crate::Reply::send) on this same
     /// connection: one round trip on one connection, with no listener
     /// needed on this side. Requests are not in the message sequence: a
