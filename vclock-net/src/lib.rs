@@ -87,8 +87,8 @@
 //! - **When the peer restarted** (its hello carries a new incarnation), it
 //!   cannot have kept what it delivered before, so the unconfirmed
 //!   messages are neither re-sent nor dropped silently: they are reported
-//!   as possibly lost ([`Sender::take_lost`]), and numbering starts over at
-//!   1. A restarted sender is a new incarnation too, and the listener
+//!   as possibly lost ([`Sender::take_lost`]), and numbering starts over
+//!   from one. A restarted sender is a new incarnation too, and the listener
 //!   starts its session over. Before the first hello from a peer the
 //!   sender knows no incarnation to hold it to, so its first frames follow
 //!   the header at once.
