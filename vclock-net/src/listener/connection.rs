@@ -253,11 +253,22 @@ where
         if seq == 0 {
             return Err(out_of_range());
         }
-        let offered = session
-            .inbound
-            .offer(seq, (self.peer, frame.envelope))
-            .map_err(|_| out_of_range())?;
-        if let Offer::Deliver((peer, envelope)) = offered {
+        // The usual case, the next in order, goes straight to the handler:
+        // an envelope moved through the hold-back queue's types costs a
+        // copy of the whole envelope per step.
+        let next = if seq == expected {
+            Some((self.peer, frame.envelope))
+        } else {
+            let offered = session
+                .inbound
+                .offer(seq, (self.peer, frame.envelope))
+                .map_err(|_| out_of_range())?;
+            match offered {
+                Offer::Deliver(next) => Some(next),
+                Offer::Held | Offer::Duplicate => None,
+            }
+        };
+        if let Some((peer, envelope)) = next {
             (self.handler)(Incoming::Message { peer, envelope });
             if self.shared.is_shutting_down() {
                 return Ok(false);

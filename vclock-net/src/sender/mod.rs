@@ -401,11 +401,10 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
         let mut envelopes = envelopes.into_iter().peekable();
         let mut numbered = (0, 0);
         loop {
-            if numbered.0 > 0 {
-                // Acknowledgements free room in the unconfirmed buffer. A
-                // connection found broken here is replaced by `flush`.
-                let _ = self.poll(peer);
-            }
+            // Acknowledgements that arrived meanwhile are read when the
+            // unconfirmed buffer fills (`wait_for_room`) or by the next
+            // send: reading them between chunks cost a system call per chunk
+            // for nothing.
             let state = self.peers.get_mut(&peer).expect("the peer's state exists");
             let chunk_start = state.outbound.unwritten().len();
             let mut stop = None;
