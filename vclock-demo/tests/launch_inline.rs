@@ -171,7 +171,15 @@ fn nodes_not_listening_in_time_stop_the_launch() {
     // after node 2's in the transcript) are held until the launch ends.
     let line = launcher.wait_for("a node listening", |l| l.contains("] Listening at "));
     assert!(line.starts_with("[node 1]"), "{line}");
-    let nodes = children_of(launcher.pid());
+    // All three are started (node 3 perhaps a moment after node 1 listens).
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    let nodes = loop {
+        let nodes = children_of(launcher.pid());
+        if nodes.len() == 3 || std::time::Instant::now() > deadline {
+            break nodes;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     assert_eq!(nodes.len(), 3, "node processes: {nodes:?}");
     let line = launcher.wait_for("node 3 at the end", |l| l.contains("] Listening at "));
     assert!(line.starts_with("[node 3]"), "{line}");

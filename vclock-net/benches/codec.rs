@@ -22,15 +22,21 @@ fn bench_codec(c: &mut Criterion) {
     for ids in [4, 64, 1024] {
         let envelope = envelope(ids);
         let mut frame = Vec::new();
-        codec::encode_frame(&mut frame, FrameKind::Message, &envelope, u32::MAX).unwrap();
+        codec::encode_frame(&mut frame, FrameKind::Message, 1, &envelope, u32::MAX).unwrap();
         group.throughput(Throughput::Bytes(frame.len() as u64));
 
         let mut buf = Vec::with_capacity(frame.len());
         group.bench_with_input(BenchmarkId::new("encode", ids), &envelope, |b, envelope| {
             b.iter(|| {
                 buf.clear();
-                codec::encode_frame(&mut buf, FrameKind::Message, black_box(envelope), u32::MAX)
-                    .unwrap();
+                codec::encode_frame(
+                    &mut buf,
+                    FrameKind::Message,
+                    1,
+                    black_box(envelope),
+                    u32::MAX,
+                )
+                .unwrap();
                 black_box(buf.len())
             });
         });

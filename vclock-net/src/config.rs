@@ -24,16 +24,25 @@ use std::time::Duration;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Config {
-    /// Largest frame accepted or sent, in bytes (the frame's kind byte plus
-    /// the encoded envelope). Default 1 MiB: far above any clock-stamped
+    /// Largest frame accepted or sent, in bytes (the frame's kind byte and
+    /// number, plus the encoded envelope). Default 1 MiB: far above any clock-stamped
     /// message of a demo network, while one frame in flight per connection
     /// (256 by default) stays within 256 MiB. See
     /// [`queue_capacity`](Config#structfield.queue_capacity) for what queued
     /// frames add.
     pub max_frame_len: u32,
-    /// How long a sender waits for a TCP connection to be established.
-    /// Default 1 s: on loopback or a LAN a live peer answers in well under a
-    /// millisecond, and a peer that is down should be reported quickly.
+    /// The retry budget for establishing a TCP connection: how long a
+    /// sender keeps trying before it reports the peer down. Default 5 s.
+    ///
+    /// A refused connection (nothing listens: the peer's host answered
+    /// with a reset) is reported at once, whatever the budget. A lost SYN
+    /// or SYN-ACK is not: the kernel retransmits a SYN after 1 s, and the
+    /// sender starts a fresh attempt every 2 s, so within the default
+    /// budget a connection gets five SYNs (at 0, 1, 2, 3 and 4 s) before
+    /// "unreachable" is concluded. With the old 1 s budget, which is exactly
+    /// the first retransmission, one lost packet reported a live peer
+    /// down; on a link losing 5% of packets five losses in a row happen
+    /// about once in three million connections.
     pub connect_timeout: Duration,
     /// How long a single write of a frame may block. Default 5 s: a write
     /// blocks only when the peer has stopped reading and its buffers are
@@ -45,11 +54,12 @@ pub struct Config {
     /// Default 5 s: a frame of 1 MiB still arrives in time at 200 KiB/s,
     /// while a peer that stalls cannot hold a connection slot for long.
     pub read_timeout: Duration,
-    /// How long [`Sender::send_acked`](crate::Sender::send_acked) waits for
-    /// the acknowledgement. Default 5 s: the listener acknowledges as soon
-    /// as it has queued the message (or its handler has returned), unless
-    /// its queue is full because the
-    /// application is not draining it.
+    /// How long a sender waits for an answer: the hello after connecting,
+    /// the confirmation [`Sender::send_acked`](crate::Sender::send_acked)
+    /// waits for, a reply to a [`request`](crate::Sender::request).
+    /// Default 5 s: the listener answers as soon as it has queued the
+    /// message (or its handler has returned), unless its queue is full
+    /// because the application is not draining it.
     pub ack_timeout: Duration,
     /// Most connections a listener serves at once; more are closed at once
     /// and reported. Default 256: one per peer is enough for any demo
@@ -79,6 +89,31 @@ pub struct Config {
     /// good. A [`Sender`](crate::Sender) notices the close before its next
     /// write and reconnects, so the close costs its user nothing.
     pub idle_timeout: Option<Duration>,
+    /// Most messages a listener holds back per sender behind a gap in the
+    /// sequence (a message that arrived before one sent earlier, which can
+    /// only happen around a reconnect). A message further ahead closes its
+    /// connection as bad input, and the sender re-sends from the gap.
+    /// Default 256: far more than a reconnect ever leaves in flight, while
+    /// a peer cannot make the listener hold more than `max_held`
+    /// frames per connected sender.
+    pub max_held: usize,
+    /// Most messages a sender keeps unconfirmed per peer; a send beyond it
+    /// is refused ([`Error::UnconfirmedFull`](crate::Error::UnconfirmedFull),
+    /// nothing sent). Default 4096: a listener confirms whenever its read
+    /// buffer runs dry, so a healthy peer keeps far fewer unconfirmed, while
+    /// a stalled one cannot make the sender hold messages without bound.
+    pub max_unconfirmed: usize,
+    /// Most encoded bytes a sender keeps unconfirmed per peer; as
+    /// [`max_unconfirmed`](Config#structfield.max_unconfirmed). Default
+    /// 8 MiB: eight frames of the largest size, or tens of thousands of
+    /// typical ones. A frame larger than this can never be sent.
+    pub max_unconfirmed_bytes: usize,
+    /// Whether a listener passes requests
+    /// ([`Sender::request`](crate::Sender::request)) to its application.
+    /// When false, the listener answers each request "no reply"
+    /// ([`Error::NoReply`](crate::Error::NoReply)) itself, at once, without
+    /// calling the handler or waiting on the application. Default true.
+    pub accept_requests: bool,
 }
 
 impl Default for Config {
@@ -86,13 +121,17 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             max_frame_len: 1024 * 1024,
-            connect_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(5),
             write_timeout: Duration::from_secs(5),
             read_timeout: Duration::from_secs(5),
             ack_timeout: Duration::from_secs(5),
             max_connections: 256,
             queue_capacity: 1024,
             idle_timeout: Some(Duration::from_secs(300)),
+            max_held: 256,
+            max_unconfirmed: 4096,
+            max_unconfirmed_bytes: 8 * 1024 * 1024,
+            accept_requests: true,
         }
     }
 }
@@ -152,6 +191,38 @@ impl Config {
     #[must_use]
     pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.idle_timeout = timeout;
+        self
+    }
+}
+
+impl Config {
+    /// Sets [`max_held`](Config#structfield.max_held). Zero is treated as
+    /// one.
+    #[must_use]
+    pub fn max_held(mut self, n: usize) -> Self {
+        self.max_held = n;
+        self
+    }
+
+    /// Sets [`max_unconfirmed`](Config#structfield.max_unconfirmed).
+    #[must_use]
+    pub fn max_unconfirmed(mut self, n: usize) -> Self {
+        self.max_unconfirmed = n;
+        self
+    }
+
+    /// Sets
+    /// [`max_unconfirmed_bytes`](Config#structfield.max_unconfirmed_bytes).
+    #[must_use]
+    pub fn max_unconfirmed_bytes(mut self, bytes: usize) -> Self {
+        self.max_unconfirmed_bytes = bytes;
+        self
+    }
+
+    /// Sets [`accept_requests`](Config#structfield.accept_requests).
+    #[must_use]
+    pub fn accept_requests(mut self, accept: bool) -> Self {
+        self.accept_requests = accept;
         self
     }
 }

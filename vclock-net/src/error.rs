@@ -14,9 +14,11 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The peer could not be reached: connecting was refused, timed out or
-    /// found no route, or the connection broke and the one reconnect allowed
-    /// per send failed too.
+    /// The peer could not be reached: connecting was refused (at once), or
+    /// found no answer or no route within the retry budget
+    /// ([`Config::connect_timeout`](crate::Config#structfield.connect_timeout)),
+    /// or the connection broke (was closed or reset by the peer) and the one
+    /// reconnect allowed failed too.
     ///
     /// The sender has no connection to this peer afterwards; it goes on, and
     /// the next send to the peer tries to connect again.
@@ -57,13 +59,15 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// An acknowledged send or a request wrote its frame but no answer
-    /// (acknowledgement or reply) came back within the configured ack
-    /// timeout.
+    /// No answer came back within the configured ack timeout: no hello
+    /// after connecting, no confirmation for
+    /// [`send_acked`](crate::Sender::send_acked), or no reply to a request.
     ///
-    /// The frame may or may not have been delivered. The connection is
-    /// closed (so a late answer can never be mistaken for the next one); the
-    /// sender goes on.
+    /// A message is still kept and re-sent until confirmed (see
+    /// [`Error::Unconfirmed`]); its connection stays open, since cumulative
+    /// acknowledgements cannot be mistaken for one another. A request may
+    /// or may not have been delivered, and its connection is closed, so a
+    /// late reply can never answer a later request.
     #[error("peer {peer} did not answer the frame within {timeout:?}")]
     AckTimeout {
         /// The address that was being sent to.
@@ -72,11 +76,11 @@ pub enum Error {
         timeout: Duration,
     },
 
-    /// An acknowledged send or a request wrote its frame but the connection
-    /// closed (or broke) before the answer arrived.
+    /// The connection closed (or broke) while an answer (a hello, a
+    /// confirmation or a reply) was awaited.
     ///
-    /// The frame may or may not have been delivered. The connection is
-    /// closed; the sender goes on.
+    /// A request may or may not have been delivered; messages stay in the
+    /// unconfirmed buffer. The connection is closed; the sender goes on.
     #[error("connection to {peer} closed before the frame was answered: {source}")]
     AckLost {
         /// The address that was being sent to.
@@ -86,13 +90,16 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// The peer answered an acknowledged send or a request with bytes that
-    /// are not the expected answer. (A reply that is an oversized or
-    /// undecodable frame is reported as that frame's error instead.)
+    /// The peer sent back something that is not a valid answer: an
+    /// unknown tag, an acknowledgement of a message never sent, a hello
+    /// that expects a message never sent (or, from a new incarnation,
+    /// anything but 1), a reply to no request. (A reply that is an
+    /// oversized or undecodable frame is [`Error::BadReply`].)
     ///
-    /// The connection is closed; the sender goes on.
+    /// The connection is closed (messages stay unconfirmed and are re-sent
+    /// on the next connection); the sender goes on.
     #[error("bad answer from {peer}: {reason}")]
-    BadAck {
+    BadAnswer {
         /// The address that was being sent to.
         peer: SocketAddr,
         /// What was wrong with it.
@@ -182,6 +189,95 @@ pub enum Error {
     /// The connection is closed; the listener goes on.
     #[error("zero-length frame")]
     EmptyFrame,
+
+    /// A frame declared a length shorter than the kind byte and number
+    /// every frame starts with.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("frame of {len} bytes is shorter than a frame's head")]
+    FrameTooShort {
+        /// The declared length.
+        len: u32,
+    },
+
+    /// A connection header carries the incarnation 0, which no sender
+    /// uses.
+    ///
+    /// The connection is closed; the listener goes on.
+    #[error("connection header has incarnation 0")]
+    BadIncarnation,
+
+    /// A message's sequence number is 0, or too far ahead of the last one
+    /// delivered from its sender: more than
+    /// [`Config::max_held`](crate::Config#structfield.max_held) messages
+    /// would have to be held back behind the gap.
+    ///
+    /// The connection is closed (an honest sender re-sends from the gap on
+    /// its next connection); the listener goes on.
+    #[error(
+        "message {seq} is out of range: expected {expected} (holding at most {max_held} ahead)"
+    )]
+    SequenceOutOfRange {
+        /// The message's sequence number.
+        seq: u64,
+        /// The sequence number expected next.
+        expected: u64,
+        /// The hold bound.
+        max_held: usize,
+    },
+
+    /// A send would take the peer's unconfirmed buffer past its bounds
+    /// ([`Config::max_unconfirmed`](crate::Config#structfield.max_unconfirmed)
+    /// messages or
+    /// [`Config::max_unconfirmed_bytes`](crate::Config#structfield.max_unconfirmed_bytes)
+    /// bytes), and waiting up to the write timeout for confirmations made
+    /// no room: the peer is not confirming what it gets (or the frame is
+    /// larger than the whole buffer).
+    ///
+    /// Nothing was sent and the message got no number; the connection
+    /// stays open.
+    #[error("{frames} messages ({bytes} bytes) to {peer} are unconfirmed: no room for more")]
+    UnconfirmedFull {
+        /// The address that was being sent to.
+        peer: SocketAddr,
+        /// Messages waiting for confirmation.
+        frames: usize,
+        /// Their encoded bytes.
+        bytes: usize,
+    },
+
+    /// The message got sequence number `seq` and is kept in the peer's
+    /// unconfirmed buffer, but `source` stopped it from being written or
+    /// confirmed now. It is re-sent, in order, on the next connection to
+    /// the same peer incarnation ([`Sender::reconnect`](crate::Sender::reconnect)
+    /// or the next send), until confirmed; if the peer restarted meanwhile
+    /// it is reported by [`Sender::take_lost`](crate::Sender::take_lost).
+    ///
+    /// [`is_peer_down`](Error::is_peer_down) and
+    /// [`is_timeout`](Error::is_timeout) are those of `source`;
+    /// [`is_unsent`](Error::is_unsent) is false.
+    #[error("message {seq} kept for re-sending: {source}")]
+    Unconfirmed {
+        /// The message's sequence number.
+        seq: u64,
+        /// Why it is not written or not confirmed yet.
+        #[source]
+        source: Box<Error>,
+    },
+
+    /// A send could not connect to the peer properly (no hello within the
+    /// ack timeout, a hello that is a lie, a write error on the new
+    /// connection), as `source` says, so the message got no number and
+    /// nothing of it was written.
+    ///
+    /// [`is_unsent`](Error::is_unsent) is true; the other classifications
+    /// are those of `source`. No connection is kept; the sender goes on.
+    #[error("not sent: {source}")]
+    Unsent {
+        /// Why connecting failed.
+        #[source]
+        source: Box<Error>,
+    },
 
     /// A frame's kind byte is not one this build knows.
     ///
@@ -273,6 +369,25 @@ pub enum Error {
         source: bincode::error::EncodeError,
     },
 
+    /// The process has run out of file descriptors (`EMFILE`, or the
+    /// system as a whole `ENFILE`): "too many open files". This is about
+    /// this process, not the peer: a sender reports it when it cannot open
+    /// a socket to connect (nothing was sent, and the peer may well be up),
+    /// a listener when it cannot accept (the connection waits in the
+    /// backlog until a descriptor is free; reported at most once a second,
+    /// against the listener's own address).
+    ///
+    /// The sender or listener goes on; raise the descriptor limit
+    /// (`ulimit -n`) or open fewer connections.
+    #[error("too many open files while {context}: {source}")]
+    OutOfDescriptors {
+        /// What needed a descriptor.
+        context: &'static str,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
     /// A connection arrived while the listener already had the configured
     /// maximum number of connections open.
     ///
@@ -347,27 +462,32 @@ impl Error {
     #[must_use]
     pub fn is_peer_down(&self) -> bool {
         match self {
-            Error::BatchIncomplete { source, .. } => source.is_peer_down(),
+            Error::BatchIncomplete { source, .. }
+            | Error::Unconfirmed { source, .. }
+            | Error::Unsent { source } => source.is_peer_down(),
             _ => matches!(self, Error::PeerDown { .. } | Error::AckLost { .. }),
         }
     }
 
-    /// True when a failed send certainly delivered nothing: the peer was
-    /// seen to be down before the frame was written (a frame cut short by a
-    /// broken connection is discarded by the peer as truncated), or the
-    /// envelope could not be encoded or was over the size limit, so no byte
-    /// was written.
+    /// True when a failed send certainly delivered nothing and gave the
+    /// message no sequence number: the peer was found down before the
+    /// message was numbered, this process is out of descriptors, the
+    /// unconfirmed buffer is full, or the envelope could not be encoded or
+    /// was over the size limit.
     ///
-    /// Every other send error (a write or acknowledgement that timed out, a
-    /// lost or wrong acknowledgement, a batch cut short) leaves the message
-    /// possibly delivered. A caller that stamps messages with a clock must
-    /// then treat the send as having happened: reusing the stamp for the
-    /// next message would give two messages the same send event.
+    /// Every other send error leaves the message numbered and kept for
+    /// re-sending ([`Error::Unconfirmed`], [`Error::BatchIncomplete`]): it
+    /// may be delivered yet. A caller that stamps messages with a clock
+    /// must then treat the send as having happened: reusing the stamp would
+    /// give two messages the same send event.
     #[must_use]
     pub fn is_unsent(&self) -> bool {
         matches!(
             self,
             Error::PeerDown { .. }
+                | Error::OutOfDescriptors { .. }
+                | Error::UnconfirmedFull { .. }
+                | Error::Unsent { .. }
                 | Error::Encode { .. }
                 | Error::FrameTooLarge { .. }
                 | Error::SenderIdTooLong { .. }
@@ -378,7 +498,10 @@ impl Error {
     /// peer that stalled in the middle of a header or a frame.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        if let Error::BatchIncomplete { source, .. } = self {
+        if let Error::BatchIncomplete { source, .. }
+        | Error::Unconfirmed { source, .. }
+        | Error::Unsent { source } = self
+        {
             return source.is_timeout();
         }
         matches!(
@@ -391,7 +514,10 @@ impl Error {
     /// oversized frame, a truncated stream, or a frame that does not decode.
     #[must_use]
     pub fn is_bad_input(&self) -> bool {
-        if let Error::BatchIncomplete { source, .. } = self {
+        if let Error::BatchIncomplete { source, .. }
+        | Error::Unconfirmed { source, .. }
+        | Error::Unsent { source } = self
+        {
             return source.is_bad_input();
         }
         matches!(
@@ -400,15 +526,31 @@ impl Error {
                 | Error::UnsupportedVersion { .. }
                 | Error::FrameTooLarge { .. }
                 | Error::EmptyFrame
+                | Error::FrameTooShort { .. }
+                | Error::BadIncarnation
+                | Error::SequenceOutOfRange { .. }
                 | Error::UnknownFrameKind(_)
                 | Error::Truncated(_)
                 | Error::Decode { .. }
                 | Error::TrailingBytes { .. }
                 | Error::SenderMismatch
                 | Error::SenderIdTooLong { .. }
-                | Error::BadAck { .. }
+                | Error::BadAnswer { .. }
                 | Error::BadReply { .. }
         )
+    }
+}
+
+/// Whether `error` says this process (or the system) has run out of file
+/// descriptors: `EMFILE` or `ENFILE`, which std has no `ErrorKind` for.
+pub(crate) fn is_out_of_descriptors(error: &io::Error) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    const WSAEMFILE: i32 = 10024;
+    match error.raw_os_error() {
+        Some(code) if cfg!(windows) => code == WSAEMFILE,
+        Some(code) => code == EMFILE || code == ENFILE,
+        None => false,
     }
 }
 

@@ -47,41 +47,79 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! # What a send guarantees
+//! # Guarantees
 //!
-//! [`Sender::send`] returning `Ok` means the whole frame was handed to the
-//! operating system on a connection that was alive just before the write
-//! (the peer had not closed or reset it). It does **not** mean the peer's
-//! application read the message: a peer that dies right after that check
-//! loses it, and only the next send reports the peer down.
+//! Each (sender, receiver) pair has a session that outlives connections.
+//! A [`Sender`] numbers the messages it sends to a peer address 1, 2, 3,
+//! ... and keeps each one (encoded) until the peer confirms it; a
+//! [`Listener`] keeps, per sender id, the highest number it has delivered,
+//! and confirms cumulatively ("everything up to n") whenever its read
+//! buffer runs dry, or at once for [`Sender::send_acked`].
 //!
-//! [`Sender::send_acked`] returning `Ok` means more: the peer's listener
-//! decoded the frame and queued the envelope for its application, or, for
-//! a listener with a handler, that the handler has returned. (Whether
-//! the application then reads it is up to the application.)
+//! - **Exactly once, in order, per sender incarnation.** The listener
+//!   delivers ([`Incoming::Message`]) message n only after 1..n-1, drops a
+//!   duplicate (a re-send after a reconnect), and holds back a message that
+//!   arrives ahead of a gap (at most [`Config::max_held`]; further ahead
+//!   closes the connection as bad input). Delivery happens under the
+//!   sender's session lock, so two connections of one sender can never
+//!   reorder it, and a new connection from the same sender makes the
+//!   listener close the older one, whose frames would only be duplicates.
+//!   "Delivered" means queued for [`Listener::recv`], or the handler
+//!   returned.
+//! - **`send` returning `Ok(n)`** means the message got number `n`, is kept
+//!   until confirmed, and its whole frame was handed to the operating
+//!   system on a connection that was alive just before (the sender read
+//!   what had arrived on it, which shows a close or a reset). It does not
+//!   mean the peer has it yet: see [`Sender::wait_confirmed`],
+//!   [`Sender::confirmed`], or use [`Sender::send_acked`], whose `Ok(n)`
+//!   means the peer delivered it. On an error,
+//!   [`is_unsent`](Error::is_unsent) says whether the message got no number
+//!   (nothing was written: the peer was refused or unreachable, the
+//!   unconfirmed buffer stayed full, the envelope could not be encoded); if
+//!   it did ([`Error::Unconfirmed`]), it is kept and will be re-sent.
+//! - **On a reconnect** ([`Sender::reconnect`], or the next send after a
+//!   connection broke, the peer closed it, or a write timed out), the
+//!   sender sends its header, reads the peer's hello (the listener's
+//!   incarnation and the next number it expects from this sender) and
+//!   re-sends the unconfirmed messages from that number, in order, before
+//!   anything new. An acknowledgement timeout no longer closes the
+//!   connection or reorders anything.
+//! - **When the peer restarted** (its hello carries a new incarnation), it
+//!   cannot have kept what it delivered before, so the unconfirmed
+//!   messages are neither re-sent nor dropped silently: they are reported
+//!   as possibly lost ([`Sender::take_lost`]), and numbering starts over
+//!   from one. A restarted sender is a new incarnation too, and the listener
+//!   starts its session over. Before the first hello from a peer the
+//!   sender knows no incarnation to hold it to, so its first frames follow
+//!   the header at once.
+//! - **"Down" means refused, or unreachable for the retry budget.** A
+//!   refused connection is reported at once ([`Error::PeerDown`]); a lost
+//!   SYN is retried within [`Config::connect_timeout`] (default 5 s).
+//!   [`Sender::poll`] notices a peer that closed or reset the connection
+//!   without sending anything. Running out of file descriptors is
+//!   [`Error::OutOfDescriptors`], never "down".
+//! - **Requests** ([`Sender::request`]) are outside the sequence: delivered
+//!   at most once, never re-sent; `Ok(reply)` means the peer's application
+//!   answered with [`Reply::send`] on the same connection.
+//! - **Limits.** Every frame up to [`Config::max_frame_len`] that the sender
+//!   accepted decodes ([`codec::decode_limit`]); a declared length is
+//!   checked before anything is allocated; the listener's queue, the
+//!   messages held back and the sender's unconfirmed buffer
+//!   ([`Config::max_unconfirmed`], [`Config::max_unconfirmed_bytes`]) are
+//!   all bounded, and a full unconfirmed buffer makes a send wait up to the
+//!   write timeout for confirmations, then fail unsent.
 //!
-//! [`Sender::request`] returning `Ok(reply)` means the peer's application
-//! received the request ([`Incoming::Request`]) and answered it with
-//! [`Reply::send`], on the same connection: a request and its reply cost
-//! one round trip, like a plain socket ping-pong.
+//! A handler that panics on a message never confirms it, so the sender
+//! re-sends it on its next connection, before anything later: the pair
+//! stays stuck on that message, which is the price of never delivering
+//! out of order.
 //!
 //! # Wire format
 //!
-//! Each connection starts with a header: the magic bytes `VCLK`, the
-//! protocol version (`u16` big-endian, currently 1) and the sender's id (a
-//! `u16` big-endian length, at most [`codec::MAX_SENDER_ID_LEN`], and the id
-//! encoded with bincode). A stray client (an HTTP request, a port scanner,
-//! another version) is rejected at the header.
-//!
-//! Then frames: a 4-byte big-endian length, then that many bytes: a kind
-//! byte (0 = message, 1 = message to acknowledge, 2 = request) and one
-//! [`Envelope`] encoded with bincode 2 (`config::standard()`, through
-//! serde). A clock is a map from id to counter. The length is checked
-//! against [`Config::max_frame_len`] before anything is allocated. The
-//! listener answers a frame of kind 1 with a 9-byte acknowledgement (a tag
-//! and the frame's index on the connection) and a frame of kind 2 with a
-//! reply (a tag, the index, and a frame) or a 9-byte "no reply"; nothing
-//! else ever flows back. The [`codec`] module holds all of it.
+//! Protocol version 2: a header (magic, version, sender incarnation and
+//! id), the listener's hello, length-prefixed frames (kind, number,
+//! envelope in bincode 2) and answers flowing back (cumulative
+//! acknowledgements, replies). The [`codec`] module documents every byte.
 //!
 //! # Crate features
 //!
@@ -97,6 +135,9 @@ mod error;
 mod listener;
 mod ports;
 mod sender;
+mod session;
+mod transport;
+mod wire;
 
 pub use config::Config;
 pub use envelope::Envelope;

@@ -4,14 +4,14 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use common::{
     Inbox, Noise, RawClock, RawEnvelope, envelope, expect_message, expect_nothing, expect_rejected,
-    frame, header, listener, raw_frame, raw_peer, vm_rss_kib, watchdog,
+    frame, frame_seq, header, listener, raw_frame, raw_peer, vm_rss_kib, watchdog,
 };
 use vclock_net::{Config, Error, Sender, VectorClock};
 
@@ -79,14 +79,10 @@ impl Fixture {
     }
 }
 
-/// The listener has closed this connection: reading ends (or is reset).
+/// The listener has closed this connection: reading ends (or is reset),
+/// after nothing but acknowledgements.
 fn assert_closed_by_listener(mut stream: TcpStream) {
-    stream.set_read_timeout(Some(common::PROMPTLY)).unwrap();
-    let mut buf = [0; 64];
-    match stream.read(&mut buf) {
-        Ok(0) | Err(_) => {}
-        Ok(n) => panic!("listener sent {n} bytes instead of closing"),
-    }
+    common::read_until_closed(&mut stream);
 }
 
 fn header_then(bytes: &[u8]) -> Vec<u8> {
@@ -111,13 +107,16 @@ fn an_http_request_is_rejected_at_the_header() {
 fn an_unsupported_version_is_rejected_at_the_header() {
     watchdog(|| {
         let mut fx = Fixture::new(config());
-        let mut bytes = header("raw");
-        bytes[4..6].copy_from_slice(&2u16.to_be_bytes());
-        let err = fx.reject(&bytes);
-        assert!(
-            matches!(err, Error::UnsupportedVersion { found: 2, .. }),
-            "{err:?}"
-        );
+        // Version 1 spoke without sequence numbers.
+        for version in [1u16, 3] {
+            let mut bytes = header("raw");
+            bytes[4..6].copy_from_slice(&version.to_be_bytes());
+            let err = fx.reject(&bytes);
+            assert!(
+                matches!(err, Error::UnsupportedVersion { found, supported: 2 } if found == version),
+                "{err:?}"
+            );
+        }
     });
 }
 
@@ -176,7 +175,7 @@ fn a_clean_close_between_frames_is_not_an_error() {
         let mut fx = Fixture::new(config());
         let mut bytes = header("raw");
         bytes.extend(frame(&envelope("raw", 1, "one")));
-        bytes.extend(frame(&envelope("raw", 2, "two")));
+        bytes.extend(frame_seq(&envelope("raw", 2, "two"), 2));
         let stream = raw_peer(fx.addr(), &bytes);
         stream.shutdown(Shutdown::Write).unwrap();
         assert_eq!(expect_message(&fx.inbox).1.payload, "one");
@@ -309,7 +308,8 @@ fn more_connections_than_the_maximum_are_rejected() {
         wait_for_connections(&fx.inbox, 1);
         // Two raw connections with valid headers fill the other slots.
         let held: Vec<TcpStream> = (0..2)
-            .map(|_| raw_peer(fx.addr(), &header("raw")))
+            .enumerate()
+            .map(|(i, _)| raw_peer(fx.addr(), &header(&format!("raw{i}"))))
             .collect();
         wait_for_connections(&fx.inbox, 3);
 
@@ -324,7 +324,7 @@ fn more_connections_than_the_maximum_are_rejected() {
         }
         // The connections that got in still deliver.
         (&held[0])
-            .write_all(&frame(&envelope("raw", 1, "held")))
+            .write_all(&frame(&envelope("raw0", 1, "held")))
             .unwrap();
         assert_eq!(expect_message(&fx.inbox).1.payload, "held");
 
@@ -366,8 +366,11 @@ fn a_huge_permitted_length_grows_only_with_the_bytes_that_arrive() {
         let mut fx = Fixture::new(config().max_frame_len(u32::MAX));
         let before = vm_rss_kib();
         let mut streams = Vec::new();
-        for _ in 0..10 {
-            let mut bytes = header_then(&(u32::MAX - 1).to_be_bytes());
+        for i in 0..10 {
+            // Ten senders: connections of one sender would replace each
+            // other.
+            let mut bytes = header(&format!("raw{i}"));
+            bytes.extend_from_slice(&(u32::MAX - 1).to_be_bytes());
             bytes.extend_from_slice(&[0; 1000]);
             streams.push(raw_peer(fx.addr(), &bytes));
         }

@@ -27,12 +27,12 @@ fn read(bytes: &[u8]) -> vclock_net::Result<Option<codec::Frame<String, String>>
 }
 
 fn read_header(bytes: &[u8]) -> vclock_net::Result<String> {
-    codec::read_header(&mut Cursor::new(bytes))
+    codec::read_header(&mut Cursor::new(bytes)).map(|header| header.id)
 }
 
 fn encoded(kind: FrameKind, envelope: &Env) -> Vec<u8> {
     let mut buf = Vec::new();
-    codec::encode_frame(&mut buf, kind, envelope, MAX).unwrap();
+    codec::encode_frame(&mut buf, kind, 7, envelope, MAX).unwrap();
     buf
 }
 
@@ -47,7 +47,10 @@ fn frames_round_trip_and_end_cleanly_on_a_boundary() {
     let one = codec::read_frame::<String, String, _>(&mut cursor, MAX)
         .unwrap()
         .unwrap();
-    assert_eq!((one.kind, one.envelope), (FrameKind::Message, first));
+    assert_eq!(
+        (one.kind, one.number, one.envelope),
+        (FrameKind::Message, 7, first)
+    );
     let two = codec::read_frame::<String, String, _>(&mut cursor, MAX)
         .unwrap()
         .unwrap();
@@ -71,30 +74,85 @@ fn empty_input_is_a_clean_close() {
 }
 
 #[test]
-fn frame_layout_is_length_kind_then_bincode() {
+fn frame_layout_is_length_kind_number_then_bincode() {
     let envelope = sample();
     let bytes = encoded(FrameKind::AckRequested, &envelope);
     let body = bincode::serde::encode_to_vec(&envelope, bincode::config::standard()).unwrap();
     assert_eq!(
         &bytes[..4],
-        &u32::try_from(body.len() + 1).unwrap().to_be_bytes()
+        &u32::try_from(body.len() + 9).unwrap().to_be_bytes()
     );
     assert_eq!(bytes[4], 1);
-    assert_eq!(&bytes[5..], &body[..]);
+    assert_eq!(bytes[5..13], [0, 0, 0, 0, 0, 0, 0, 7]);
+    assert_eq!(&bytes[13..], &body[..]);
+}
+
+#[test]
+fn golden_bytes_of_a_whole_exchange() {
+    // Sender "a" (incarnation 0x0102) says hello; the listener (incarnation
+    // 3) expects message 1; message 1 carries {a: 1} and "hi"; the listener
+    // acknowledges it.
+    let mut header = Vec::new();
+    codec::encode_header(&mut header, &"a".to_string(), 0x0102).unwrap();
+    assert_eq!(
+        header,
+        [
+            b'V', b'C', b'L', b'K', 0, 2, 0, 0, 0, 0, 0, 0, 1, 2, 0, 2, 1, b'a'
+        ]
+    );
+    assert_eq!(
+        codec::encode_hello(3, 1),
+        [0x48, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1]
+    );
+    let message = Envelope::new(
+        "a".to_string(),
+        VectorClock::from_iter([("a".to_string(), 1)]),
+        "hi".to_string(),
+    );
+    let mut frame = Vec::new();
+    codec::encode_frame(&mut frame, FrameKind::Message, 1, &message, MAX).unwrap();
+    assert_eq!(
+        frame,
+        [
+            0, 0, 0, 18, 0, 0, 0, 0, 0, 0, 0, 0, 1, // length, kind, seq 1
+            1, b'a', // from "a"
+            1, 1, b'a', 1, // clock {a: 1}
+            2, b'h', b'i', // payload "hi"
+        ]
+    );
+    assert_eq!(codec::encode_ack(1), [6, 0, 0, 0, 0, 0, 0, 0, 1]);
+}
+
+#[test]
+fn frames_shorter_than_their_head_are_refused() {
+    for len in 1..9u32 {
+        let mut bytes = len.to_be_bytes().to_vec();
+        bytes.extend(std::iter::repeat_n(0, len as usize));
+        assert!(
+            matches!(read(&bytes), Err(Error::FrameTooShort { len: l }) if l == len),
+            "{len}"
+        );
+    }
 }
 
 #[test]
 fn header_round_trips_and_has_the_documented_layout() {
-    let bytes = header("node-7");
+    let mut bytes = Vec::new();
+    codec::encode_header(&mut bytes, &"node-7".to_string(), 0xfeed).unwrap();
     assert_eq!(&bytes[..4], &MAGIC);
     assert_eq!(&bytes[4..6], &PROTOCOL_VERSION.to_be_bytes());
+    assert_eq!(&bytes[6..14], &0xfeed_u64.to_be_bytes());
     let id = bincode::serde::encode_to_vec("node-7", bincode::config::standard()).unwrap();
     assert_eq!(
-        &bytes[6..8],
+        &bytes[14..16],
         &u16::try_from(id.len()).unwrap().to_be_bytes()
     );
-    assert_eq!(&bytes[8..], &id[..]);
-    assert_eq!(read_header(&bytes).unwrap(), "node-7");
+    assert_eq!(&bytes[16..], &id[..]);
+    let header = codec::read_header::<String, _>(&mut Cursor::new(&bytes)).unwrap();
+    assert_eq!((header.id.as_str(), header.incarnation), ("node-7", 0xfeed));
+    // Incarnation 0 is never used.
+    bytes[6..14].copy_from_slice(&[0; 8]);
+    assert!(matches!(read_header(&bytes), Err(Error::BadIncarnation)));
 }
 
 /// A reader that fails the test if anyone reads past the first `limit`
@@ -154,7 +212,7 @@ fn a_frame_of_exactly_the_maximum_is_accepted() {
 fn encoding_refuses_a_frame_over_the_maximum_and_leaves_the_buffer_alone() {
     let mut buf = b"kept".to_vec();
     let big = Envelope::new("a".to_string(), VectorClock::new(), "x".repeat(100));
-    let err = codec::encode_frame(&mut buf, FrameKind::Message, &big, 50).unwrap_err();
+    let err = codec::encode_frame(&mut buf, FrameKind::Message, 1, &big, 50).unwrap_err();
     assert!(
         matches!(err, Error::FrameTooLarge { max: 50, .. }),
         "{err:?}"
@@ -277,7 +335,8 @@ fn an_http_request_is_rejected_at_the_header() {
 
 #[test]
 fn unsupported_versions_are_rejected() {
-    for version in [0u16, 2, u16::MAX] {
+    // Version 1 (before per-pair sequence numbers) is refused too.
+    for version in [0u16, 1, 3, u16::MAX] {
         let mut bytes = header("a");
         bytes[4..6].copy_from_slice(&version.to_be_bytes());
         match read_header(&bytes) {
@@ -304,6 +363,7 @@ fn truncated_headers_are_truncation() {
 fn oversized_or_bad_sender_ids_are_rejected() {
     let mut bytes = MAGIC.to_vec();
     bytes.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+    bytes.extend_from_slice(&1u64.to_be_bytes());
     bytes.extend_from_slice(&(MAX_SENDER_ID_LEN + 1).to_be_bytes());
     assert!(matches!(
         read_header(&bytes),
@@ -312,6 +372,7 @@ fn oversized_or_bad_sender_ids_are_rejected() {
 
     let mut undecodable = MAGIC.to_vec();
     undecodable.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+    undecodable.extend_from_slice(&1u64.to_be_bytes());
     undecodable.extend_from_slice(&[0, 2, 0xff, 0xff]);
     assert!(matches!(
         read_header(&undecodable),
@@ -319,8 +380,8 @@ fn oversized_or_bad_sender_ids_are_rejected() {
     ));
 
     let mut trailing = header("a");
-    let id_len = u16::from_be_bytes([trailing[6], trailing[7]]);
-    trailing[6..8].copy_from_slice(&(id_len + 1).to_be_bytes());
+    let id_len = u16::from_be_bytes([trailing[14], trailing[15]]);
+    trailing[14..16].copy_from_slice(&(id_len + 1).to_be_bytes());
     trailing.push(0);
     assert!(matches!(
         read_header(&trailing),
@@ -328,7 +389,7 @@ fn oversized_or_bad_sender_ids_are_rejected() {
     ));
 
     let long_id = "x".repeat(usize::from(MAX_SENDER_ID_LEN) + 1);
-    let err = codec::encode_header(&mut Vec::new(), &long_id).unwrap_err();
+    let err = codec::encode_header(&mut Vec::new(), &long_id, 1).unwrap_err();
     assert!(matches!(err, Error::SenderIdTooLong { .. }), "{err:?}");
 }
 
@@ -355,7 +416,7 @@ fn acks_round_trip() {
     for index in [0, 1, 41, u64::MAX] {
         assert_eq!(codec::decode_ack(&codec::encode_ack(index)), Some(index));
     }
-    assert_eq!(codec::decode_ack(&[0; codec::ACK_LEN]), None);
+    assert_eq!(codec::decode_ack(&[0; codec::ANSWER_HEAD_LEN]), None);
 }
 
 /// Records every call made on it.
@@ -391,7 +452,7 @@ fn each_frame_is_one_write_and_one_flush() {
             "p".repeat(payload_len),
         );
         let mut writer = CountingWriter::default();
-        codec::write_frame(&mut writer, FrameKind::Message, &envelope, u32::MAX).unwrap();
+        codec::write_frame(&mut writer, FrameKind::Message, 1, &envelope, u32::MAX).unwrap();
         let expected = encoded_len(&envelope);
         assert_eq!(
             writer.writes,
@@ -404,7 +465,7 @@ fn each_frame_is_one_write_and_one_flush() {
 
 fn encoded_len(envelope: &Env) -> usize {
     let mut buf = Vec::new();
-    codec::encode_frame(&mut buf, FrameKind::Message, envelope, u32::MAX).unwrap();
+    codec::encode_frame(&mut buf, FrameKind::Message, 1, envelope, u32::MAX).unwrap();
     buf.len()
 }
 
@@ -420,7 +481,7 @@ fn a_string_claiming_more_than_the_frame_is_a_decode_error_not_an_abort() {
     // A 12-byte frame: kind 0, from 1, an empty clock, then a payload that
     // claims to be a 1 PiB string. bincode allocates a claimed string before
     // reading it, so without a limit this aborts the process.
-    let mut body = vec![0, 1, 0];
+    let mut body = vec![0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0];
     body.extend_from_slice(&huge_string_claim());
     let mut bytes = u32::try_from(body.len()).unwrap().to_be_bytes().to_vec();
     bytes.extend_from_slice(&body);
@@ -433,6 +494,7 @@ fn a_sender_id_claiming_more_than_the_header_is_a_decode_error_not_an_abort() {
     let id = huge_string_claim();
     let mut bytes = MAGIC.to_vec();
     bytes.extend_from_slice(&PROTOCOL_VERSION.to_be_bytes());
+    bytes.extend_from_slice(&1u64.to_be_bytes());
     bytes.extend_from_slice(&u16::try_from(id.len()).unwrap().to_be_bytes());
     bytes.extend_from_slice(&id);
     let got = read_header(&bytes);

@@ -174,9 +174,20 @@ fn a_panicking_handler_ends_only_its_connection() {
         good.send(addr, &envelope("good", 1, "fine")).unwrap();
         arrivals.recv_timeout(PROMPTLY).unwrap();
         assert_eq!(log.lock().unwrap()[0].1.payload, "fine");
-        // The bomber's next send connects afresh.
-        bomber.send(addr, &envelope("bomber", 2, "sorry")).unwrap();
-        arrivals.recv_timeout(PROMPTLY).unwrap();
+        // The bomber's next send connects afresh, and re-sends the message
+        // the handler never finished with first: order is kept, so the
+        // handler panics again and "sorry" is never delivered ahead of
+        // "boom".
+        assert_eq!(
+            bomber.send(addr, &envelope("bomber", 2, "sorry")).unwrap(),
+            2
+        );
+        assert!(
+            arrivals.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a later message overtook one the handler did not take"
+        );
+        assert_eq!(log.lock().unwrap().len(), 1);
+        assert_eq!(bomber.confirmed(addr), 0);
         inbox.shutdown();
     });
 }

@@ -115,7 +115,8 @@ fn a_peer_that_resets_the_connection_is_noticed() {
         let raw = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = raw.local_addr().unwrap();
         let peer = thread::spawn(move || {
-            let (stream, _) = raw.accept().unwrap();
+            let (mut stream, _) = raw.accept().unwrap();
+            common::greet(&mut stream).unwrap();
             let mut byte = [0; 1];
             // Wait until the frame has arrived, without consuming it.
             let _ = stream.peek(&mut byte).unwrap();
@@ -131,14 +132,13 @@ fn a_peer_that_resets_the_connection_is_noticed() {
 #[test]
 fn a_peer_that_stops_reading_makes_sends_time_out_not_hang() {
     watchdog(|| {
-        // Accepts and never reads: the socket buffers fill and the write
-        // times out.
-        let raw = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = raw.local_addr().unwrap();
+        // Greets the sender, then never reads: the socket buffers fill and
+        // the write times out.
+        let (addr, _hold) = common::greet_then_hold();
         let config = Config::default().write_timeout(Duration::from_millis(200));
         let mut sender: Sender<String, String> = Sender::new("a".to_string(), config);
         let big = "x".repeat(512 * 1024);
-        let mut result = Ok(());
+        let mut result = Ok(0);
         for n in 1..=200 {
             result = sender.send(addr, &envelope("a", n, &big));
             if result.is_err() {
@@ -146,10 +146,14 @@ fn a_peer_that_stops_reading_makes_sends_time_out_not_hang() {
             }
         }
         let err = result.expect_err("sends into a peer that never reads must time out");
-        assert!(matches!(err, Error::WriteTimeout { .. }), "{err:?}");
+        // The message that timed out is numbered and kept for re-sending.
+        assert!(
+            matches!(&err, Error::Unconfirmed { source, .. } if matches!(**source, Error::WriteTimeout { .. })),
+            "{err:?}"
+        );
+        assert!(!err.is_unsent());
         assert!(err.is_timeout());
         assert!(!sender.is_connected(addr));
-        drop(raw);
     });
 }
 

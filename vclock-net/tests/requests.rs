@@ -277,14 +277,14 @@ fn after_a_reply_that_trickled_in_on_time_the_connection_keeps_its_full_timeout(
         // to the 400 ms left). Second answer: one piece after 700 ms, which
         // only the full 1 s allowance, restored, lets through.
         let addr = raw_requestee(|mut stream| {
-            let first = reply_bytes(0, "first");
+            let first = reply_bytes(1, "first");
             thread::sleep(Duration::from_millis(600));
             let _ = stream.write_all(&first[..9]);
             thread::sleep(Duration::from_millis(50));
             let _ = stream.write_all(&first[9..]);
             let _ = stream.read(&mut [0; 4096]);
             thread::sleep(Duration::from_millis(700));
-            let _ = stream.write_all(&reply_bytes(1, "second"));
+            let _ = stream.write_all(&reply_bytes(2, "second"));
             drain(&mut stream);
         });
         let mut client: Sender<String, String> = Sender::new(
@@ -330,10 +330,13 @@ fn a_reply_the_listener_cannot_send_tells_the_requester_no_reply() {
     });
 }
 
-/// A raw peer that accepts one connection, reads the header and the first
-/// frame (they arrive in one write) and hands the stream to `behave`.
+/// A raw peer that accepts one connection, reads the header, answers
+/// with a hello, reads the first request and hands the stream to `behave`.
 fn raw_requestee(behave: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
     serve_one(|mut stream| {
+        if common::greet(&mut stream).is_none() {
+            return;
+        }
         let _ = stream.read(&mut [0; 4096]);
         behave(stream);
     })
@@ -367,30 +370,32 @@ fn reply_bytes(index: u64, payload: &str) -> Vec<u8> {
 
 #[test]
 fn every_bad_answer_is_an_error_that_closes_the_connection() {
-    let mut undecodable = codec::encode_no_reply(0).to_vec();
+    let mut undecodable = codec::encode_no_reply(1).to_vec();
     undecodable[0] = codec::REPLY_TAG;
     undecodable.extend_from_slice(&common::raw_frame(0, &[0xff; 12]));
-    let mut trailing = reply_bytes(0, "fine");
+    let mut trailing = reply_bytes(1, "fine");
     trailing.extend_from_slice(&codec::encode_ack(1));
     let cases: Vec<(&str, Vec<u8>, IsExpected)> = vec![
         (
-            "an ack instead of a reply",
-            codec::encode_ack(0).to_vec(),
-            |e| matches!(e, Error::BadAck { .. }),
+            "an ack of a message never sent",
+            codec::encode_ack(5).to_vec(),
+            |e| matches!(e, Error::BadAnswer { .. }),
         ),
         ("the reply to another frame", reply_bytes(3, "other"), |e| {
-            matches!(e, Error::BadAck { .. })
+            matches!(e, Error::BadAnswer { .. })
         }),
         ("a reply that does not decode", undecodable, |e| {
             matches!(e, Error::BadReply { source, .. } if matches!(**source, Error::Decode { .. }))
                 && e.is_bad_input()
         }),
-        ("bytes after the reply", trailing, |e| {
-            matches!(e, Error::BadAck { .. })
-        }),
+        (
+            "an ack of a message never sent, after the reply",
+            trailing,
+            |e| matches!(e, Error::BadAnswer { .. }),
+        ),
         (
             "half a reply, then a close",
-            reply_bytes(0, "cut")[..15].to_vec(),
+            reply_bytes(1, "cut")[..15].to_vec(),
             |e| matches!(e, Error::AckLost { .. }) && e.is_peer_down(),
         ),
     ];
@@ -416,7 +421,7 @@ fn an_answer_trickled_past_the_timeout_is_a_timeout_not_a_wait_per_read() {
         // every 200 ms: each read is quick, the whole would take far
         // longer than the 300 ms allowed.
         let addr = raw_requestee(|mut stream| {
-            for byte in &reply_bytes(0, "slowly")[..12] {
+            for byte in &reply_bytes(1, "slowly")[..12] {
                 if stream.write_all(&[*byte]).is_err() {
                     return;
                 }
@@ -449,7 +454,7 @@ fn the_answer_layout_is_tag_index_and_frame() {
     codec::encode_reply(&mut bytes, 258, &reply, u32::MAX).unwrap();
     assert_eq!(bytes[..9], [codec::REPLY_TAG, 0, 0, 0, 0, 0, 0, 1, 2]);
     let mut frame = Vec::new();
-    codec::encode_frame(&mut frame, codec::FrameKind::Message, &reply, u32::MAX).unwrap();
+    codec::encode_frame(&mut frame, codec::FrameKind::Message, 0, &reply, u32::MAX).unwrap();
     assert_eq!(bytes[9..], frame[..]);
     // A reply over the limit leaves the buffer as it was.
     let mut untouched = vec![1, 2, 3];

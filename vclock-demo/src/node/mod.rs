@@ -135,9 +135,12 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let (id, n) = (topology.id, topology.n());
     // Every other node may connect once (plus a few reconnects in flight).
     let connections = Config::default().max_connections.max(n as usize + 8);
+    // Requests are answered "no reply" by the listener itself: nodes serve
+    // none, and a flood of them must never reach the node's lock.
     let config = Config::default()
         .max_frame_len(MAX_FRAME)
-        .max_connections(connections);
+        .max_connections(connections)
+        .accept_requests(false);
 
     let wal_options = WalOptions {
         fsync: args.fsync,
@@ -363,6 +366,10 @@ fn peers(st: &mut State, topology: &Topology) {
                 "Node {node}: {addr} (this node, listening at {})",
                 topology.listen
             ));
+        } else if let state::PeerState::Down(why) = st.node.peer(node) {
+            let why = why.clone();
+            st.out
+                .line(format_args!("Node {node}: {addr} (down: {why})"));
         } else {
             st.out.line(format_args!("Node {node}: {addr}"));
         }

@@ -3,23 +3,34 @@
 //! A send event is recorded (logged, applied, printed) under the node's
 //! lock, and its message is then pushed into the recipient's outbox, which
 //! never blocks. Each outbox is a thread of its own with a sender of its
-//! own, started on the first message to that peer; it writes the messages
-//! in order and waits for the peer's confirmation, so a peer that is slow,
-//! stopped or unreachable holds up only its own outbox: never the console,
-//! other peers or receipts. What became of each message is reported back
-//! through the node's state (printed, and the peer's state updated).
+//! own, started on the first message to that peer. It writes the messages
+//! in order as they come (a burst as one batch), never waiting for one to
+//! be confirmed before sending the next, and reads the peer's
+//! confirmations as they arrive. vclock-net numbers the messages per pair
+//! and re-sends the unconfirmed ones after a reconnect, so they arrive
+//! exactly once and in order while the peer lives; the outbox reconnects
+//! when the connection breaks, and reports what became of every message.
+//! A peer that is slow, stopped or unreachable holds up only its own
+//! outbox: never the console, other peers or receipts.
+//!
+//! While idle, an outbox checks its connection a few times a second, so a
+//! peer that was killed is known to be down before the user's next send,
+//! which is then refused with the clock unchanged. A peer found down is
+//! tried again every few seconds, and messages waiting for it are re-sent
+//! when it is back (or reported possibly lost if it restarted meanwhile).
 //!
 //! A watcher notices messages waiting for a confirmation for longer than
 //! [`NOTICE_AFTER`] and says so at once; the outbox later says how it
 //! ended.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use vclock_net::{Config, Envelope, Error, Sender};
+use vclock_net::{Config, Error, Sender};
 
 use super::Shared;
 use super::state::{EventName, Outgoing, PeerState};
@@ -31,16 +42,33 @@ pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
 /// How often the watcher looks at the outboxes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// At most this many queued messages go out in one batch (one
-/// confirmation for all of them).
+/// How long an outbox waits for confirmations at a time while messages are
+/// unconfirmed, before it looks for new messages again.
+const TICK: Duration = Duration::from_millis(20);
+
+/// How often an idle outbox checks that its peer is still there.
+const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// How long after finding its peer down an outbox tries again, at first;
+/// the pause doubles up to [`RETRY_AT_MOST`].
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_AT_MOST: Duration = Duration::from_secs(5);
+
+/// At most this many queued messages go out in one batch.
 const BATCH: usize = 1024;
+
+/// How many messages an outbox holds before a push waits for room: far
+/// more than a burst of typed or piped lines needs, and bounded so a dead
+/// peer cannot make the node hold an unbounded backlog.
+const QUEUE_CAPACITY: usize = 64 * 1024;
 
 /// What became of a message, for a caller waiting on it (`--sync`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fate {
     /// The peer confirmed it.
     Delivered,
-    /// It may or may not have arrived, or it certainly did not.
+    /// It certainly did not arrive, may not have, or is not confirmed
+    /// within the ack timeout (it may still be, later).
     Failed,
 }
 
@@ -53,15 +81,13 @@ pub(crate) struct Queued {
     pub(crate) fate: Option<mpsc::Sender<Fate>>,
 }
 
-/// The messages an outbox is writing and has not yet seen confirmed, and
-/// since when; read by the watcher.
+/// The messages an outbox has sent and not yet seen confirmed, oldest
+/// first, shared with the watcher.
 #[derive(Debug, Default)]
-struct InFlight {
-    /// The first and last message of the batch in flight.
-    names: Option<(EventName, EventName)>,
-    since: Option<Instant>,
-    /// Whether the console was told this batch is waiting.
-    noticed: bool,
+struct Unconfirmed {
+    sent: VecDeque<(EventName, Instant)>,
+    /// The newest message a "Waiting" line has named.
+    noticed_through: Option<EventName>,
 }
 
 #[derive(Debug)]
@@ -69,7 +95,7 @@ struct Outbox {
     /// `None` once the node is finishing: nothing more is queued.
     queue: Option<SyncSender<Queued>>,
     /// Stays while the outbox finishes, so the watcher still sees it.
-    in_flight: Arc<Mutex<InFlight>>,
+    unconfirmed: Arc<Mutex<Unconfirmed>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -82,11 +108,6 @@ pub(crate) struct Outboxes {
     /// Entry `i` is node `i + 1`'s outbox.
     boxes: Mutex<Vec<Option<Outbox>>>,
 }
-
-/// How many messages an outbox holds before a push waits for room: far
-/// more than a burst of typed or piped lines needs, and bounded so a dead
-/// peer cannot make the node hold an unbounded backlog.
-const QUEUE_CAPACITY: usize = 64 * 1024;
 
 impl Outboxes {
     /// Outboxes of node `id` towards `addrs` (node `i`'s address at
@@ -101,39 +122,51 @@ impl Outboxes {
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, Vec<Option<Outbox>>> {
+        self.boxes.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Hands a recorded message to its recipient's outbox. It waits only
     /// if that outbox holds [`QUEUE_CAPACITY`] messages already.
     pub(crate) fn push(&self, shared: &Arc<Shared>, queued: Queued) {
         let to = queued.outgoing.to;
-        let mut boxes = self.boxes.lock().unwrap_or_else(PoisonError::into_inner);
-        let slot = &mut boxes[to as usize - 1];
-        let outbox = slot.get_or_insert_with(|| self.start(shared, to));
-        let refused = match &outbox.queue {
+        let queue = {
+            let mut boxes = self.lock();
+            let outbox = boxes[to as usize - 1].get_or_insert_with(|| self.start(shared, to));
+            outbox.queue.clone()
+        };
+        // Outside the boxes' lock: a full queue must not stop the watcher.
+        let refused = match queue {
             Some(queue) => queue.send(queued).err().map(|mpsc::SendError(q)| q),
             None => Some(queued),
         };
         if let Some(queued) = refused {
             // The outbox thread is gone (it panicked, or the node is
             // finishing): say so rather than lose the message quietly.
-            drop(boxes);
-            report(
-                shared,
+            let mut st = shared.lock();
+            report_lines(
+                &mut st,
                 to,
                 &[queued],
-                Outcome::Failed("its outbox stopped".into()),
+                &Outcome::NotDelivered("its outbox has stopped".into()),
             );
+            st.out.flush();
         }
     }
 
     fn start(&self, shared: &Arc<Shared>, to: u32) -> Outbox {
         let (queue, messages) = mpsc::sync_channel(QUEUE_CAPACITY);
-        let in_flight = Arc::new(Mutex::new(InFlight::default()));
+        let unconfirmed = Arc::new(Mutex::new(Unconfirmed::default()));
         let worker = Worker {
             to,
             addr: self.addrs[to as usize - 1],
             sender: Sender::new(self.id, self.config.clone()),
+            ack_timeout: self.config.ack_timeout,
             shared: Arc::clone(shared),
-            in_flight: Arc::clone(&in_flight),
+            unconfirmed: Arc::clone(&unconfirmed),
+            pending: VecDeque::new(),
+            down: None,
+            last_poll: Instant::now(),
         };
         let thread = thread::Builder::new()
             .name(format!("outbox {to}"))
@@ -141,51 +174,57 @@ impl Outboxes {
             .expect("cannot start an outbox thread");
         Outbox {
             queue: Some(queue),
-            in_flight,
+            unconfirmed,
             thread: Some(thread),
         }
     }
 
-    /// Prints "waiting" for every outbox whose batch has waited longer than
-    /// [`NOTICE_AFTER`]; called by the watcher thread.
+    /// Prints "waiting" for every outbox whose oldest message not yet named
+    /// in such a line has waited longer than [`NOTICE_AFTER`]; called by
+    /// the watcher thread.
     pub(crate) fn notice_waiting(&self, shared: &Shared) {
-        let boxes = self.boxes.lock().unwrap_or_else(PoisonError::into_inner);
-        for (i, outbox) in boxes.iter().enumerate() {
+        let mut lines = Vec::new();
+        for (i, outbox) in self.lock().iter().enumerate() {
             let Some(outbox) = outbox else { continue };
-            let mut in_flight = outbox
-                .in_flight
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner);
-            let waited = in_flight.since.map(|since| since.elapsed());
-            if in_flight.noticed || waited.is_none_or(|w| w < NOTICE_AFTER) {
-                continue;
-            }
-            in_flight.noticed = true;
-            let Some((first, last)) = in_flight.names else {
+            let mut unconfirmed = lock(&outbox.unconfirmed);
+            let through = unconfirmed.noticed_through;
+            let Some(&(first, since)) = unconfirmed
+                .sent
+                .iter()
+                .find(|(name, _)| through.is_none_or(|t| name.counter > t.counter))
+            else {
                 continue;
             };
-            drop(in_flight);
-            let mut st = shared.lock();
-            st.out.line(format_args!(
+            if since.elapsed() < NOTICE_AFTER {
+                continue;
+            }
+            // The newest is unnoticed too, since an older one is.
+            let last = unconfirmed.sent.back().map_or(first, |&(name, _)| name);
+            unconfirmed.noticed_through = Some(last);
+            lines.push(format!(
                 "Waiting for node {} to confirm {} ...",
                 i + 1,
                 span(first, last)
             ));
+        }
+        if !lines.is_empty() {
+            let mut st = shared.lock();
+            for line in lines {
+                st.out.line(format_args!("{line}"));
+            }
             st.out.flush();
         }
     }
 
-    /// Closes every outbox and waits until each has sent (or reported) what
-    /// it holds.
+    /// Closes every outbox and waits until each has every message it holds
+    /// confirmed or reported.
     pub(crate) fn finish(&self) {
         let threads: Vec<JoinHandle<()>> = self
-            .boxes
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .iter_mut()
             .flatten()
             .filter_map(|outbox| {
-                // Closing the queue ends the thread once it is empty.
+                // Closing the queue ends the thread once it is done.
                 outbox.queue = None;
                 outbox.thread.take()
             })
@@ -208,6 +247,10 @@ pub(crate) fn watch(outboxes: Arc<Outboxes>, shared: Arc<Shared>) {
         });
 }
 
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// `1.5` or `1.5 to 1.9`.
 fn span(first: EventName, last: EventName) -> String {
     if first == last {
@@ -217,100 +260,306 @@ fn span(first: EventName, last: EventName) -> String {
     }
 }
 
-/// How a batch ended.
+/// What became of some messages.
 #[derive(Debug)]
 enum Outcome {
     Confirmed,
-    /// Certainly not delivered: the peer is down.
+    /// Certainly not delivered: never numbered nor written.
     NotDelivered(String),
     /// May or may not have arrived.
-    Failed(String),
+    Unknown(String),
 }
 
+/// A message sent (numbered) and not yet confirmed.
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    queued: Queued,
+    sent_at: Instant,
+}
+
+/// An outbox thread's state.
 struct Worker {
     to: u32,
     addr: SocketAddr,
     sender: Sender<u32, String>,
+    ack_timeout: Duration,
     shared: Arc<Shared>,
-    in_flight: Arc<Mutex<InFlight>>,
+    unconfirmed: Arc<Mutex<Unconfirmed>>,
+    /// Sent and not yet confirmed, in sequence order.
+    pending: VecDeque<Pending>,
+    /// The peer was found unreachable: when to try again, and the pause
+    /// after that.
+    down: Option<(Instant, Duration)>,
+    last_poll: Instant,
 }
 
 impl Worker {
     fn run(mut self, messages: &Receiver<Queued>) {
+        let mut closing: Option<Instant> = None;
         let mut batch = Vec::new();
         loop {
-            match messages.recv_timeout(Duration::from_secs(1)) {
-                Ok(first) => batch.push(first),
-                Err(RecvTimeoutError::Timeout) => continue,
-                Err(RecvTimeoutError::Disconnected) => return,
+            if closing.is_none() {
+                let wait = if self.pending.is_empty() && self.down.is_none() {
+                    POLL_EVERY
+                } else {
+                    TICK
+                };
+                match messages.recv_timeout(wait) {
+                    Ok(first) => batch.push(first),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => {
+                        // The node is ending: what is unconfirmed gets the
+                        // ack timeout to be confirmed.
+                        closing = Some(Instant::now() + self.ack_timeout);
+                    }
+                }
+                while !batch.is_empty() && batch.len() < BATCH {
+                    match messages.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                    }
+                }
+            } else {
+                thread::sleep(TICK);
             }
-            while batch.len() < BATCH {
-                match messages.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            if !batch.is_empty() {
+                self.send(std::mem::take(&mut batch));
+            }
+            self.confirm();
+            self.keep_alive();
+            self.give_fates();
+            if let Some(deadline) = closing {
+                if self.pending.is_empty() {
+                    return;
+                }
+                if Instant::now() >= deadline {
+                    let rest: Vec<Queued> = self.pending.drain(..).map(|p| p.queued).collect();
+                    let why = format!(
+                        "not confirmed when the node ended, {} s after its input did",
+                        self.ack_timeout.as_secs_f64()
+                    );
+                    self.report(&rest, &Outcome::Unknown(why));
+                    return;
                 }
             }
-            let outcome = self.send(&batch);
-            report(&self.shared, self.to, &batch, outcome);
-            batch.clear();
         }
     }
 
-    /// Writes the batch and waits for the peer to confirm its last message
-    /// (which, on one connection, confirms every message before it).
-    fn send(&mut self, batch: &[Queued]) -> Outcome {
-        let names = (batch[0].outgoing.name, batch[batch.len() - 1].outgoing.name);
-        *self.lock_in_flight() = InFlight {
-            names: Some(names),
-            since: Some(Instant::now()),
-            noticed: false,
-        };
-        let envelopes: Vec<&Envelope<u32, String>> =
-            batch.iter().map(|q| &q.outgoing.envelope).collect();
-        let (last, rest) = envelopes.split_last().expect("a batch is never empty");
+    /// Numbers and writes a batch of messages; a peer that cannot be
+    /// reached gets none of them, and is marked down.
+    fn send(&mut self, batch: Vec<Queued>) {
         let result = self
             .sender
-            .send_batch(self.addr, rest.iter().copied())
-            .and_then(|_| self.sender.send_acked(self.addr, last));
-        let outcome = match result {
-            Ok(()) => Outcome::Confirmed,
-            Err(e) => {
-                self.sender.disconnect(self.addr);
-                if e.is_unsent() && !matches!(e, Error::BatchIncomplete { .. }) {
-                    Outcome::NotDelivered(e.to_string())
-                } else {
-                    Outcome::Failed(e.to_string())
-                }
-            }
+            .send_batch(self.addr, batch.iter().map(|q| &q.outgoing.envelope));
+        let (numbered, error) = match result {
+            Ok(n) => (n, None),
+            Err(Error::BatchIncomplete { sent, source }) => (sent, Some(*source)),
+            Err(e) if e.is_unsent() => (0, Some(e)),
+            // Numbered, and kept for re-sending: the connection failed.
+            Err(e) => (batch.len(), Some(e)),
         };
-        let noticed = std::mem::take(&mut *self.lock_in_flight()).noticed;
-        if noticed {
-            let mut st = self.shared.lock();
-            let what = span(names.0, names.1);
-            let waited = match &outcome {
-                Outcome::Confirmed => format!("Node {} confirmed {what}.", self.to),
-                _ => format!("Node {} did not confirm {what}.", self.to),
-            };
-            st.out.line(format_args!("{waited}"));
+        // Numbers are consecutive: the last given is the confirmed ones
+        // plus the unconfirmed ones.
+        let last = self.sender.confirmed(self.addr) + self.sender.unconfirmed(self.addr) as u64;
+        let first = last + 1 - numbered as u64;
+        let now = Instant::now();
+        let mut batch = batch.into_iter();
+        for (i, queued) in batch.by_ref().take(numbered).enumerate() {
+            lock(&self.unconfirmed)
+                .sent
+                .push_back((queued.outgoing.name, now));
+            self.pending.push_back(Pending {
+                seq: first + i as u64,
+                queued,
+                sent_at: now,
+            });
         }
-        outcome
+        let unsent: Vec<Queued> = batch.collect();
+        if let Some(error) = error {
+            let why = error.to_string();
+            if !unsent.is_empty() {
+                self.report(&unsent, &Outcome::NotDelivered(why.clone()));
+            }
+            if error.is_peer_down() {
+                self.mark_down(why);
+            }
+        } else if self.down.is_some() {
+            self.mark_up();
+        }
     }
 
-    fn lock_in_flight(&self) -> std::sync::MutexGuard<'_, InFlight> {
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// Reads confirmations (waiting a moment when messages are
+    /// unconfirmed), and reports what was confirmed or lost.
+    fn confirm(&mut self) {
+        if let Some(last) = self.pending.back().map(|p| p.seq) {
+            if self.down.is_none() && self.sender.is_connected(self.addr) {
+                if let Err(e) = self.sender.wait_confirmed(self.addr, last, TICK) {
+                    self.connection_lost(&e);
+                }
+            } else if self.down.is_none() {
+                self.revive();
+            }
+        }
+        // The peer restarted: what it had not confirmed is reported, not
+        // re-sent. They are the oldest pending messages.
+        let lost = self.sender.take_lost(self.addr);
+        if !lost.is_empty() {
+            let count = lost.len().min(self.pending.len());
+            let gone: Vec<Queued> = self.pending.drain(..count).map(|p| p.queued).collect();
+            lock(&self.unconfirmed).sent.drain(..count);
+            let why = format!("node {} restarted before confirming", self.to);
+            self.report(&gone, &Outcome::Unknown(why));
+        }
+        let confirmed = self.sender.confirmed(self.addr);
+        let mut done = Vec::new();
+        while self.pending.front().is_some_and(|p| p.seq <= confirmed) {
+            done.push(self.pending.pop_front().expect("a front").queued);
+        }
+        if !done.is_empty() {
+            let noticed = {
+                let mut unconfirmed = lock(&self.unconfirmed);
+                unconfirmed.sent.drain(..done.len());
+                unconfirmed
+                    .noticed_through
+                    .filter(|t| t.counter >= done[0].outgoing.name.counter)
+            };
+            if let Some(through) = noticed {
+                // Some of these were named in a "Waiting" line: say how it
+                // ended for them.
+                let last = done
+                    .iter()
+                    .map(|q| q.outgoing.name)
+                    .take_while(|n| n.counter <= through.counter)
+                    .last()
+                    .unwrap_or(through);
+                let line = format!(
+                    "Node {} confirmed {}.",
+                    self.to,
+                    span(done[0].outgoing.name, last)
+                );
+                self.shared.lock().out.line(format_args!("{line}"));
+            }
+            self.report(&done, &Outcome::Confirmed);
+            if self.down.is_some() {
+                self.mark_up();
+            }
+        }
+    }
+
+    /// While idle, checks the connection so a peer that went away is known
+    /// before the next send; while the peer is down, tries it again now and
+    /// then.
+    fn keep_alive(&mut self) {
+        if let Some((at, _)) = self.down {
+            if Instant::now() >= at {
+                self.revive();
+            }
+            return;
+        }
+        if self.pending.is_empty()
+            && self.sender.is_connected(self.addr)
+            && self.last_poll.elapsed() >= POLL_EVERY
+        {
+            self.last_poll = Instant::now();
+            if let Err(e) = self.sender.poll(self.addr) {
+                self.connection_lost(&e);
+            }
+        }
+    }
+
+    /// The connection broke or the peer closed it: one reconnect at once
+    /// (which re-sends what is unconfirmed); if that fails, the peer is
+    /// down.
+    fn connection_lost(&mut self, error: &Error) {
+        let _ = error;
+        self.revive();
+    }
+
+    /// Reconnects (re-sending what is unconfirmed); marks the peer up or
+    /// down by the result.
+    fn revive(&mut self) {
+        match self.sender.reconnect(self.addr) {
+            Ok(()) => {
+                if self.down.is_some() {
+                    self.mark_up();
+                }
+            }
+            Err(e) => self.mark_down(e.to_string()),
+        }
+    }
+
+    fn mark_down(&mut self, why: String) {
+        let pause = self
+            .down
+            .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
+        let first_time = self.down.is_none();
+        self.down = Some((Instant::now() + pause, pause));
+        let mut st = self.shared.lock();
+        if first_time && !self.pending.is_empty() {
+            st.out.line(format_args!(
+                "Node {} is unreachable ({why}); {} unconfirmed {} will be re-sent when it is back.",
+                self.to,
+                self.pending.len(),
+                if self.pending.len() == 1 { "message" } else { "messages" }
+            ));
+        }
+        st.node.set_peer(self.to, PeerState::Down(why));
+        st.out.flush();
+    }
+
+    fn mark_up(&mut self) {
+        self.down = None;
+        self.shared.lock().node.set_peer(self.to, PeerState::Up);
+    }
+
+    /// In `--sync` mode a message's fate is awaited: one not confirmed
+    /// within the ack timeout is reported failed (it may still be
+    /// confirmed later), so the launcher goes on.
+    fn give_fates(&mut self) {
+        let late: Vec<usize> = self
+            .pending
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.queued.fate.is_some() && p.sent_at.elapsed() >= self.ack_timeout)
+            .map(|(i, _)| i)
+            .collect();
+        if late.is_empty() {
+            return;
+        }
+        let mut st = self.shared.lock();
+        for i in late {
+            if let Some(waiter) = self.pending[i].queued.fate.take() {
+                st.out.control(format_args!("failed {}", self.to));
+                let _ = waiter.send(Fate::Failed);
+            }
+        }
+        st.out.flush();
+    }
+
+    fn report(&self, batch: &[Queued], outcome: &Outcome) {
+        let mut st = self.shared.lock();
+        report_lines(&mut st, self.to, batch, outcome);
+        for queued in batch {
+            if let Some(waiter) = &queued.fate {
+                let fate = match outcome {
+                    Outcome::Confirmed => Fate::Delivered,
+                    _ => Fate::Failed,
+                };
+                match fate {
+                    Fate::Delivered => st.out.control(format_args!("to {}", self.to)),
+                    Fate::Failed => st.out.control(format_args!("failed {}", self.to)),
+                }
+                let _ = waiter.send(fate);
+            }
+        }
+        st.out.flush();
     }
 }
 
-/// Prints what became of `batch` (sent to node `to`), updates what the node
-/// knows of the peer, and tells whoever waits on a message.
-fn report(shared: &Shared, to: u32, batch: &[Queued], outcome: Outcome) {
-    let mut st = shared.lock();
-    let fate = match &outcome {
-        Outcome::Confirmed => Fate::Delivered,
-        _ => Fate::Failed,
-    };
+/// Prints what became of `batch` (sent to node `to`): nothing for a
+/// confirmation, a warning otherwise.
+fn report_lines(st: &mut super::State, to: u32, batch: &[Queued], outcome: &Outcome) {
     let count = batch.len();
     let what = match count {
         1 => format!("message {}", batch[0].outgoing.name),
@@ -325,27 +574,24 @@ fn report(shared: &Shared, to: u32, batch: &[Queued], outcome: Outcome) {
         ("were", "they")
     };
     match outcome {
-        Outcome::Confirmed => st.node.set_peer(to, PeerState::Up),
-        Outcome::NotDelivered(why) => {
-            st.out.line(format_args!(
-                "Warning: {what} to node {to} {were} not delivered: {why}"
-            ));
-            st.node.set_peer(to, PeerState::Down(why));
-        }
-        Outcome::Failed(why) => {
-            st.out.line(format_args!(
-                "Warning: node {to} did not confirm {what} ({why}); {was} may or may not have arrived"
-            ));
-        }
+        Outcome::Confirmed => {}
+        Outcome::NotDelivered(why) => st.out.line(format_args!(
+            "Warning: {what} to node {to} {were} not delivered: {why}"
+        )),
+        Outcome::Unknown(why) => st.out.line(format_args!(
+            "Warning: node {to} did not confirm {what} ({why}); {was} may or may not have arrived"
+        )),
     }
-    for queued in batch {
-        match fate {
-            Fate::Delivered => st.out.control(format_args!("to {to}")),
-            Fate::Failed => st.out.control(format_args!("failed {to}")),
-        }
-        if let Some(waiter) = &queued.fate {
-            let _ = waiter.send(fate);
-        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spans_name_one_or_a_range() {
+        let name = |counter| EventName { node: 1, counter };
+        assert_eq!(span(name(5), name(5)), "1.5");
+        assert_eq!(span(name(5), name(9)), "1.5 to 1.9");
     }
-    st.out.flush();
 }

@@ -431,3 +431,31 @@ pub fn wait_with_timeout(child: Child, timeout: Duration) -> std::process::Outpu
         }
     }
 }
+
+impl Running {
+    /// Asks this node for its peers (`p`) until it shows node `id` down,
+    /// which its outbox finds out within a moment of that node's death.
+    pub fn wait_until_down(&mut self, id: u32) {
+        let deadline = Instant::now() + TIMEOUT;
+        let prefix = format!("Node {id}: ");
+        loop {
+            self.send("p");
+            let mut shown = String::new();
+            loop {
+                let line = self.next_line();
+                if line.starts_with(&prefix) {
+                    shown = line;
+                } else if line.starts_with("Restart this node with: ") {
+                    break;
+                }
+            }
+            if shown.contains(" (down: ") {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("node {id} never shown down"));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+}

@@ -18,7 +18,7 @@ pub(crate) fn envelope(from: u32) -> Env {
 /// The frame vclock-net writes for `envelope`, for plain sockets to send.
 pub(crate) fn frame_bytes(envelope: &Env) -> Vec<u8> {
     let mut frame = Vec::new();
-    codec::encode_frame(&mut frame, FrameKind::Message, envelope, u32::MAX).unwrap();
+    codec::encode_frame(&mut frame, FrameKind::Message, 1, envelope, u32::MAX).unwrap();
     frame
 }
 

@@ -3,6 +3,9 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod netns;
+pub(crate) mod relay;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::mpsc;
@@ -94,24 +97,40 @@ pub(crate) fn expect_nothing(inbox: &Inbox, wait: Duration) {
     }
 }
 
-/// The connection header of a sender called `id`.
+/// The connection header of a sender called `id`, in a new incarnation
+/// each time (so its messages are numbered from 1).
 pub(crate) fn header(id: &str) -> Vec<u8> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let incarnation = (u64::from(std::process::id()) << 32)
+        + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut buf = Vec::new();
-    codec::encode_header(&mut buf, &id.to_string()).unwrap();
+    codec::encode_header(&mut buf, &id.to_string(), incarnation).unwrap();
     buf
 }
 
-/// One frame of kind "message" carrying `envelope`.
+/// One frame of kind "message", sequence number 1, carrying `envelope`.
 pub(crate) fn frame<T: Serialize>(envelope: &T) -> Vec<u8> {
-    let body = bincode::serde::encode_to_vec(envelope, bincode::config::standard()).unwrap();
-    raw_frame(0, &body)
+    frame_seq(envelope, 1)
 }
 
-/// A frame with the given kind byte and body, length prefix computed.
+/// One frame of kind "message" with sequence number `seq`.
+pub(crate) fn frame_seq<T: Serialize>(envelope: &T, seq: u64) -> Vec<u8> {
+    let body = bincode::serde::encode_to_vec(envelope, bincode::config::standard()).unwrap();
+    numbered_frame(0, seq, &body)
+}
+
+/// A frame with the given kind byte, number 1 and body, length prefix
+/// computed.
 pub(crate) fn raw_frame(kind: u8, body: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(body.len() + 1).unwrap();
+    numbered_frame(kind, 1, body)
+}
+
+/// A frame with the given kind byte, number and body.
+pub(crate) fn numbered_frame(kind: u8, number: u64, body: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(body.len() + 9).unwrap();
     let mut bytes = len.to_be_bytes().to_vec();
     bytes.push(kind);
+    bytes.extend_from_slice(&number.to_be_bytes());
     bytes.extend_from_slice(body);
     bytes
 }
@@ -134,11 +153,69 @@ pub(crate) struct RawEnvelope {
     pub(crate) payload: &'static str,
 }
 
-/// Connects to `addr` and writes `bytes` in one go.
+/// A raw listener that accepts one connection, reads its header, answers
+/// with a hello (a new incarnation, expecting message 1) and then holds
+/// the connection without reading. Returns its address and the receiver
+/// of the held stream.
+pub(crate) fn greet_then_hold() -> (SocketAddr, mpsc::Receiver<TcpStream>) {
+    let (hold, held) = mpsc::channel();
+    let addr = serve_one(move |mut stream| {
+        if greet(&mut stream).is_some() {
+            let _ = hold.send(stream);
+        }
+    });
+    (addr, held)
+}
+
+/// Reads a connection header from `stream` and answers with a hello from a
+/// new incarnation; returns the header's sender incarnation.
+pub(crate) fn greet(stream: &mut TcpStream) -> Option<u64> {
+    let header: codec::Header<String> = codec::read_header(stream).ok()?;
+    stream.write_all(&codec::encode_hello(0x5eed, 1)).ok()?;
+    Some(header.incarnation)
+}
+
+/// Connects to `addr` and writes `bytes` in one go. If they start with a
+/// valid header, also reads the listener's hello, as a real sender would:
+/// a peer that closes with the hello unread makes its kernel reset the
+/// connection, which the listener would rightly report as a reset.
 pub(crate) fn raw_peer(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
     let mut stream = TcpStream::connect(addr).expect("connect to listener");
     stream.write_all(bytes).expect("write raw bytes");
+    let valid_header = codec::read_header::<String, _>(&mut std::io::Cursor::new(bytes)).is_ok();
+    if valid_header {
+        // The listener may already have closed the connection over what
+        // followed the header; then there is no hello to read.
+        stream.set_read_timeout(Some(PROMPTLY)).unwrap();
+        let mut hello = [0; codec::HELLO_LEN];
+        if std::io::Read::read_exact(&mut stream, &mut hello).is_ok() {
+            assert_eq!(hello[0], codec::HELLO_TAG);
+        }
+        stream.set_read_timeout(None).unwrap();
+    }
     stream
+}
+
+/// Reads from `stream` until the listener closes it, and checks that
+/// nothing but acknowledgements came before the close.
+pub(crate) fn read_until_closed(stream: &mut TcpStream) {
+    use std::io::Read;
+    stream.set_read_timeout(Some(PROMPTLY)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(
+        got.len() % codec::ANSWER_HEAD_LEN == 0
+            && got
+                .chunks(codec::ANSWER_HEAD_LEN)
+                .all(|a| a[0] == codec::ACK_TAG),
+        "listener sent {got:?} instead of closing"
+    );
 }
 
 /// This process's resident set size in KiB, from `/proc/self/status`

@@ -1,0 +1,385 @@
+//! One connection of a sender: the handshake (header out, hello back), and
+//! reading what the listener sends back (acknowledgements, replies) into
+//! the peer's outbound session.
+
+use std::io::{self, Read};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Instant;
+
+use crate::config::{Config, socket_timeout};
+use crate::error::{Error, Result};
+use crate::session::outbound::Outbound;
+use crate::transport::tcp::{self, FrameSink, is_broken_connection};
+use crate::wire::control::{Answer, AnswerError, parse_answer};
+
+/// How many bytes one read of answers takes at most: a burst of
+/// acknowledgements, or a good part of a reply.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// The answer to the request in flight.
+#[derive(Debug)]
+pub(super) enum ReplyAnswer {
+    /// The reply frame's body (kind, number, envelope), not yet decoded.
+    Reply(Vec<u8>),
+    /// The peer's application let the request go.
+    NoReply,
+}
+
+/// An open connection to a peer, past its handshake.
+#[derive(Debug)]
+pub(super) struct Connection {
+    pub(super) stream: TcpStream,
+    /// Bytes read from the peer that do not yet make a whole answer.
+    inbox: Vec<u8>,
+    /// Whether the socket is in blocking mode (it rests non-blocking).
+    blocking: bool,
+    awaiting_hello: bool,
+    /// The number the next request on this connection gets.
+    next_request: u64,
+    /// The request whose answer is awaited, and the answer once it came.
+    pending_request: Option<u64>,
+    reply: Option<ReplyAnswer>,
+}
+
+/// What a sender's connection needs to know.
+#[derive(Clone, Copy)]
+pub(super) struct Context<'a> {
+    pub(super) peer: SocketAddr,
+    pub(super) config: &'a Config,
+}
+
+impl Context<'_> {
+    pub(super) fn bad_answer(&self, reason: String) -> Error {
+        Error::BadAnswer {
+            peer: self.peer,
+            reason,
+        }
+    }
+
+    /// The error for a write that failed.
+    pub(super) fn write_error(&self, error: io::Error) -> Error {
+        match error.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::WriteTimeout {
+                peer: self.peer,
+                timeout: self.config.write_timeout,
+            },
+            _ if is_broken_connection(&error) => Error::PeerDown {
+                peer: self.peer,
+                source: error,
+            },
+            _ => Error::Io {
+                peer: self.peer,
+                source: error,
+            },
+        }
+    }
+}
+
+impl Connection {
+    /// Connects (within the retry budget) and writes `header`. To a peer
+    /// whose hello was seen before, waits up to the ack timeout for the
+    /// new hello, which it applies to `outbound`; to a peer never heard
+    /// from, does not wait (the hello is read with the first
+    /// acknowledgements), and rewinds `outbound` to its first unconfirmed
+    /// frame. Either way `outbound.unwritten()` is then what must be sent
+    /// first.
+    pub(super) fn open(cx: Context<'_>, header: &[u8], outbound: &mut Outbound) -> Result<Self> {
+        let stream = tcp::connect(cx.peer, cx.config.connect_timeout)?;
+        let io = |source| Error::Io {
+            peer: cx.peer,
+            source,
+        };
+        stream.set_nodelay(true).map_err(io)?;
+        stream.set_nonblocking(true).map_err(io)?;
+        let mut connection = Self {
+            stream,
+            inbox: Vec::new(),
+            blocking: false,
+            awaiting_hello: true,
+            next_request: 1,
+            pending_request: None,
+            reply: None,
+        };
+        connection.write(cx, header)?;
+        if !outbound.knows_peer() {
+            outbound.rewind();
+            return Ok(connection);
+        }
+        let deadline = Instant::now().checked_add(socket_timeout(cx.config.ack_timeout));
+        let greeted = connection.pump(cx, outbound, Some(deadline), |_, c| !c.awaiting_hello)?;
+        if !greeted {
+            return Err(Error::AckTimeout {
+                peer: cx.peer,
+                timeout: cx.config.ack_timeout,
+            });
+        }
+        outbound.rewind();
+        Ok(connection)
+    }
+
+    /// Writes all of `bytes` (within the write timeout in all). On error
+    /// the connection must be dropped: part of a frame may have gone out.
+    pub(super) fn write(&mut self, cx: Context<'_>, bytes: &[u8]) -> Result<()> {
+        let mut written = 0;
+        self.write_counted(cx, bytes, &mut written)
+    }
+
+    /// [`write`](Connection::write), counting in `written` the bytes the
+    /// kernel took, also when an error follows.
+    pub(super) fn write_counted(
+        &mut self,
+        cx: Context<'_>,
+        bytes: &[u8],
+        written: &mut usize,
+    ) -> Result<()> {
+        self.set_blocking(false).map_err(|e| cx.write_error(e))?;
+        let mut sink = Sink(self);
+        let result = tcp::write_within(&mut sink, bytes, written, cx.config.write_timeout);
+        match result {
+            Ok(true) => Ok(()),
+            Ok(false) => {
+                // Back in blocking mode for good: fine, it is noted.
+                self.blocking = true;
+                Ok(())
+            }
+            Err(e) => Err(cx.write_error(e)),
+        }
+    }
+
+    /// Writes the frames `outbound` has not yet handed to this connection.
+    pub(super) fn write_unwritten(
+        &mut self,
+        cx: Context<'_>,
+        outbound: &mut Outbound,
+    ) -> Result<()> {
+        if outbound.unwritten().is_empty() {
+            return Ok(());
+        }
+        let mut written = 0;
+        let result = self.write_counted(cx, outbound.unwritten(), &mut written);
+        outbound.wrote(written);
+        result
+    }
+
+    /// Starts a request: its number on this connection.
+    pub(super) fn start_request(&mut self) -> u64 {
+        let number = self.next_request;
+        self.next_request += 1;
+        self.pending_request = Some(number);
+        self.reply = None;
+        number
+    }
+
+    /// Takes the answer to the request in flight, if it came.
+    pub(super) fn take_reply(&mut self) -> Option<ReplyAnswer> {
+        let reply = self.reply.take();
+        if reply.is_some() {
+            self.pending_request = None;
+        }
+        reply
+    }
+
+    pub(super) fn has_reply(&self) -> bool {
+        self.reply.is_some()
+    }
+
+    /// Reads what the peer sent back and applies it to `outbound`, until
+    /// `done` holds (`Ok(true)`), or, without a deadline, until nothing more
+    /// is there to read (`Ok(false)`), or until the deadline passes
+    /// (`Ok(false)`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::PeerDown`] if the peer closed or reset the connection,
+    /// [`Error::BadAnswer`] or [`Error::BadReply`] for bytes that are not a
+    /// valid answer, [`Error::Io`]: the connection must be dropped.
+    pub(super) fn pump(
+        &mut self,
+        cx: Context<'_>,
+        outbound: &mut Outbound,
+        deadline: Option<Option<Instant>>,
+        done: impl Fn(&Outbound, &Self) -> bool,
+    ) -> Result<bool> {
+        let result = self.pump_inner(cx, outbound, deadline, done);
+        if deadline.is_some() && self.set_blocking(false).is_err() && result.is_ok() {
+            return Err(Error::Io {
+                peer: cx.peer,
+                source: io::Error::other("cannot make the socket non-blocking again"),
+            });
+        }
+        result
+    }
+
+    fn pump_inner(
+        &mut self,
+        cx: Context<'_>,
+        outbound: &mut Outbound,
+        deadline: Option<Option<Instant>>,
+        done: impl Fn(&Outbound, &Self) -> bool,
+    ) -> Result<bool> {
+        let io = |source| Error::Io {
+            peer: cx.peer,
+            source,
+        };
+        loop {
+            self.apply_answers(cx, outbound)?;
+            if done(outbound, self) {
+                return Ok(true);
+            }
+            match deadline {
+                None => self.set_blocking(false).map_err(io)?,
+                Some(deadline) => {
+                    let left = match deadline {
+                        Some(at) => at.saturating_duration_since(Instant::now()),
+                        None => std::time::Duration::from_secs(3600),
+                    };
+                    if left.is_zero() {
+                        return Ok(false);
+                    }
+                    self.set_blocking(true).map_err(io)?;
+                    self.stream
+                        .set_read_timeout(Some(socket_timeout(left)))
+                        .map_err(io)?;
+                }
+            }
+            let start = self.inbox.len();
+            self.inbox.resize(start + READ_CHUNK, 0);
+            let read = (&self.stream).read(&mut self.inbox[start..]);
+            self.inbox.truncate(start + *read.as_ref().unwrap_or(&0));
+            match read {
+                Ok(0) => {
+                    return Err(Error::PeerDown {
+                        peer: cx.peer,
+                        source: io::Error::new(
+                            io::ErrorKind::UnexpectedEof,
+                            "the peer closed the connection",
+                        ),
+                    });
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    if deadline.is_none() {
+                        return Ok(false);
+                    }
+                }
+                Err(e) if is_broken_connection(&e) => {
+                    return Err(Error::PeerDown {
+                        peer: cx.peer,
+                        source: e,
+                    });
+                }
+                Err(e) => return Err(io(e)),
+            }
+        }
+    }
+
+    /// Applies every whole answer in the inbox.
+    fn apply_answers(&mut self, cx: Context<'_>, outbound: &mut Outbound) -> Result<()> {
+        let mut at = 0;
+        loop {
+            let parsed = match parse_answer(&self.inbox[at..], cx.config.max_frame_len) {
+                Ok(Some(parsed)) => parsed,
+                Ok(None) => break,
+                Err(AnswerError::UnknownTag(tag)) => {
+                    return Err(cx.bad_answer(format!("unknown answer tag {tag:#04x}")));
+                }
+                Err(AnswerError::BadReplyFrame(source)) => {
+                    return Err(Error::BadReply {
+                        peer: cx.peer,
+                        source: Box::new(source),
+                    });
+                }
+            };
+            let (answer, len) = parsed;
+            self.apply(cx, outbound, answer, at)?;
+            at += len;
+        }
+        self.inbox.drain(..at);
+        Ok(())
+    }
+
+    fn apply(
+        &mut self,
+        cx: Context<'_>,
+        outbound: &mut Outbound,
+        answer: Answer,
+        at: usize,
+    ) -> Result<()> {
+        match answer {
+            Answer::Hello {
+                incarnation,
+                expected,
+            } if self.awaiting_hello => {
+                self.awaiting_hello = false;
+                outbound
+                    .on_hello(incarnation, expected)
+                    .map_err(|reason| cx.bad_answer(reason))
+            }
+            Answer::Hello { .. } => Err(cx.bad_answer("a second hello".to_string())),
+            _ if self.awaiting_hello => {
+                Err(cx.bad_answer("an answer before the hello".to_string()))
+            }
+            Answer::Ack(seq) => outbound.on_ack(seq).map_err(|reason| cx.bad_answer(reason)),
+            Answer::Reply { request, body } => {
+                self.answer(cx, request)?;
+                let body = self.inbox[at + body.start..at + body.end].to_vec();
+                self.reply = Some(ReplyAnswer::Reply(body));
+                Ok(())
+            }
+            Answer::NoReply(request) => {
+                self.answer(cx, request)?;
+                self.reply = Some(ReplyAnswer::NoReply);
+                Ok(())
+            }
+        }
+    }
+
+    /// Checks that an answer to request `request` was asked for.
+    fn answer(&self, cx: Context<'_>, request: u64) -> Result<()> {
+        if self.pending_request == Some(request) && self.reply.is_none() {
+            Ok(())
+        } else {
+            Err(cx.bad_answer(format!(
+                "an answer to request {request}, which is not in flight"
+            )))
+        }
+    }
+
+    fn set_blocking(&mut self, blocking: bool) -> io::Result<()> {
+        if self.blocking != blocking {
+            self.stream.set_nonblocking(!blocking)?;
+            self.blocking = blocking;
+        }
+        Ok(())
+    }
+}
+
+/// The connection's socket as [`tcp::write_within`] drives it, keeping
+/// track of its blocking mode.
+struct Sink<'a>(&'a mut Connection);
+
+impl io::Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&self.0.stream).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl FrameSink for Sink<'_> {
+    fn set_blocking(&mut self, blocking: bool) -> io::Result<()> {
+        self.0.set_blocking(blocking)
+    }
+
+    fn set_write_timeout(&mut self, timeout: std::time::Duration) -> io::Result<()> {
+        self.0.stream.set_write_timeout(Some(timeout))
+    }
+}
