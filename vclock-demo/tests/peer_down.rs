@@ -204,3 +204,36 @@ fn a_stopped_peer_delays_nobody_else() {
         "After: [1, 0, 1]",
     ]);
 }
+
+/// A node that restarts (a new incarnation) while a message to it is
+/// unconfirmed cannot say whether its earlier run had it: the sender
+/// reports the message as possibly lost, never re-delivers it, and goes on
+/// with the new run. Clocks are `[node1, node2]`.
+#[test]
+fn a_peer_restarted_with_a_message_unconfirmed_is_told_it_may_be_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ports, mut nodes) = network(2, dir.path(), &[]);
+    signal(nodes[1].pid(), "STOP");
+    nodes[0].send("2 before the restart");
+    nodes[0].expect_block(&[
+        "Sent to node 2: before the restart",
+        "Before: [0, 0]",
+        "After: [1, 0]",
+    ]);
+    nodes[0].expect_next("Waiting for node 2 to confirm 1.1 ...");
+    // Killed while stopped, and started again on the same port.
+    nodes[1].kill();
+    nodes[1] = common::Running::node(2, &ports, dir.path(), &[]);
+    nodes[1].wait_ready();
+    nodes[0].wait_for("the report", |l| {
+        l == "Warning: node 2 did not confirm message 1.1 (node 2 restarted before confirming); it may or may not have arrived"
+    });
+    nodes[0].send("2 after the restart");
+    nodes[0].wait_line("After: [2, 0]");
+    // The new run gets the new message only: the first is not re-sent.
+    nodes[1].expect_block(&[
+        "Message received from node 1: after the restart (clock [2, 0])",
+        "Before: [0, 0]",
+        "After: [2, 1]",
+    ]);
+}

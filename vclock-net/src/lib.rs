@@ -91,7 +91,10 @@
 //!   from one. A restarted sender is a new incarnation too, and the listener
 //!   starts its session over. Before the first hello from a peer the
 //!   sender knows no incarnation to hold it to, so its first frames follow
-//!   the header at once.
+//!   the header at once; if that connection ends before any hello, the
+//!   next one waits for the hello, and one that expects message 1 (a run
+//!   that may not be the one that got them) has those frames reported as
+//!   possibly lost rather than re-sent.
 //! - **"Down" means refused, or unreachable for the retry budget.** A
 //!   refused connection is reported at once ([`Error::PeerDown`]); a lost
 //!   SYN is retried within [`Config::connect_timeout`] (default 5 s).

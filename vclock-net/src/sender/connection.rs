@@ -77,13 +77,15 @@ impl Context<'_> {
 
 impl Connection {
     /// Connects (within the retry budget) and writes `header`. To a peer
-    /// whose hello was seen before, waits up to the ack timeout for the
-    /// new hello, which it applies to `outbound`; to a peer never heard
-    /// from, does not wait (the hello is read with the first
+    /// whose hello was seen before (or after frames went out blind on a
+    /// connection that ended before any hello), waits up to the ack timeout
+    /// for the new hello, which it applies to `outbound`; to a peer never
+    /// heard from, does not wait (the hello is read with the first
     /// acknowledgements), and rewinds `outbound` to its first unconfirmed
     /// frame. Either way `outbound.unwritten()` is then what must be sent
     /// first.
     pub(super) fn open(cx: Context<'_>, header: &[u8], outbound: &mut Outbound) -> Result<Self> {
+        outbound.reconnecting();
         let stream = tcp::connect(cx.peer, cx.config.connect_timeout)?;
         let io = |source| Error::Io {
             peer: cx.peer,
@@ -101,7 +103,7 @@ impl Connection {
             reply: None,
         };
         connection.write(cx, header)?;
-        if !outbound.knows_peer() {
+        if !outbound.must_await_hello() {
             outbound.rewind();
             return Ok(connection);
         }
