@@ -11,9 +11,10 @@
 //! (b) Time from starting `launch -n 32 --console inline` until it reports
 //!     every node listening.
 //! (c) Latency between two healthy nodes while a third is stopped
-//!     (SIGSTOP) and node 1 keeps sending to it too: from writing `2 t-i`
-//!     to node 1 until node 2 printed its receipt, one line every 10 ms;
-//!     p50 and p99.
+//!     (SIGSTOP) and node 1 keeps sending to it too: lines `3 s-i` and,
+//!     5 ms later, `2 t-i` are typed into node 1 every 15 ms or so; the
+//!     time from writing `2 t-i` until node 2 printed its receipt; p50 and
+//!     p99.
 //!
 //! Usage: `throughput [PATH-TO-vclock-demo] [--messages N] [--runs R]
 //! [--variants plain,log,fsync] [--latency-samples N]`; the binary defaults
@@ -265,7 +266,10 @@ fn latency_beside_a_stopped_node(binary: &PathBuf, samples: usize) -> Vec<Durati
     let mut stdin = nodes[0].0.stdin.take().expect("piped");
     let mut latencies = Vec::with_capacity(samples);
     for i in 0..samples {
+        // Typed lines, one at a time, as a person would: the send to the
+        // stopped node is read on its own before the one to node 2.
         writeln!(stdin, "3 s-{i}").expect("feed node 1");
+        thread::sleep(Duration::from_millis(5));
         let start = Instant::now();
         writeln!(stdin, "2 t-{i}").expect("feed node 1");
         let wanted = format!("Message received from node 1: t-{i} ");
