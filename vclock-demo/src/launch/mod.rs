@@ -12,6 +12,7 @@
 mod inline;
 mod order;
 mod plan;
+mod printer;
 mod proc;
 mod terminal;
 mod tmux;

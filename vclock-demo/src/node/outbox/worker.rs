@@ -1,268 +1,21 @@
-//! Per-peer outboxes: the only place a node writes to the network.
-//!
-//! A send event is recorded (logged, applied, printed) under the node's
-//! lock, and its message is then pushed into the recipient's outbox, which
-//! never blocks. Each outbox is a thread of its own with a sender of its
-//! own, started on the first message to that peer. It writes the messages
-//! in order as they come (a burst as one batch), never waiting for one to
-//! be confirmed before sending the next, and reads the peer's
-//! confirmations as they arrive. vclock-net numbers the messages per pair
-//! and re-sends the unconfirmed ones after a reconnect, so they arrive
-//! exactly once and in order while the peer lives; the outbox reconnects
-//! when the connection breaks, and reports what became of every message.
-//! A peer that is slow, stopped or unreachable holds up only its own
-//! outbox: never the console, other peers or receipts.
-//!
-//! While idle, an outbox checks its connection a few times a second, so a
-//! peer that was killed is known to be down before the user's next send,
-//! which is then refused with the clock unchanged. A peer found down is
-//! tried again every few seconds, and messages waiting for it are re-sent
-//! when it is back (or reported possibly lost if it restarted meanwhile).
-//!
-//! A watcher notices messages waiting for a confirmation for longer than
-//! [`NOTICE_AFTER`] and says so at once; the outbox later says how it
-//! ended.
+//! One outbox's thread: sends its peer's messages as they come, reads
+//! confirmations, reconnects, and reports what became of every message.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use vclock_net::{Config, Error, Sender};
+use vclock_net::{Error, Sender};
 
-use super::Shared;
-use super::state::{EventName, Outgoing, PeerState};
-
-/// How long a message may wait for its confirmation before the console
-/// says so.
-pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
-
-/// How often the watcher looks at the outboxes.
-const WATCH_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How long an outbox waits for confirmations at a time while messages are
-/// unconfirmed, before it looks for new messages again.
-const TICK: Duration = Duration::from_millis(20);
-
-/// How often an idle outbox checks that its peer is still there.
-const POLL_EVERY: Duration = Duration::from_millis(200);
-
-/// How long after finding its peer down an outbox tries again, at first;
-/// the pause doubles up to [`RETRY_AT_MOST`].
-const RETRY_FIRST: Duration = Duration::from_millis(500);
-const RETRY_AT_MOST: Duration = Duration::from_secs(5);
-
-/// At most this many queued messages go out in one batch.
-const BATCH: usize = 1024;
-
-/// How many messages an outbox holds before a push waits for room: far
-/// more than a burst of typed or piped lines needs, and bounded so a dead
-/// peer cannot make the node hold an unbounded backlog.
-const QUEUE_CAPACITY: usize = 64 * 1024;
-
-/// What became of a message, for a caller waiting on it (`--sync`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fate {
-    /// The peer confirmed it.
-    Delivered,
-    /// It certainly did not arrive, may not have, or is not confirmed
-    /// within the ack timeout (it may still be, later).
-    Failed,
-}
-
-/// One message in an outbox, with whoever waits for its fate.
-#[derive(Debug)]
-pub(crate) struct Queued {
-    /// The message.
-    pub(crate) outgoing: Outgoing,
-    /// Told the message's fate (the input thread in `--sync` mode).
-    pub(crate) fate: Option<mpsc::Sender<Fate>>,
-}
-
-/// The messages an outbox has sent and not yet seen confirmed, oldest
-/// first, shared with the watcher.
-#[derive(Debug, Default)]
-struct Unconfirmed {
-    sent: VecDeque<(EventName, Instant)>,
-    /// The newest message a "Waiting" line has named.
-    noticed_through: Option<EventName>,
-}
-
-#[derive(Debug)]
-struct Outbox {
-    /// `None` once the node is finishing: nothing more is queued.
-    queue: Option<SyncSender<Queued>>,
-    /// Stays while the outbox finishes, so the watcher still sees it.
-    unconfirmed: Arc<Mutex<Unconfirmed>>,
-    thread: Option<JoinHandle<()>>,
-}
-
-/// Every peer's outbox, started on first use.
-#[derive(Debug)]
-pub(crate) struct Outboxes {
-    addrs: Vec<SocketAddr>,
-    id: u32,
-    config: Config,
-    /// Entry `i` is node `i + 1`'s outbox.
-    boxes: Mutex<Vec<Option<Outbox>>>,
-}
-
-impl Outboxes {
-    /// Outboxes of node `id` towards `addrs` (node `i`'s address at
-    /// `i - 1`), each sending with `config`.
-    pub(crate) fn new(id: u32, addrs: Vec<SocketAddr>, config: Config) -> Self {
-        let boxes = (0..addrs.len()).map(|_| None).collect();
-        Self {
-            addrs,
-            id,
-            config,
-            boxes: Mutex::new(boxes),
-        }
-    }
-
-    fn lock(&self) -> MutexGuard<'_, Vec<Option<Outbox>>> {
-        self.boxes.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Hands a recorded message to its recipient's outbox. It waits only
-    /// if that outbox holds [`QUEUE_CAPACITY`] messages already.
-    pub(crate) fn push(&self, shared: &Arc<Shared>, queued: Queued) {
-        let to = queued.outgoing.to;
-        let queue = {
-            let mut boxes = self.lock();
-            let outbox = boxes[to as usize - 1].get_or_insert_with(|| self.start(shared, to));
-            outbox.queue.clone()
-        };
-        // Outside the boxes' lock: a full queue must not stop the watcher.
-        let refused = match queue {
-            Some(queue) => queue.send(queued).err().map(|mpsc::SendError(q)| q),
-            None => Some(queued),
-        };
-        if let Some(queued) = refused {
-            // The outbox thread is gone (it panicked, or the node is
-            // finishing): say so rather than lose the message quietly.
-            let mut st = shared.lock();
-            report_lines(
-                &mut st,
-                to,
-                &[queued],
-                &Outcome::NotDelivered("its outbox has stopped".into()),
-            );
-            st.out.flush();
-        }
-    }
-
-    fn start(&self, shared: &Arc<Shared>, to: u32) -> Outbox {
-        let (queue, messages) = mpsc::sync_channel(QUEUE_CAPACITY);
-        let unconfirmed = Arc::new(Mutex::new(Unconfirmed::default()));
-        let worker = Worker {
-            to,
-            addr: self.addrs[to as usize - 1],
-            sender: Sender::new(self.id, self.config.clone()),
-            ack_timeout: self.config.ack_timeout,
-            shared: Arc::clone(shared),
-            unconfirmed: Arc::clone(&unconfirmed),
-            pending: VecDeque::new(),
-            down: None,
-            last_poll: Instant::now(),
-        };
-        let thread = thread::Builder::new()
-            .name(format!("outbox {to}"))
-            .spawn(move || worker.run(&messages))
-            .expect("cannot start an outbox thread");
-        Outbox {
-            queue: Some(queue),
-            unconfirmed,
-            thread: Some(thread),
-        }
-    }
-
-    /// Prints "waiting" for every outbox whose oldest message not yet named
-    /// in such a line has waited longer than [`NOTICE_AFTER`]; called by
-    /// the watcher thread.
-    pub(crate) fn notice_waiting(&self, shared: &Shared) {
-        let mut lines = Vec::new();
-        for (i, outbox) in self.lock().iter().enumerate() {
-            let Some(outbox) = outbox else { continue };
-            let mut unconfirmed = lock(&outbox.unconfirmed);
-            let through = unconfirmed.noticed_through;
-            let Some(&(first, since)) = unconfirmed
-                .sent
-                .iter()
-                .find(|(name, _)| through.is_none_or(|t| name.counter > t.counter))
-            else {
-                continue;
-            };
-            if since.elapsed() < NOTICE_AFTER {
-                continue;
-            }
-            // The newest is unnoticed too, since an older one is.
-            let last = unconfirmed.sent.back().map_or(first, |&(name, _)| name);
-            unconfirmed.noticed_through = Some(last);
-            lines.push(format!(
-                "Waiting for node {} to confirm {} ...",
-                i + 1,
-                span(first, last)
-            ));
-        }
-        if !lines.is_empty() {
-            let mut st = shared.lock();
-            for line in lines {
-                st.out.line(format_args!("{line}"));
-            }
-            st.out.flush();
-        }
-    }
-
-    /// Closes every outbox and waits until each has every message it holds
-    /// confirmed or reported.
-    pub(crate) fn finish(&self) {
-        let threads: Vec<JoinHandle<()>> = self
-            .lock()
-            .iter_mut()
-            .flatten()
-            .filter_map(|outbox| {
-                // Closing the queue ends the thread once it is done.
-                outbox.queue = None;
-                outbox.thread.take()
-            })
-            .collect();
-        for thread in threads {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// Runs the watcher until the node ends (the thread is not joined).
-pub(crate) fn watch(outboxes: Arc<Outboxes>, shared: Arc<Shared>) {
-    let _ = thread::Builder::new()
-        .name("outbox watcher".into())
-        .spawn(move || {
-            loop {
-                thread::sleep(WATCH_INTERVAL);
-                outboxes.notice_waiting(&shared);
-            }
-        });
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// `1.5` or `1.5 to 1.9`.
-fn span(first: EventName, last: EventName) -> String {
-    if first == last {
-        first.to_string()
-    } else {
-        format!("{first} to {last}")
-    }
-}
+use crate::node::state::{EventName, Outgoing, PeerState};
+use crate::node::{Shared, State};
 
 /// What became of some messages.
 #[derive(Debug)]
-enum Outcome {
+pub(super) enum Outcome {
     Confirmed,
     /// Certainly not delivered: never numbered nor written.
     NotDelivered(String),
@@ -279,7 +32,7 @@ struct Pending {
 }
 
 /// An outbox thread's state.
-struct Worker {
+pub(super) struct Worker {
     to: u32,
     addr: SocketAddr,
     sender: Sender<u32, String>,
@@ -295,7 +48,28 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(mut self, messages: &Receiver<Queued>) {
+    /// The worker of node `to`'s outbox, at `addr`, with its own sender.
+    pub(super) fn new(
+        to: u32,
+        addr: SocketAddr,
+        sender: Sender<u32, String>,
+        shared: Arc<Shared>,
+        unconfirmed: Arc<Mutex<Unconfirmed>>,
+    ) -> Self {
+        Self {
+            to,
+            addr,
+            ack_timeout: sender.config().ack_timeout,
+            sender,
+            shared,
+            unconfirmed,
+            pending: VecDeque::new(),
+            down: None,
+            last_poll: Instant::now(),
+        }
+    }
+
+    pub(super) fn run(mut self, messages: &Receiver<Queued>) {
         let mut closing: Option<Instant> = None;
         let mut batch = Vec::new();
         loop {
@@ -557,9 +331,65 @@ impl Worker {
     }
 }
 
+/// How long an outbox waits for confirmations at a time while messages are
+/// unconfirmed, before it looks for new messages again.
+pub(super) const TICK: Duration = Duration::from_millis(20);
+
+/// How often an idle outbox checks that its peer is still there.
+pub(super) const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// How long after finding its peer down an outbox tries again, at first;
+/// the pause doubles up to [`RETRY_AT_MOST`].
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_AT_MOST: Duration = Duration::from_secs(5);
+
+/// At most this many queued messages go out in one batch.
+const BATCH: usize = 1024;
+
+/// What became of a message, for a caller waiting on it (`--sync`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    /// The peer confirmed it.
+    Delivered,
+    /// It certainly did not arrive, may not have, or is not confirmed
+    /// within the ack timeout (it may still be, later).
+    Failed,
+}
+
+/// One message in an outbox, with whoever waits for its fate.
+#[derive(Debug)]
+pub(crate) struct Queued {
+    /// The message.
+    pub(crate) outgoing: Outgoing,
+    /// Told the message's fate (the input thread in `--sync` mode).
+    pub(crate) fate: Option<mpsc::Sender<Fate>>,
+}
+
+/// The messages an outbox has sent and not yet seen confirmed, oldest
+/// first, shared with the watcher.
+#[derive(Debug, Default)]
+pub(super) struct Unconfirmed {
+    pub(super) sent: VecDeque<(EventName, Instant)>,
+    /// The newest message a "Waiting" line has named.
+    pub(super) noticed_through: Option<EventName>,
+}
+
+pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// `1.5` or `1.5 to 1.9`.
+pub(super) fn span(first: EventName, last: EventName) -> String {
+    if first == last {
+        first.to_string()
+    } else {
+        format!("{first} to {last}")
+    }
+}
+
 /// Prints what became of `batch` (sent to node `to`): nothing for a
 /// confirmation, a warning otherwise.
-fn report_lines(st: &mut super::State, to: u32, batch: &[Queued], outcome: &Outcome) {
+pub(super) fn report_lines(st: &mut State, to: u32, batch: &[Queued], outcome: &Outcome) {
     let count = batch.len();
     let what = match count {
         1 => format!("message {}", batch[0].outgoing.name),

@@ -1,0 +1,118 @@
+//! What the inline launcher prints: every node's lines, prefixed with the
+//! node and kept in the order their events happened ([`Order`]), and the
+//! wait of a paced input line until its events are printed.
+
+use std::io::{self, Write as _};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use super::order::Order;
+
+/// In `--sync` mode, how long one line's events may take to be printed
+/// before the launcher stops holding lines back and goes on.
+pub(super) const LINE_WAIT: Duration = Duration::from_secs(15);
+
+/// Prints the nodes' lines in order ([`Order`]) with their prefixes, and
+/// lets the input thread wait until a line's events are printed.
+pub(super) struct Printer {
+    state: Mutex<Printing>,
+    changed: Condvar,
+}
+
+struct Printing {
+    order: Order,
+    /// Node `i + 1` has closed its output.
+    closed: Vec<bool>,
+}
+
+impl Printer {
+    pub(super) fn new(n: u32) -> Self {
+        Self {
+            state: Mutex::new(Printing {
+                order: Order::new(n),
+                closed: vec![false; n as usize],
+            }),
+            changed: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Printing> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes lines of node `id` and prints what can be printed, with one
+    /// write (under the lock, so that the order holds on stdout too).
+    pub(super) fn push(&self, id: u32, lines: Vec<String>) {
+        let mut state = self.lock();
+        let out = state.order.push(id, lines);
+        write_lines(&out);
+        drop(state);
+        self.changed.notify_all();
+    }
+
+    /// Prints whatever is still held back (the launch is ending).
+    pub(super) fn release(&self) {
+        let mut state = self.lock();
+        let out = state.order.release_all();
+        write_lines(&out);
+    }
+
+    pub(super) fn close(&self, id: u32) {
+        self.lock().closed[id as usize - 1] = true;
+        self.changed.notify_all();
+    }
+
+    /// How many lines each node has handled so far.
+    pub(super) fn done_counts(&self) -> Vec<u64> {
+        let state = self.lock();
+        (1..=state.closed.len() as u32)
+            .map(|id| state.order.done(id))
+            .collect()
+    }
+
+    /// Waits until each of `targets` has handled one more line than
+    /// `before` says (or ended) and nothing is held back. After
+    /// [`LINE_WAIT`], prints what is held and returns false.
+    pub(super) fn wait_line(&self, targets: &[u32], before: &[u64]) -> bool {
+        let deadline = Instant::now() + LINE_WAIT;
+        let mut state = self.lock();
+        loop {
+            let handled = targets.iter().all(|&t| {
+                let i = t as usize - 1;
+                state.closed[i] || state.order.done(t) > before[i]
+            });
+            if handled && state.order.is_idle() {
+                return true;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                let out = state.order.release_all();
+                write_lines(&out);
+                return false;
+            }
+            state = self
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// Writes `[node I] line` for each line, with one write.
+fn write_lines(lines: &[(u32, String)]) {
+    if lines.is_empty() {
+        return;
+    }
+    let mut out = String::new();
+    for (id, line) in lines {
+        out.push_str("[node ");
+        out.push_str(&id.to_string());
+        out.push_str("] ");
+        out.push_str(line);
+        out.push('\n');
+    }
+    let mut stdout = io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}
