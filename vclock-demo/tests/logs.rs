@@ -210,3 +210,55 @@ fn bad_logs_are_refused_with_a_clear_message() {
     assert!(ok, "{stderr}");
     assert_eq!(check_shiviz(&merged), 2);
 }
+
+/// `--log-max-bytes`: once the log is full, new sends and internal events
+/// are refused with the clock unchanged, while receipts are still logged.
+/// Clocks are `[node1, node2]`.
+#[test]
+fn a_full_log_refuses_new_events_but_keeps_receipts() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let logs_arg = logs.to_str().unwrap();
+    let (ports, mut nodes) = network(2, dir.path(), &["--log-dir", logs_arg]);
+    // Node 1 again, with a log cap of 40 bytes: one event (45 bytes) fits.
+    nodes[0].send("exit");
+    assert!(nodes[0].wait_exit().success());
+    nodes[0] = Running::node(
+        1,
+        &ports,
+        dir.path(),
+        &["--log-dir", logs_arg, "--log-max-bytes", "40"],
+    );
+    nodes[0].wait_ready();
+    nodes[0].send("1 first note");
+    nodes[0].expect_block(&[
+        "Internal event: first note",
+        "Before: [0, 0]",
+        "After: [1, 0]",
+    ]);
+    nodes[0].send("1 second note");
+    let error = nodes[0].next_line();
+    assert!(
+        error.starts_with("Error: cannot log event 1.2 in ")
+            && error.contains("the log is full (40 bytes, --log-max-bytes)")
+            && error.ends_with("; clock unchanged"),
+        "{error}"
+    );
+    nodes[0].send("2 a send");
+    assert!(nodes[0].next_line().contains("the log is full"));
+    nodes[0].send("c");
+    nodes[0].expect_next("Clock: [1, 0]");
+    // A receipt is still recorded and logged.
+    nodes[1].send("1 hello");
+    nodes[0].expect_block(&[
+        "Message received from node 2: hello (clock [0, 1])",
+        "Before: [1, 0]",
+        "After: [2, 1]",
+    ]);
+    let log = std::fs::read_to_string(logs.join("node1.log")).unwrap();
+    assert_eq!(
+        log,
+        "node1 {\"node1\":1}\nInternal event: first note\n\
+         node1 {\"node1\":2, \"node2\":1}\nMessage received from node 2 (event 2.1): hello\n"
+    );
+}
