@@ -5,9 +5,12 @@
 //! sits behind one lock, and nothing holding that lock touches the
 //! network:
 //!
-//! - the input thread reads console lines, and for each event plans it,
-//!   logs it (write-ahead, [`wal`]), applies and prints it, then hands a
-//!   send's message to the recipient's outbox ([`outbox`]);
+//! - the input thread reads console lines (on a terminal with a line
+//!   editor, [`terminal`]), and for each event plans it, logs it
+//!   (write-ahead, [`wal`]), applies and prints it ([`style`]), then hands
+//!   a send's message to the recipient's outbox ([`outbox`]); `events`
+//!   and `cmp` read the clocks the node keeps ([`history`],
+//!   [`causality`]);
 //! - the receive thread takes messages from the listener and records their
 //!   receive events the same way;
 //! - one outbox thread per peer writes that peer's messages and reports
@@ -17,9 +20,13 @@
 //! happen together and in the order the clock changed, and a slow or dead
 //! peer holds up only its own outbox.
 
+mod causality;
+mod history;
 mod outbox;
 mod output;
 mod state;
+mod style;
+mod terminal;
 mod topology;
 mod wal;
 
@@ -41,7 +48,8 @@ use crate::network::{MAX_FRAME, max_text_len};
 use crate::shell::command_line;
 use outbox::{Fate, Outboxes, Queued};
 use output::{Output, RateLimited, cause_of};
-use state::{Node, Planned, clock_string};
+use state::{EventName, Node, Planned, clock_string};
+use style::Style;
 use topology::Topology;
 use wal::{Wal, WalOptions};
 
@@ -81,7 +89,8 @@ impl State {
                 return None;
             }
         }
-        self.out.push_str(&planned.console_lines(n));
+        let lines = style::event_lines(&planned, n, self.out.style());
+        self.out.push_str(&lines);
         self.node.commit(planned)
     }
 }
@@ -162,7 +171,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let mut st = State {
         node: Node::new(id, n, resumed.clock.clone().unwrap_or_default()),
         wal,
-        out: Output::new(args.sync),
+        out: Output::new(args.sync).with_style(Style::for_stdout()),
         rejections: RateLimited::new(Duration::from_secs(1)),
     };
     start_lines(&mut st, &topology, &resumed, listener.local_addr());
@@ -192,7 +201,11 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     }
     let outboxes = Arc::new(Outboxes::new(id, topology.addrs.clone(), send_config));
     outbox::watch(Arc::clone(&outboxes), Arc::clone(&shared));
-    input_loop(&topology, &shared, &outboxes);
+    if terminal::wanted() {
+        terminal::input_loop(&topology, &shared, &outboxes);
+    } else {
+        input_loop(&topology, &shared, &outboxes);
+    }
 
     // Every message sent is confirmed or reported before the node ends,
     // and what still arrives meanwhile is printed.
@@ -247,7 +260,7 @@ fn start_lines(st: &mut State, topology: &Topology, resumed: &wal::Resumed, loca
 
 /// Reads console lines until `exit` or end of input.
 fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
-    let (id, n) = (topology.id, topology.n());
+    let n = topology.n();
     let limit = max_text_len(n);
     let mut reader = BufReader::with_capacity(64 * 1024, io::stdin());
     let mut buf = Vec::new();
@@ -275,26 +288,15 @@ fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
                         "Error: input is not UTF-8 (bad byte at offset {})",
                         e.valid_up_to()
                     )),
-                    Ok(text) => match console::parse(text, id, n) {
-                        Err(e) => st.out.line(format_args!("Error: {e}")),
-                        Ok(Input::Empty) => {}
-                        Ok(Input::Help) => st.out.push_str(HELP),
-                        Ok(Input::Clock) => {
-                            let clock = clock_string(st.node.clock(), n);
-                            st.out.line(format_args!("Clock: {clock}"));
-                        }
-                        Ok(Input::Peers) => peers(&mut st, topology),
-                        Ok(Input::Exit) => {
+                    Ok(text) => {
+                        let flow;
+                        (st, flow) = command(st, text, topology, shared, outboxes, idle || sync);
+                        if let Flow::Exit = flow {
                             st.out.control(format_args!("done"));
                             st.out.flush();
                             return;
                         }
-                        Ok(Input::Send { targets, text }) => {
-                            for target in targets {
-                                st = event(st, shared, outboxes, target, text, idle || sync);
-                            }
-                        }
-                    },
+                    }
                 }
             }
         }
@@ -305,6 +307,55 @@ fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
             st.out.flush_if_large();
         }
     }
+}
+
+/// Whether the input loop goes on after a line.
+enum Flow {
+    Continue,
+    Exit,
+}
+
+/// Carries out one console line (text within the length limit) under the
+/// lock. With `flush`, each event's lines are written out before its
+/// message is handed on (see [`event`]).
+fn command<'a>(
+    mut st: MutexGuard<'a, State>,
+    text: &str,
+    topology: &Topology,
+    shared: &'a Arc<Shared>,
+    outboxes: &Outboxes,
+    flush: bool,
+) -> (MutexGuard<'a, State>, Flow) {
+    let (id, n) = (topology.id, topology.n());
+    match console::parse(text, id, n) {
+        Err(e) => st.out.line(format_args!("Error: {e}")),
+        Ok(Input::Empty) => {}
+        Ok(Input::Help) => st.out.push_str(HELP),
+        Ok(Input::Clock) => {
+            let clock = clock_string(st.node.clock(), n);
+            st.out.line(format_args!("Clock: {clock}"));
+        }
+        Ok(Input::Events(count)) => {
+            let lines = causality::events(st.node.history(), count, n, st.out.style());
+            st.out.push_str(&lines);
+        }
+        Ok(Input::Compare { first, second }) => {
+            let name = |(node, counter)| EventName { node, counter };
+            let names = (name(first), name(second));
+            let history = st.node.history();
+            let answer = causality::compare(history, names.0, names.1);
+            let lines = causality::render(&answer, history, names, n, st.out.style());
+            st.out.push_str(&lines);
+        }
+        Ok(Input::Peers) => peers(&mut st, topology),
+        Ok(Input::Exit) => return (st, Flow::Exit),
+        Ok(Input::Send { targets, text }) => {
+            for target in targets {
+                st = event(st, shared, outboxes, target, text, flush);
+            }
+        }
+    }
+    (st, Flow::Continue)
 }
 
 /// One typed event: a send to `target`, or an internal event when
