@@ -273,6 +273,39 @@ pub(super) mod tests {
         }
     }
 
+    /// What node 2 of 3 knows after this run, by the clock rules:
+    /// - 2.1 internal: [0,1,0]
+    /// - 1.1 sent [1,0,0] to node 2, received as 2.2: [1,2,0]
+    /// - 2.3 sent to node 1: [1,3,0]
+    /// - 3.1 internal [0,0,1]; 3.2 sent [0,0,2], received as 2.4: [1,4,2]
+    /// - 1.2 internal [2,0,0]; 1.3 received 2.3: [3,3,0]; 1.4 sent
+    ///   [4,3,0], received as 2.5: [4,5,2]
+    pub(in crate::node) fn example() -> History {
+        let mut h = History::new(2, &VectorClock::new());
+        h.record(name(2, 1), &clock(&[(2, 1)]), &internal("a"));
+        h.record(
+            name(2, 2),
+            &clock(&[(1, 1), (2, 2)]),
+            &receipt(name(1, 1), &[(1, 1)]),
+        );
+        let send = EventKind::Send {
+            to: 1,
+            text: "b".to_owned(),
+        };
+        h.record(name(2, 3), &clock(&[(1, 1), (2, 3)]), &send);
+        h.record(
+            name(2, 4),
+            &clock(&[(1, 1), (2, 4), (3, 2)]),
+            &receipt(name(3, 2), &[(3, 2)]),
+        );
+        h.record(
+            name(2, 5),
+            &clock(&[(1, 4), (2, 5), (3, 2)]),
+            &receipt(name(1, 4), &[(1, 4), (2, 3)]),
+        );
+        h
+    }
+
     #[test]
     fn own_events_and_received_stamps() {
         let mut history = History::new(2, &VectorClock::new());

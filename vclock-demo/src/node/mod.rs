@@ -10,7 +10,7 @@
 //!   (write-ahead, [`wal`]), applies and prints it ([`style`]), then hands
 //!   a send's message to the recipient's outbox ([`outbox`]); `events`
 //!   and `cmp` read the clocks the node keeps ([`history`],
-//!   [`causality`]);
+//!   [`causality`], [`explain`]);
 //! - the receive thread takes messages from the listener and records their
 //!   receive events the same way;
 //! - one outbox thread per peer writes that peer's messages and reports
@@ -21,6 +21,8 @@
 //! peer holds up only its own outbox.
 
 mod causality;
+mod command;
+mod explain;
 mod history;
 mod outbox;
 mod output;
@@ -43,12 +45,13 @@ use anyhow::Context as _;
 use vclock_net::{Config, Incoming, Listener};
 
 use crate::cli::NodeArgs;
-use crate::console::{self, HELP, Input, Line};
+use crate::console::{self, HELP, Line};
 use crate::network::{MAX_FRAME, max_text_len};
 use crate::shell::command_line;
+use command::{Flow, command};
 use outbox::{Fate, Outboxes, Queued};
 use output::{Output, RateLimited, cause_of};
-use state::{EventName, Node, Planned, clock_string};
+use state::{Node, Planned, clock_string};
 use style::Style;
 use topology::Topology;
 use wal::{Wal, WalOptions};
@@ -307,55 +310,6 @@ fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
             st.out.flush_if_large();
         }
     }
-}
-
-/// Whether the input loop goes on after a line.
-enum Flow {
-    Continue,
-    Exit,
-}
-
-/// Carries out one console line (text within the length limit) under the
-/// lock. With `flush`, each event's lines are written out before its
-/// message is handed on (see [`event`]).
-fn command<'a>(
-    mut st: MutexGuard<'a, State>,
-    text: &str,
-    topology: &Topology,
-    shared: &'a Arc<Shared>,
-    outboxes: &Outboxes,
-    flush: bool,
-) -> (MutexGuard<'a, State>, Flow) {
-    let (id, n) = (topology.id, topology.n());
-    match console::parse(text, id, n) {
-        Err(e) => st.out.line(format_args!("Error: {e}")),
-        Ok(Input::Empty) => {}
-        Ok(Input::Help) => st.out.push_str(HELP),
-        Ok(Input::Clock) => {
-            let clock = clock_string(st.node.clock(), n);
-            st.out.line(format_args!("Clock: {clock}"));
-        }
-        Ok(Input::Events(count)) => {
-            let lines = causality::events(st.node.history(), count, n, st.out.style());
-            st.out.push_str(&lines);
-        }
-        Ok(Input::Compare { first, second }) => {
-            let name = |(node, counter)| EventName { node, counter };
-            let names = (name(first), name(second));
-            let history = st.node.history();
-            let answer = causality::compare(history, names.0, names.1);
-            let lines = causality::render(&answer, history, names, n, st.out.style());
-            st.out.push_str(&lines);
-        }
-        Ok(Input::Peers) => peers(&mut st, topology),
-        Ok(Input::Exit) => return (st, Flow::Exit),
-        Ok(Input::Send { targets, text }) => {
-            for target in targets {
-                st = event(st, shared, outboxes, target, text, flush);
-            }
-        }
-    }
-    (st, Flow::Continue)
 }
 
 /// One typed event: a send to `target`, or an internal event when
