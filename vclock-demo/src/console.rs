@@ -12,6 +12,12 @@ Commands:
                     (every other node); this node's own id records an
                     internal event instead
   c, clock          print this node's clock
+  ev, events [K]    list this node's last K events (default 10; all: every
+                    one kept) with their names and clocks; 2.3 names node
+                    2's third event
+  cmp A B           compare events A and B (names like 2.3): happened
+                    before, happened after or concurrent, and the clock
+                    entries that decide it
   p, peers          print every node's address
   h, help           print this help
   e, exit, quit     leave (end of input does the same)
@@ -33,6 +39,16 @@ pub(crate) enum Input<'a> {
     Help,
     /// Print the current clock.
     Clock,
+    /// List this node's most recent events, at most this many (`None`:
+    /// every one it keeps).
+    Events(Option<usize>),
+    /// Compare two events, each named by its node and that node's counter.
+    Compare {
+        /// The first event, as (node, counter).
+        first: (u32, u64),
+        /// The second event, as (node, counter).
+        second: (u32, u64),
+    },
     /// Print the addresses.
     Peers,
     /// Leave.
@@ -126,6 +142,11 @@ pub(crate) fn parse(line: &str, own: u32, n: u32) -> Result<Input<'_>, String> {
         }
         return Ok(command);
     }
+    match word {
+        "ev" | "events" => return parse_events(rest),
+        "cmp" | "compare" => return parse_compare(rest, n),
+        _ => {}
+    }
     let looks_like_targets = word == "all" || word.bytes().all(|b| b.is_ascii_digit() || b == b',');
     if !looks_like_targets {
         return Err(if rest.is_empty() {
@@ -146,6 +167,68 @@ pub(crate) fn parse(line: &str, own: u32, n: u32) -> Result<Input<'_>, String> {
         targets,
         text: rest,
     })
+}
+
+/// How many events `events` lists when not told.
+pub(crate) const EVENTS_DEFAULT: usize = 10;
+
+fn parse_events(rest: &str) -> Result<Input<'static>, String> {
+    match rest {
+        "" => Ok(Input::Events(Some(EVENTS_DEFAULT))),
+        "all" => Ok(Input::Events(None)),
+        _ => match rest.parse::<usize>() {
+            Ok(0) => {
+                Err("\"events 0\" lists nothing; give a count of 1 or more, or all".to_owned())
+            }
+            Ok(count) => Ok(Input::Events(Some(count))),
+            Err(_) => Err(format!(
+                "\"events\" takes a count of events or all, not \"{}\"",
+                shorten(rest)
+            )),
+        },
+    }
+}
+
+fn parse_compare(rest: &str, n: u32) -> Result<Input<'static>, String> {
+    let names: Vec<&str> = rest.split_whitespace().collect();
+    let [first, second] = names[..] else {
+        return Err(format!(
+            "\"cmp\" takes two event names, like cmp 1.2 2.3 (got {})",
+            names.len()
+        ));
+    };
+    Ok(Input::Compare {
+        first: parse_event_name(first, n)?,
+        second: parse_event_name(second, n)?,
+    })
+}
+
+/// Parses an event name `J.C`: node `J` (1 to `n`) and its counter `C`
+/// (1 or more).
+pub(crate) fn parse_event_name(name: &str, n: u32) -> Result<(u32, u64), String> {
+    let parts = name.split_once('.').filter(|(node, counter)| {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        digits(node) && digits(counter)
+    });
+    let Some((node, counter)) = parts else {
+        return Err(format!(
+            "\"{}\" is not an event name: write the node and its counter, like 2.3 (node 2's third event)",
+            shorten(name)
+        ));
+    };
+    // Only ASCII digits reach here; a parse error means the number is huge.
+    let Some(node) = node.parse::<u32>().ok().filter(|id| (1..=n).contains(id)) else {
+        return Err(format!("no node {}: nodes are 1 to {n}", shorten(node)));
+    };
+    let Ok(counter) = counter.parse::<u64>() else {
+        return Err(format!("event {}: no counter is that large", shorten(name)));
+    };
+    if counter == 0 {
+        return Err(format!(
+            "there is no event {node}.0: counters start at 1 ({node}.1 is node {node}'s first event)"
+        ));
+    }
+    Ok((node, counter))
 }
 
 fn parse_targets(word: &str, own: u32, n: u32) -> Result<Vec<u32>, String> {
@@ -247,6 +330,70 @@ mod tests {
                 .unwrap_err()
                 .contains("takes no arguments")
         );
+    }
+
+    #[test]
+    fn events_and_compare() {
+        assert_eq!(parse("ev", 1, 3), Ok(Input::Events(Some(EVENTS_DEFAULT))));
+        assert_eq!(parse("events 3", 1, 3), Ok(Input::Events(Some(3))));
+        assert_eq!(parse("events  all", 1, 3), Ok(Input::Events(None)));
+        let err = |line| parse(line, 1, 3).unwrap_err();
+        assert!(err("events 0").contains("lists nothing"));
+        assert_eq!(
+            err("events x"),
+            "\"events\" takes a count of events or all, not \"x\""
+        );
+        assert!(err("events -1").contains("not \"-1\""));
+        assert_eq!(
+            parse("cmp 1.2 3.10", 1, 3),
+            Ok(Input::Compare {
+                first: (1, 2),
+                second: (3, 10)
+            })
+        );
+        assert_eq!(
+            parse(" compare   2.1\t2.1 ", 2, 3),
+            Ok(Input::Compare {
+                first: (2, 1),
+                second: (2, 1)
+            })
+        );
+        assert!(err("cmp").contains("takes two event names"));
+        assert!(err("cmp 1.2").contains("(got 1)"));
+        assert!(err("cmp 1.2 2.3 3.4").contains("(got 3)"));
+    }
+
+    #[test]
+    fn event_names() {
+        assert_eq!(parse_event_name("2.3", 3), Ok((2, 3)));
+        assert_eq!(
+            parse_event_name("3.18446744073709551615", 3),
+            Ok((3, u64::MAX))
+        );
+        let err = |name| parse_event_name(name, 3).unwrap_err();
+        assert_eq!(err("4.1"), "no node 4: nodes are 1 to 3");
+        assert_eq!(err("0.1"), "no node 0: nodes are 1 to 3");
+        assert_eq!(
+            err("99999999999.1"),
+            "no node 99999999999: nodes are 1 to 3"
+        );
+        assert_eq!(
+            err("2.0"),
+            "there is no event 2.0: counters start at 1 (2.1 is node 2's first event)"
+        );
+        assert_eq!(
+            err("2.18446744073709551616"),
+            "event 2.184467440737095516...: no counter is that large"
+        );
+        for bad in [
+            "2", "2.", ".3", "2.3.4", "a.b", "2,3", "-2.3", "2.+3", "２.3",
+        ] {
+            assert!(
+                err(bad).contains("is not an event name"),
+                "{bad}: {}",
+                err(bad)
+            );
+        }
     }
 
     #[test]

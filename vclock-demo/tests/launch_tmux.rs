@@ -128,10 +128,11 @@ fn tmux_session_with_a_pane_per_node() {
 
     server.stdout(&["send-keys", "-t", &p1, "-l", "2 hello from tmux"]);
     server.stdout(&["send-keys", "-t", &p1, "Enter"]);
-    server.wait_for(&p1, "Sent to node 2: hello from tmux");
+    // Panes are terminals: events show their names, receipts the send.
+    server.wait_for(&p1, "[1.1] Sent to node 2: hello from tmux");
     let screen = server.wait_for(
         &p2,
-        "Message received from node 1: hello from tmux (clock [1, 0, 0])",
+        "[2.1] Message received from node 1 (event 1.1): hello from tmux (clock [1, 0, 0])",
     );
     assert!(
         screen.contains("Before: [0, 0, 0]\nAfter: [1, 1, 0]"),

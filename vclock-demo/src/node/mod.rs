@@ -5,9 +5,12 @@
 //! sits behind one lock, and nothing holding that lock touches the
 //! network:
 //!
-//! - the input thread reads console lines, and for each event plans it,
-//!   logs it (write-ahead, [`wal`]), applies and prints it, then hands a
-//!   send's message to the recipient's outbox ([`outbox`]);
+//! - the input thread reads console lines (on a terminal with a line
+//!   editor, [`terminal`]), and for each event plans it, logs it
+//!   (write-ahead, [`wal`]), applies and prints it ([`style`]), then hands
+//!   a send's message to the recipient's outbox ([`outbox`]); `events`
+//!   and `cmp` read the clocks the node keeps ([`history`],
+//!   [`causality`], [`explain`]);
 //! - the receive thread takes messages from the listener and records their
 //!   receive events the same way;
 //! - one outbox thread per peer writes that peer's messages and reports
@@ -17,9 +20,15 @@
 //! happen together and in the order the clock changed, and a slow or dead
 //! peer holds up only its own outbox.
 
+mod causality;
+mod command;
+mod explain;
+mod history;
 mod outbox;
 mod output;
 mod state;
+mod style;
+mod terminal;
 mod topology;
 mod wal;
 
@@ -36,12 +45,14 @@ use anyhow::Context as _;
 use vclock_net::{Config, Incoming, Listener};
 
 use crate::cli::NodeArgs;
-use crate::console::{self, HELP, Input, Line};
+use crate::console::{self, HELP, Line};
 use crate::network::{MAX_FRAME, max_text_len};
 use crate::shell::command_line;
+use command::{Flow, command};
 use outbox::{Fate, Outboxes, Queued};
 use output::{Output, RateLimited, cause_of};
 use state::{Node, Planned, clock_string};
+use style::Style;
 use topology::Topology;
 use wal::{Wal, WalOptions};
 
@@ -81,7 +92,8 @@ impl State {
                 return None;
             }
         }
-        self.out.push_str(&planned.console_lines(n));
+        let lines = style::event_lines(&planned, n, self.out.style());
+        self.out.push_str(&lines);
         self.node.commit(planned)
     }
 }
@@ -165,7 +177,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let mut st = State {
         node: Node::new(id, n, resumed.clock.clone().unwrap_or_default()),
         wal,
-        out: Output::new(args.sync),
+        out: Output::new(args.sync).with_style(Style::for_stdout()),
         rejections: RateLimited::new(Duration::from_secs(1)),
     };
     start_lines(&mut st, &topology, &resumed, listener.local_addr());
@@ -195,7 +207,11 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     }
     let outboxes = Arc::new(Outboxes::new(id, topology.addrs.clone(), send_config));
     outbox::watch(Arc::clone(&outboxes), Arc::clone(&shared));
-    input_loop(&topology, &shared, &outboxes);
+    if terminal::wanted() {
+        terminal::input_loop(&topology, &shared, &outboxes);
+    } else {
+        input_loop(&topology, &shared, &outboxes);
+    }
 
     // Every message sent is confirmed or reported before the node ends,
     // and what still arrives meanwhile is printed.
@@ -250,7 +266,7 @@ fn start_lines(st: &mut State, topology: &Topology, resumed: &wal::Resumed, loca
 
 /// Reads console lines until `exit` or end of input.
 fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
-    let (id, n) = (topology.id, topology.n());
+    let n = topology.n();
     let limit = max_text_len(n);
     let mut reader = BufReader::with_capacity(64 * 1024, io::stdin());
     let mut buf = Vec::new();
@@ -278,26 +294,15 @@ fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
                         "Error: input is not UTF-8 (bad byte at offset {})",
                         e.valid_up_to()
                     )),
-                    Ok(text) => match console::parse(text, id, n) {
-                        Err(e) => st.out.line(format_args!("Error: {e}")),
-                        Ok(Input::Empty) => {}
-                        Ok(Input::Help) => st.out.push_str(HELP),
-                        Ok(Input::Clock) => {
-                            let clock = clock_string(st.node.clock(), n);
-                            st.out.line(format_args!("Clock: {clock}"));
-                        }
-                        Ok(Input::Peers) => peers(&mut st, topology),
-                        Ok(Input::Exit) => {
+                    Ok(text) => {
+                        let flow;
+                        (st, flow) = command(st, text, topology, shared, outboxes, idle || sync);
+                        if let Flow::Exit = flow {
                             st.out.control(format_args!("done"));
                             st.out.flush();
                             return;
                         }
-                        Ok(Input::Send { targets, text }) => {
-                            for target in targets {
-                                st = event(st, shared, outboxes, target, text, idle || sync);
-                            }
-                        }
-                    },
+                    }
                 }
             }
         }

@@ -3,11 +3,18 @@
 //! nothing more to add, so a piped burst costs a few large writes; the
 //! control lines of `--sync` mode; and rejections counted per cause so a
 //! flood of bad connections prints one line a second, not one each.
+//!
+//! On a terminal with a line editor, written text goes to a sink instead
+//! (a thread that prints it above the line being typed), so no thread
+//! holding the node's lock ever waits for the editor.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use super::style::Style;
 
 /// Pending output is written out once it reaches this size, even in a burst.
 const HIGH_WATER: usize = 64 * 1024;
@@ -20,20 +27,44 @@ pub(crate) struct Output {
     buf: String,
     /// Whether control lines are printed (the inline launcher asked).
     sync: bool,
+    /// How events and answers look.
+    style: Style,
+    /// Where written text goes instead of stdout, while set.
+    sink: Option<mpsc::Sender<String>>,
 }
 
 impl Output {
-    /// An empty buffer; `sync` turns on control lines.
+    /// An empty buffer in the plain style; `sync` turns on control lines.
     pub(crate) fn new(sync: bool) -> Self {
         Self {
             buf: String::new(),
             sync,
+            style: Style::default(),
+            sink: None,
         }
+    }
+
+    /// The same, in `style`.
+    #[must_use]
+    pub(crate) fn with_style(mut self, style: Style) -> Self {
+        self.style = style;
+        self
     }
 
     /// Whether control lines are printed.
     pub(crate) fn sync(&self) -> bool {
         self.sync
+    }
+
+    /// How events and answers look.
+    pub(crate) fn style(&self) -> Style {
+        self.style
+    }
+
+    /// Sends written text to `sink` from now on (`None`: to stdout again,
+    /// which ends a sink thread waiting for more).
+    pub(crate) fn set_sink(&mut self, sink: Option<mpsc::Sender<String>>) {
+        self.sink = sink;
     }
 
     /// Adds one line.
@@ -60,6 +91,13 @@ impl Output {
     pub(crate) fn flush(&mut self) {
         if self.buf.is_empty() {
             return;
+        }
+        if let Some(sink) = &self.sink {
+            match sink.send(std::mem::take(&mut self.buf)) {
+                Ok(()) => return,
+                // The printing thread is gone: print here after all.
+                Err(mpsc::SendError(text)) => self.buf = text,
+            }
         }
         let mut stdout = io::stdout().lock();
         let _ = stdout.write_all(self.buf.as_bytes());
@@ -158,6 +196,23 @@ mod tests {
         let mut sync = Output::new(true);
         sync.control(format_args!("done"));
         assert_eq!(sync.take(), "\u{1e}done\n");
+    }
+
+    #[test]
+    fn a_sink_takes_written_text_until_it_is_gone() {
+        let (tx, rx) = mpsc::channel();
+        let mut out = Output::new(false);
+        out.set_sink(Some(tx));
+        out.line(format_args!("one"));
+        out.flush();
+        out.line(format_args!("two"));
+        out.flush();
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["one\n", "two\n"]);
+        drop(rx);
+        out.line(format_args!("three"));
+        out.flush();
+        // Written to stdout instead, and not kept.
+        assert_eq!(out.take(), "");
     }
 
     #[test]

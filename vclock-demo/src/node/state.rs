@@ -15,6 +15,7 @@ use std::fmt::{self, Write as _};
 use vclock_core::{Process, Transition, VectorClock};
 use vclock_net::Envelope;
 
+use super::history::History;
 use crate::console::sanitize;
 
 /// The most bytes of a message's text that go into the log. Longer texts
@@ -167,8 +168,8 @@ pub(crate) struct Outgoing {
     pub(crate) envelope: Envelope<u32, String>,
 }
 
-/// One node: its id, the number of nodes, its clock and what it knows of
-/// its peers.
+/// One node: its id, the number of nodes, its clock, what it knows of
+/// its peers and the clocks of recent events.
 #[derive(Debug)]
 pub(crate) struct Node {
     id: u32,
@@ -176,6 +177,7 @@ pub(crate) struct Node {
     process: Process<u32>,
     /// Entry `i` is node `i + 1`; this node's own entry is never read.
     peers: Vec<PeerState>,
+    history: History,
 }
 
 impl Node {
@@ -184,9 +186,16 @@ impl Node {
         Self {
             id,
             n,
+            history: History::new(id, &clock),
             process: Process::with_clock(id, clock),
             peers: vec![PeerState::Unknown; n as usize],
         }
+    }
+
+    /// The clocks this node knows: of its recent events and of the send
+    /// events whose messages it received.
+    pub(crate) fn history(&self) -> &History {
+        &self.history
     }
 
     /// This node's id.
@@ -331,6 +340,8 @@ impl Node {
     /// come between the two.
     pub(crate) fn commit(&mut self, planned: Planned) -> Option<Outgoing> {
         let name = planned.name();
+        self.history
+            .record(name, &planned.transition.after, &planned.kind);
         self.process = planned.next;
         match planned.kind {
             EventKind::Send { to, text } => Some(Outgoing {

@@ -1,0 +1,121 @@
+//! The node console on a terminal: a prompt naming the node, line editing
+//! and history (rustyline), and output printed above the line being typed.
+//!
+//! Everything the node prints goes through a channel to one printing
+//! thread that hands it to rustyline's external printer, which clears the
+//! prompt line, prints the text and draws the prompt and the typed text
+//! again. The printer may wait for the editor (its queue holds one text),
+//! so it is never called by a thread holding the node's lock: a receipt
+//! arriving while the user presses Enter cannot stall the node.
+//!
+//! Lines are carried out exactly as piped ones (the same commands and
+//! checks); only reading them differs.
+
+use std::io::IsTerminal as _;
+use std::sync::{Arc, mpsc};
+use std::thread;
+
+use rustyline::config::Config;
+use rustyline::error::ReadlineError;
+use rustyline::{DefaultEditor, ExternalPrinter as _};
+
+use super::outbox::Outboxes;
+use super::topology::Topology;
+use super::{Flow, Shared, command};
+use crate::network::max_text_len;
+
+/// How many typed lines the editor's history keeps.
+const HISTORY: usize = 1000;
+
+/// Whether input comes from a terminal that output goes to too: a person
+/// types, and the line editor can draw on the screen.
+pub(super) fn wanted() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// Reads console lines with a line editor until `exit`, end of input
+/// (Ctrl-D) or Ctrl-C. If the editor cannot start, says why and reads
+/// plain lines instead.
+pub(super) fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
+    let editor = Config::builder()
+        .max_history_size(HISTORY)
+        .map(|config| config.auto_add_history(false).build())
+        .and_then(DefaultEditor::with_config);
+    let mut editor = match editor {
+        Ok(editor) => editor,
+        Err(e) => {
+            let mut st = shared.lock();
+            st.out.line(format_args!(
+                "Note: no line editing on this terminal ({e})."
+            ));
+            st.out.flush();
+            drop(st);
+            return super::input_loop(topology, shared, outboxes);
+        }
+    };
+    // A printer the receive and outbox threads reach through a channel.
+    let printing = match editor.create_external_printer() {
+        Ok(mut printer) => {
+            let (tx, rx) = mpsc::channel::<String>();
+            shared.lock().out.set_sink(Some(tx));
+            thread::Builder::new()
+                .name("print".into())
+                .spawn(move || {
+                    for text in rx {
+                        // A failed print (the terminal is gone) loses the
+                        // text, as a failed write to stdout does.
+                        let _ = printer.print(text);
+                    }
+                })
+                .ok()
+        }
+        Err(_) => None,
+    };
+    read_lines(&mut editor, topology, shared, outboxes);
+    // Back to stdout; the printing thread prints what it has and ends.
+    shared.lock().out.set_sink(None);
+    if let Some(printing) = printing {
+        let _ = printing.join();
+    }
+}
+
+fn read_lines(
+    editor: &mut DefaultEditor,
+    topology: &Topology,
+    shared: &Arc<Shared>,
+    outboxes: &Outboxes,
+) {
+    let prompt = format!("node {}> ", topology.id);
+    let limit = max_text_len(topology.n());
+    loop {
+        let line = editor.readline(&prompt);
+        let mut st = shared.lock_for_input();
+        match line {
+            Ok(line) if line.len() > limit => st.out.line(format_args!(
+                "Error: line too long ({} bytes; at most {limit})",
+                line.len()
+            )),
+            Ok(line) => {
+                if !line.trim().is_empty() {
+                    let _ = editor.add_history_entry(line.as_str());
+                }
+                let flow;
+                (st, flow) = command(st, &line, topology, shared, outboxes, true);
+                if let Flow::Exit = flow {
+                    st.out.control(format_args!("done"));
+                    st.out.flush();
+                    return;
+                }
+            }
+            // Ctrl-D on an empty line, and Ctrl-C: leave, as `exit` does.
+            Err(ReadlineError::Eof | ReadlineError::Interrupted) => return,
+            Err(e) => {
+                st.out.line(format_args!("Error: cannot read input: {e}"));
+                st.out.flush();
+                return;
+            }
+        }
+        st.out.control(format_args!("done"));
+        st.out.flush();
+    }
+}
