@@ -72,6 +72,7 @@ extern crate alloc;
 extern crate std;
 
 mod causal;
+mod checked;
 mod clock;
 mod error;
 mod order;
@@ -85,6 +86,7 @@ pub use causal::{
     Arrival, CausalConfig, CausalDelivery, CausalError, CausalStamp, Delivery, Destination,
     MessageId, Missing, Refused,
 };
+pub use checked::{ReceiveError, ReceivePolicy};
 pub use clock::{IntoIter, Iter, VectorClock};
 pub use error::ClockError;
 pub use order::CausalOrder;

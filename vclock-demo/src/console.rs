@@ -5,6 +5,8 @@
 
 use std::io::{self, BufRead};
 
+use unicode_general_category::{GeneralCategory, get_general_category};
+
 /// The help text a node prints at start and on `h`.
 pub(crate) const HELP: &str = "\
 Commands:
@@ -275,15 +277,25 @@ fn is_unprintable(c: char) -> bool {
     (c.is_control() && c != '\t') || c == '\u{2028}' || c == '\u{2029}'
 }
 
+/// Whether `c` is a Unicode format character (general category Cf): the
+/// bidirectional controls (U+202A-202E, U+2066-2069) that can reorder what
+/// a terminal shows, zero-width characters, and the like.
+fn is_format(c: char) -> bool {
+    !c.is_ascii() && get_general_category(c) == GeneralCategory::Format
+}
+
 /// Makes text from the network safe to print and log on one line: control
-/// characters become escapes such as `\u{1b}`.
+/// characters and Unicode format characters (which could hide or reorder
+/// what follows them on a terminal, such as the clock a receipt ends with)
+/// become escapes such as `\u{1b}` or `\u{202e}`.
 pub(crate) fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    if !text.chars().any(is_unprintable) {
+    let unsafe_char = |c: char| is_unprintable(c) || is_format(c);
+    if !text.chars().any(unsafe_char) {
         return text.into();
     }
     let mut clean = String::with_capacity(text.len() + 8);
     for c in text.chars() {
-        if is_unprintable(c) {
+        if unsafe_char(c) {
             clean.extend(c.escape_unicode());
         } else {
             clean.push(c);
@@ -447,6 +459,11 @@ mod tests {
         assert!(parse("2 a\u{1b}[2Jb", 1, 3).unwrap_err().contains("U+001B"));
         assert!(parse("2 a\u{2028}b", 1, 3).unwrap_err().contains("U+2028"));
         assert_eq!(sanitize("plain"), "plain");
+        // Bidirectional controls and other format characters (Cf) too,
+        // so a payload cannot hide the clock its receipt line ends with.
+        assert_eq!(sanitize("a\u{202e}b\u{2066}c"), "a\\u{202e}b\\u{2066}c");
+        assert_eq!(sanitize("x\u{200b}\u{feff}"), "x\\u{200b}\\u{feff}");
+        assert_eq!(sanitize("naïve café 日本"), "naïve café 日本");
         assert_eq!(sanitize("a\u{1b}b\rc"), "a\\u{1b}b\\u{d}c");
     }
 

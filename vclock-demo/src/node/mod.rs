@@ -175,7 +175,11 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen at {}", topology.listen))?;
 
     let mut st = State {
-        node: Node::new(id, n, resumed.clock.clone().unwrap_or_default()),
+        node: match &resumed.clock {
+            // Its log holds its past: no stamp may claim more of it.
+            Some(clock) => Node::new(id, n, clock.clone()).keeps_history(),
+            None => Node::new(id, n, vclock_core::VectorClock::new()),
+        },
         wal,
         out: Output::new(args.sync).with_style(Style::for_stdout()),
         rejections: RateLimited::new(Duration::from_secs(1)),

@@ -12,7 +12,7 @@
 
 use std::fmt::{self, Write as _};
 
-use vclock_core::{Process, Transition, VectorClock};
+use vclock_core::{Process, ReceiveError, ReceivePolicy, Transition, VectorClock};
 use vclock_net::Envelope;
 
 use super::history::History;
@@ -178,6 +178,9 @@ pub(crate) struct Node {
     /// Entry `i` is node `i + 1`; this node's own entry is never read.
     peers: Vec<PeerState>,
     history: History,
+    /// What a stamp may say: no counter above 2^48, and nothing about this
+    /// node's own future once its log holds its past.
+    policy: ReceivePolicy,
 }
 
 impl Node {
@@ -189,7 +192,17 @@ impl Node {
             history: History::new(id, &clock),
             process: Process::with_clock(id, clock),
             peers: vec![PeerState::Unknown; n as usize],
+            policy: ReceivePolicy::default().restarted_without_history(),
         }
+    }
+
+    /// Says this node resumed from a log holding its past: a stamp that
+    /// claims more of its events than it has had is then a lie, refused.
+    /// (Without a log a node cannot tell a restart from a lie, so it takes
+    /// such a stamp with a note.)
+    pub(crate) fn keeps_history(mut self) -> Self {
+        self.policy.allow_own_future = false;
+        self
     }
 
     /// The clocks this node knows: of its recent events and of the send
@@ -300,6 +313,19 @@ impl Node {
                 "rejected a message from node {from}: {problem}; clock unchanged"
             ));
         }
+        let mut next = self.process.clone();
+        let transition = next.receive_checked(&stamp, &self.policy).map_err(|e| {
+            let problem = match e {
+                ReceiveError::AboveCeiling { id, counter, ceiling } => format!(
+                    "its clock has node {id} at {counter}, above the ceiling of {ceiling} (2^48)"
+                ),
+                ReceiveError::OwnFuture { claimed, had, .. } => format!(
+                    "its clock claims {claimed} events of this node, which has had {had} (all in its log)"
+                ),
+                other => other.to_string(),
+            };
+            format!("rejected a message from node {from}: {problem}; clock unchanged")
+        })?;
         let mut notes = Vec::new();
         // A sender that knows of more events of this node than it has had
         // talked to an earlier run of it (restarted without its log). The
@@ -312,10 +338,6 @@ impl Node {
                 "Note: node {from} knows of {claimed} {events} of this node, more than the {had} it has had (was it restarted without its log?)"
             ));
         }
-        let mut next = self.process.clone();
-        let transition = next
-            .receive(&stamp)
-            .map_err(|e| format!("message from node {from} refused: {e}; clock unchanged"))?;
         Ok(Planned {
             next,
             transition,
@@ -469,7 +491,11 @@ mod tests {
             (envelope(2, &[(3, 1)], "x"), "no send event of node 2"),
             (
                 envelope(2, &[(1, u64::MAX), (2, 1)], "x"),
-                "counter is at u64::MAX",
+                "its clock has node 1 at 18446744073709551615, above the ceiling",
+            ),
+            (
+                envelope(2, &[(2, u64::MAX - 1)], "x"),
+                "its clock has node 2 at 18446744073709551614, above the ceiling",
             ),
         ];
         for (message, expected) in cases {
@@ -478,6 +504,22 @@ mod tests {
             assert!(error.ends_with("clock unchanged"), "{error}");
             assert_eq!(node.clock(), &VectorClock::from_iter([(1, 4)]));
         }
+    }
+
+    #[test]
+    fn a_node_that_keeps_its_history_refuses_claims_about_its_future() {
+        let node = Node::new(2, 2, VectorClock::from_iter([(2, 3)])).keeps_history();
+        let error = node
+            .plan_receive(envelope(1, &[(1, 2), (2, 5)], "lie"))
+            .unwrap_err();
+        assert_eq!(
+            error,
+            "rejected a message from node 1: its clock claims 5 events of this node, which has had 3 (all in its log); clock unchanged"
+        );
+        assert!(
+            node.plan_receive(envelope(1, &[(1, 2), (2, 3)], "ok"))
+                .is_ok()
+        );
     }
 
     #[test]

@@ -26,7 +26,7 @@ use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
-use vclock_core::VectorClock;
+use vclock_core::{ReceivePolicy, VectorClock};
 
 use super::state::LOG_TEXT_MAX;
 use crate::govector::{format_event, host_id, host_name, log_path, parse_header};
@@ -244,6 +244,15 @@ fn last_event(
     if clock.get(&id) == 0 {
         bail!("the last event's clock has no entry for {own}");
     }
+    // No message a node accepts carries a counter above the ceiling, so a
+    // log that has one was poisoned (or edited): resuming it would leave
+    // the node's clock near its limit.
+    let ceiling = ReceivePolicy::DEFAULT_CEILING;
+    if let Some((node, counter)) = clock.iter().find(|&(_, c)| c > ceiling) {
+        bail!(
+            "the last event's clock has node{node} at {counter}, above the ceiling of {ceiling} (2^48) that no accepted message exceeds"
+        );
+    }
     Ok((Some(clock), end))
 }
 
@@ -319,6 +328,18 @@ mod tests {
         let (clock, end) = last_event(&tail, false, 1, 2).unwrap();
         assert_eq!(clock, Some(VectorClock::from_iter([(1, 2), (2, 4)])));
         assert_eq!(end, tail.len());
+    }
+
+    #[test]
+    fn a_poisoned_clock_is_not_resumed() {
+        let log = b"node1 {\"node1\":1, \"node2\":18446744073709551614}\nMessage received from node 2 (event 2.18446744073709551614): x\n";
+        let error = resume(log, 1, 2).unwrap_err().to_string();
+        assert!(
+            error.contains("node2 at 18446744073709551614, above the ceiling of 281474976710656"),
+            "{error}"
+        );
+        let fine = b"node1 {\"node1\":1, \"node2\":281474976710656}\nx\n";
+        assert!(resume(fine, 1, 2).is_ok());
     }
 
     #[test]
