@@ -7,119 +7,40 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::tmux::{self, Server};
 use common::{Running, TIMEOUT, bin, port_list, reserve_ports};
 
-/// A private tmux server, killed when the test ends. Its socket lives in
-/// the test's temporary directory (`TMUX_TMPDIR`).
-struct Server {
-    socket: String,
-    tmpdir: PathBuf,
+/// Starts `command` (a shell command line) in a new session's only pane,
+/// 150 columns wide; returns the pane's id.
+fn start(server: &Server, session: &str, command: &str) -> String {
+    let pane = server.stdout(&[
+        "new-session",
+        "-d",
+        "-s",
+        session,
+        "-x",
+        "150",
+        "-y",
+        "50",
+        "-P",
+        "-F",
+        "#{pane_id}",
+        command,
+    ]);
+    pane.trim().to_owned()
 }
 
-impl Server {
-    fn new(dir: &Path, name: &str) -> Self {
-        Self {
-            socket: format!("vclock-console-{}-{name}", std::process::id()),
-            tmpdir: dir.to_owned(),
-        }
-    }
-
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .env_remove("TMUX")
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn stdout(&self, args: &[&str]) -> String {
-        let out = self.tmux(args);
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Starts `command` (a shell command line) in a new session's only
-    /// pane, 150 columns wide; returns the pane's id.
-    fn start(&self, session: &str, command: &str) -> String {
-        let pane = self.stdout(&[
-            "new-session",
-            "-d",
-            "-s",
-            session,
-            "-x",
-            "150",
-            "-y",
-            "50",
-            "-P",
-            "-F",
-            "#{pane_id}",
-            command,
-        ]);
-        pane.trim().to_owned()
-    }
-
-    /// The pane's screen; with `escapes`, with its colours and attributes.
-    fn screen(&self, pane: &str, escapes: bool) -> String {
-        let mut args = vec!["capture-pane", "-p", "-J", "-t", pane];
-        if escapes {
-            args.push("-e");
-        }
-        self.stdout(&args)
-    }
-
-    /// Waits until the pane shows a line for which `pred` holds; returns
-    /// the screen.
-    fn wait_for(&self, pane: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let screen = self.screen(pane, false);
-            if screen.lines().any(&pred) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pane {pane} never showed {what}:\n{screen}"
-            );
-            thread::sleep(Duration::from_millis(25));
-        }
-    }
-
-    fn wait_line(&self, pane: &str, line: &str) -> String {
-        self.wait_for(pane, &format!("{line:?}"), |l| l.trim_end() == line)
-    }
-
-    fn keys(&self, pane: &str, text: &str) {
-        self.stdout(&["send-keys", "-t", pane, "-l", text]);
-    }
-
-    fn key(&self, pane: &str, key: &str) {
-        self.stdout(&["send-keys", "-t", pane, key]);
-    }
+/// Waits until the pane shows a line for which `pred` holds; returns the
+/// screen.
+fn wait_for(server: &Server, pane: &str, what: &str, pred: impl Fn(&str) -> bool) -> String {
+    server.wait_until(pane, what, |screen| screen.lines().any(&pred))
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
-fn tmux_installed() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
+fn wait_line(server: &Server, pane: &str, line: &str) -> String {
+    wait_for(server, pane, &format!("{line:?}"), |l| l.trim_end() == line)
 }
 
 /// The shell command that runs node `id` of a network on `ports`, with
@@ -147,7 +68,7 @@ fn position(screen: &str, line: &str) -> usize {
 
 #[test]
 fn a_message_arriving_mid_line_is_printed_above_it() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         println!("skipped: tmux is not installed");
         return;
     }
@@ -155,18 +76,18 @@ fn a_message_arriving_mid_line_is_printed_above_it() {
     let server = Server::new(dir.path(), "typing");
     let (ports, reserved) = reserve_ports(2);
     drop(reserved);
-    let pane = server.start("typing", &node_command(1, &ports, false));
+    let pane = start(&server, "typing", &node_command(1, &ports, false));
     let mut n2 = Running::node(2, &ports, dir.path(), &["--no-help"]);
     n2.wait_for("Listening at", |l| l.starts_with("Listening at "));
-    server.wait_line(&pane, "node 1>");
+    wait_line(&server, &pane, "node 1>");
 
     // Half a line typed, then a message arrives.
     server.keys(&pane, "2 half typed");
-    server.wait_line(&pane, "node 1> 2 half typed");
+    wait_line(&server, &pane, "node 1> 2 half typed");
     n2.send("1 while you type");
     n2.wait_line("After: [0, 1]");
     let receipt = "[1.1] Message received from node 2 (event 2.1): while you type (clock [0, 1])";
-    let screen = server.wait_line(&pane, receipt);
+    let screen = wait_line(&server, &pane, receipt);
     // The receipt and its clocks come above the prompt, which still holds
     // the typed text, once, as the last line.
     let lines: Vec<&str> = screen.lines().map(str::trim_end).collect();
@@ -192,7 +113,7 @@ fn a_message_arriving_mid_line_is_printed_above_it() {
         "Before: [0, 1]",
         "After: [2, 2]",
     ]);
-    server.wait_line(&pane, "[1.2] Sent to node 2: half typed text");
+    wait_line(&server, &pane, "[1.2] Sent to node 2: half typed text");
 
     // The entries an event changed are in colour: both for the receipt,
     // node 1's only for the send.
@@ -219,9 +140,9 @@ fn a_message_arriving_mid_line_is_printed_above_it() {
     // History: Up brings back the last line.
     server.keys(&pane, "c");
     server.key(&pane, "Enter");
-    server.wait_line(&pane, "Clock: [2, 1]");
+    wait_line(&server, &pane, "Clock: [2, 1]");
     server.key(&pane, "Up");
-    server.wait_line(&pane, "node 1> c");
+    wait_line(&server, &pane, "node 1> c");
     server.key(&pane, "Enter");
     let deadline = Instant::now() + TIMEOUT;
     loop {
@@ -244,13 +165,17 @@ fn a_message_arriving_mid_line_is_printed_above_it() {
     // The new commands on the terminal: names in bold, same words.
     server.keys(&pane, "cmp 2.1 1.2");
     server.key(&pane, "Enter");
-    server.wait_line(&pane, "2.1 happened before 1.2");
-    server.wait_line(&pane, "  Because every entry of 2.1's clock is at most the same entry of 1.2's, and node 1's entry is smaller in 2.1 (0 < 2).");
+    wait_line(&server, &pane, "2.1 happened before 1.2");
+    wait_line(
+        &server,
+        &pane,
+        "  Because every entry of 2.1's clock is at most the same entry of 1.2's, and node 1's entry is smaller in 2.1 (0 < 2).",
+    );
 }
 
 #[test]
 fn no_color_keeps_names_and_drops_colour() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         println!("skipped: tmux is not installed");
         return;
     }
@@ -258,15 +183,15 @@ fn no_color_keeps_names_and_drops_colour() {
     let server = Server::new(dir.path(), "plain");
     let (ports, reserved) = reserve_ports(1);
     drop(reserved);
-    let pane = server.start("plain", &node_command(1, &ports, true));
-    server.wait_line(&pane, "node 1>");
+    let pane = start(&server, "plain", &node_command(1, &ports, true));
+    wait_line(&server, &pane, "node 1>");
     server.keys(&pane, "1 note");
     server.key(&pane, "Enter");
-    server.wait_line(&pane, "[1.1] Internal event: note");
-    server.wait_line(&pane, "After: [1]");
+    wait_line(&server, &pane, "[1.1] Internal event: note");
+    wait_line(&server, &pane, "After: [1]");
     server.keys(&pane, "events");
     server.key(&pane, "Enter");
-    server.wait_line(&pane, "  1.1 [1] Internal event: note");
+    wait_line(&server, &pane, "  1.1 [1] Internal event: note");
     let colored = server.screen(&pane, true);
     assert!(!colored.contains('\u{1b}'), "{colored:?}");
 

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::network;
+use common::{network, signal};
 
 #[test]
 fn end_of_input_waits_for_every_message_to_be_confirmed_or_reported() {
@@ -12,14 +12,7 @@ fn end_of_input_waits_for_every_message_to_be_confirmed_or_reported() {
     let (_ports, mut nodes) = network(3, dir.path(), &[]);
     // Node 3 is gone, and node 2 is stopped: its confirmations come late.
     nodes[2].kill();
-    let signal = |how: &str, pid: u32| {
-        let status = std::process::Command::new("kill")
-            .args([format!("-{how}"), pid.to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
-    };
-    signal("STOP", nodes[1].pid());
+    signal(nodes[1].pid(), "STOP");
     // A burst and the end of input in one go: the node must not exit before
     // its outboxes are done.
     let burst: String = (0..200).map(|i| format!("2 m{i}\n")).collect();
@@ -31,7 +24,7 @@ fn end_of_input_waits_for_every_message_to_be_confirmed_or_reported() {
         !nodes[0].has_exited(),
         "node 1 left with messages unconfirmed"
     );
-    signal("CONT", nodes[1].pid());
+    signal(nodes[1].pid(), "CONT");
     let rest = nodes[0].rest();
     let tail = rest[rest.len().saturating_sub(8)..].join("\n");
     assert!(nodes[0].wait_exit().success());

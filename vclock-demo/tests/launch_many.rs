@@ -5,8 +5,7 @@
 
 mod common;
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 #[test]
@@ -16,21 +15,12 @@ fn a_thousand_nodes_under_a_soft_limit_of_1024_files() {
         "ulimit -Sn 1024 && exec '{}' launch -n 1000 --console inline --ready-timeout-ms 120000",
         common::bin()
     );
-    let mut launcher = Command::new("sh")
-        .args(["-c", &script])
-        .current_dir(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the launcher");
-    launcher
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"1: 1000 hello\n1000: 1 back\n")
-        .unwrap();
-    let output = common::wait_with_timeout(launcher, Duration::from_secs(240));
+    let output = common::run_with_input(
+        Command::new("sh").args(["-c", &script]),
+        dir.path(),
+        b"1: 1000 hello\n1000: 1 back\n",
+        Duration::from_secs(240),
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     // Clocks of a thousand entries: show only the start of each line.

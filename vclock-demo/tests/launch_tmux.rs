@@ -3,82 +3,20 @@
 
 mod common;
 
-use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::tmux::{self, Server};
 use common::{Running, TIMEOUT};
-
-/// A private tmux server, killed when the test ends. Its socket lives in
-/// the test's temporary directory (`TMUX_TMPDIR`), so nothing is left over.
-struct Server {
-    socket: String,
-    tmpdir: std::path::PathBuf,
-}
-
-impl Server {
-    fn tmux(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-L")
-            .arg(&self.socket)
-            .args(args)
-            .env_remove("TMUX")
-            .env("TMUX_TMPDIR", &self.tmpdir)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn stdout(&self, args: &[&str]) -> String {
-        let out = self.tmux(args);
-        assert!(
-            out.status.success(),
-            "tmux {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    /// Waits until the pane shows `text`; returns the screen.
-    fn wait_for(&self, pane: &str, text: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let screen = self.stdout(&["capture-pane", "-p", "-J", "-S", "-100", "-t", pane]);
-            if screen.contains(text) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "pane {pane} never showed {text:?}:\n{screen}"
-            );
-            thread::sleep(Duration::from_millis(25));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.tmux(&["kill-server"]);
-    }
-}
-
-fn tmux_installed() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 #[test]
 fn tmux_session_with_a_pane_per_node() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         println!("skipped: tmux is not installed");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let server = Server {
-        socket: format!("vclock-test-{}", std::process::id()),
-        tmpdir: dir.path().to_owned(),
-    };
+    let server = Server::new(dir.path(), "panes");
     let mut launcher = Running::spawn_with(
         "launcher",
         &[
@@ -175,10 +113,7 @@ fn tmux_session_with_a_pane_per_node() {
 /// A private server whose first pane runs a shell, to run the launcher on a
 /// real terminal.
 fn server_with_shell(dir: &std::path::Path, name: &str) -> (Server, String) {
-    let server = Server {
-        socket: format!("vclock-test-{}-{name}", std::process::id()),
-        tmpdir: dir.to_owned(),
-    };
+    let server = Server::new(dir, name);
     let pane = server.stdout(&[
         "new-session",
         "-d",
@@ -201,7 +136,7 @@ fn type_line(server: &Server, pane: &str, line: &str) {
 
 #[test]
 fn on_a_terminal_the_launcher_asks_for_n_and_ctrl_c_stops_it() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         println!("skipped: tmux is not installed");
         return;
     }
@@ -232,7 +167,7 @@ fn on_a_terminal_the_launcher_asks_for_n_and_ctrl_c_stops_it() {
 
 #[test]
 fn auto_inside_tmux_opens_windows_in_the_current_session() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         println!("skipped: tmux is not installed");
         return;
     }
@@ -258,7 +193,7 @@ fn auto_inside_tmux_opens_windows_in_the_current_session() {
 /// exit 1 with the node's error, and no half-started session left.
 #[test]
 fn a_node_failing_to_start_ends_the_launch_at_once() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         println!("skipped: tmux is not installed");
         return;
     }
@@ -266,10 +201,7 @@ fn a_node_failing_to_start_ends_the_launch_at_once() {
     let logs = dir.path().join("logs");
     std::fs::create_dir(&logs).unwrap();
     std::fs::write(logs.join("node2.log"), "this is not a log\n").unwrap();
-    let server = Server {
-        socket: format!("vclock-test-{}-fail", std::process::id()),
-        tmpdir: dir.path().to_owned(),
-    };
+    let server = Server::new(dir.path(), "fail");
     let started = Instant::now();
     let mut launcher = Running::spawn_with(
         "launcher",
@@ -314,7 +246,7 @@ fn a_node_failing_to_start_ends_the_launch_at_once() {
 /// `auto` on a terminal without tmux runs the nodes inline and says why.
 #[test]
 fn auto_without_tmux_says_the_nodes_run_inline() {
-    if !tmux_installed() {
+    if !tmux::installed() {
         println!("skipped: tmux is not installed");
         return;
     }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::network;
+use common::{network, signal};
 
 #[test]
 fn killed_node_is_reported_and_the_rest_carry_on() {
@@ -71,14 +71,6 @@ fn killed_node_is_reported_and_the_rest_carry_on() {
         "Before: [2, 0, 0]",
         "After: [3, 2, 0]",
     ]);
-}
-
-fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{name}"), pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{name} {pid}");
 }
 
 /// A send to a node that is stopped (its kernel takes the bytes, nothing

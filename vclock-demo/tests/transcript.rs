@@ -2,8 +2,7 @@
 //! inline launcher prints, exactly (ports and the start-up time aside), on
 //! every run.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 mod common;
 
@@ -45,21 +44,12 @@ fn piping_the_readme_lines_prints_the_readme_transcript() {
     let expected = normalized(&readme_block("<!-- transcript-output -->"));
     for run in 0..3 {
         let dir = tempfile::tempdir().unwrap();
-        let mut launcher = Command::new(common::bin())
-            .args(["launch", "-n", "3", "--console", "inline"])
-            .current_dir(dir.path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start the launcher");
-        launcher
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.as_bytes())
-            .unwrap();
-        let output = common::wait_with_timeout(launcher, common::TIMEOUT * 2);
+        let output = common::run_with_input(
+            Command::new(common::bin()).args(["launch", "-n", "3", "--console", "inline"]),
+            dir.path(),
+            input.as_bytes(),
+            common::TIMEOUT * 2,
+        );
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "run {run}: {stderr}");
         let printed = normalized(&String::from_utf8_lossy(&output.stdout));

@@ -7,18 +7,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::netns::{self, Namespace};
+use common::netns::{self, in_namespace};
 use common::{envelope, listener, watchdog};
 use vclock_net::{Config, Error, Sender};
-
-/// Runs `inner` in a fresh namespace, or says why it cannot.
-fn in_namespace(inner: &str) {
-    if let Some(why) = netns::unavailable() {
-        eprintln!("skipped: {why}");
-        return;
-    }
-    Namespace::create().expect("namespace").run_test(inner);
-}
 
 #[test]
 fn a_lost_syn_is_not_a_dead_peer() {

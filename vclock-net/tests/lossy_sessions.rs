@@ -8,17 +8,9 @@ mod common;
 use std::thread;
 use std::time::Duration;
 
-use common::netns::{self, Namespace};
+use common::netns::{self, in_namespace};
 use common::{envelope, listener, watchdog};
 use vclock_net::{Config, Incoming, Sender};
-
-fn in_namespace(inner: &str) {
-    if let Some(why) = netns::unavailable() {
-        eprintln!("skipped: {why}");
-        return;
-    }
-    Namespace::create().expect("namespace").run_test(inner);
-}
 
 #[test]
 fn a_lossy_link_delivers_exactly_once_in_order() {

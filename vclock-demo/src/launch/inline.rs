@@ -16,7 +16,7 @@
 //! When the launcher's input is not a terminal (a script), the nodes run
 //! with `--sync`: the launcher hands out one line at a time and waits until
 //! its events (its sends and their receipts) are printed, and prints every
-//! node's lines in the order their events happened ([`Order`]), so piping
+//! node's lines in the order their events happened ([`Order`](super::order::Order)), so piping
 //! the same lines prints the same transcript every time.
 
 use std::io::{self, BufRead as _, BufReader, IsTerminal as _, Read, Write as _};

@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+pub mod tmux;
+
 /// How long any single expected line may take to appear.
 pub const TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -413,6 +415,30 @@ pub fn fake_terminal_emulator(
     (fake, path)
 }
 
+/// Runs `command` in `dir` with `input` as its whole stdin and collects its
+/// output, killing it (and failing the test) after `timeout`.
+pub fn run_with_input(
+    command: &mut Command,
+    dir: &Path,
+    input: &[u8],
+    timeout: Duration,
+) -> std::process::Output {
+    let mut child = command
+        .current_dir(dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the command");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input)
+        .expect("write its input");
+    wait_with_timeout(child, timeout)
+}
+
 /// Waits for `child` to end and collects its output; kills it (failing the
 /// test) if it takes longer than `timeout`.
 pub fn wait_with_timeout(child: Child, timeout: Duration) -> std::process::Output {
@@ -458,4 +484,13 @@ impl Running {
             thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Sends signal `name` (`STOP`, `CONT`, `KILL`...) to process `pid`.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
 }

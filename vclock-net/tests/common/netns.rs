@@ -11,6 +11,16 @@
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
+/// Runs the ignored test `inner` of this test binary in a fresh
+/// namespace, or says why it cannot and skips.
+pub(crate) fn in_namespace(inner: &str) {
+    if let Some(why) = unavailable() {
+        eprintln!("skipped: {why}");
+        return;
+    }
+    Namespace::create().expect("namespace").run_test(inner);
+}
+
 /// Why namespaces cannot be used here, if they cannot.
 pub(crate) fn unavailable() -> Option<String> {
     let runs = |program: &str, args: &[&str]| {
