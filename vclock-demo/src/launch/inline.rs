@@ -34,8 +34,10 @@ use super::proc::{describe, signal_exit};
 use crate::console::{self, Line};
 use crate::network::max_text_len;
 
-/// How long nodes get to exit after their stdin closed before being killed.
-const GRACE: Duration = Duration::from_secs(5);
+/// How long nodes get to exit after their stdin closed before being killed:
+/// a node first waits up to its ack timeout (5 s) for its messages to be
+/// confirmed, then up to 3 s for what still arrives.
+const GRACE: Duration = Duration::from_secs(12);
 
 /// What the launcher's main loop reacts to.
 #[derive(Debug)]
@@ -388,7 +390,7 @@ fn route_input(n: u32, stdins: &Stdins, pace: Option<&Printer>, tx: &mpsc::Sende
                     // Paced, a line for several nodes goes to one node at a
                     // time, so their lines print in node order.
                     for id in targets {
-                        let before = pace.map(Printer::done_counts);
+                        let handed = pace.map(|printer| printer.hand(id));
                         let given = {
                             let mut stdins = stdins.lock().unwrap_or_else(PoisonError::into_inner);
                             stdins[id as usize - 1].as_mut().is_some_and(|stdin| {
@@ -401,8 +403,8 @@ fn route_input(n: u32, stdins: &Stdins, pace: Option<&Printer>, tx: &mpsc::Sende
                             warn(format_args!("node {id} is not running"));
                             continue;
                         }
-                        if let (Some(printer), Some(before)) = (pace, before) {
-                            if !printer.wait_line(&[id], &before) {
+                        if let (Some(printer), Some(handed)) = (pace, handed) {
+                            if !printer.wait_line(id, handed) {
                                 warn(format_args!(
                                     "line {line_number}: its events were not all printed within {} s; going on",
                                     LINE_WAIT.as_secs()

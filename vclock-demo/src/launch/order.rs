@@ -91,13 +91,31 @@ impl Order {
         let mut out = Vec::new();
         self.waits_for.iter_mut().for_each(|w| *w = None);
         self.listening.iter_mut().for_each(|l| *l = true);
-        for (i, queue) in self.queues.iter_mut().enumerate() {
-            let id = i as u32 + 1;
-            for line in queue.drain(..) {
-                match line.strip_prefix(CONTROL) {
-                    Some("done") => self.done[i] += 1,
-                    Some(_) => {}
-                    None => out.push((id, line)),
+        let n = self.queues.len();
+        for i in 0..n {
+            let me = i as u32 + 1;
+            let lines: Vec<String> = self.queues[i].drain(..).collect();
+            for line in lines {
+                let Some(control) = line.strip_prefix(CONTROL) else {
+                    out.push((me, line));
+                    continue;
+                };
+                // Counted as `step` counts them, so that what comes later
+                // is matched right; only nothing is held.
+                let (word, other) = match control.split_once(' ') {
+                    Some((word, other)) => (word, other.parse::<u32>().ok()),
+                    None => (control, None),
+                };
+                match (word, other.filter(|&o| o >= 1 && o as usize <= n)) {
+                    ("to", Some(k)) => {
+                        *self.confirmed.entry((me, k)).or_default() += 1;
+                        *self.allowed.entry((me, k)).or_default() += 1;
+                    }
+                    ("failed", Some(k)) => *self.allowed.entry((me, k)).or_default() += 1,
+                    ("from", Some(j)) => *self.started.entry((me, j)).or_default() += 1,
+                    ("recvd", Some(j)) => *self.received.entry((me, j)).or_default() += 1,
+                    ("done", None) => self.done[i] += 1,
+                    _ => {}
                 }
             }
         }
@@ -287,6 +305,26 @@ mod tests {
                 "3: Listening at c"
             ]
         );
+    }
+
+    #[test]
+    fn after_a_release_later_lines_are_matched_right() {
+        let mut order = started(2);
+        // Node 1 sent two messages to node 2; the second's lines wait for
+        // the first's receipt when the launcher gives up waiting.
+        let out = order.push(1, lines(&["sent a", "#to 2", "sent b", "#to 2", "#done"]));
+        assert_eq!(printed(out), ["1: sent a"]);
+        assert_eq!(printed(order.release_all()), ["1: sent b"]);
+        // Both receipts arrive late: both are printed at once, none held
+        // for a `to` line the release took.
+        let out = order.push(
+            2,
+            lines(&[
+                "#from 1", "recv a", "#recvd 1", "#from 1", "recv b", "#recvd 1",
+            ]),
+        );
+        assert_eq!(printed(out), ["2: recv a", "2: recv b"]);
+        assert!(order.is_idle());
     }
 
     #[test]

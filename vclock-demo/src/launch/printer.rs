@@ -23,6 +23,8 @@ struct Printing {
     order: Order,
     /// Node `i + 1` has closed its output.
     closed: Vec<bool>,
+    /// Lines handed to node `i + 1` so far (paced input).
+    handed: Vec<u64>,
 }
 
 impl Printer {
@@ -31,6 +33,7 @@ impl Printer {
             state: Mutex::new(Printing {
                 order: Order::new(n),
                 closed: vec![false; n as usize],
+                handed: vec![0; n as usize],
             }),
             changed: Condvar::new(),
         }
@@ -62,25 +65,25 @@ impl Printer {
         self.changed.notify_all();
     }
 
-    /// How many lines each node has handled so far.
-    pub(super) fn done_counts(&self) -> Vec<u64> {
-        let state = self.lock();
-        (1..=state.closed.len() as u32)
-            .map(|id| state.order.done(id))
-            .collect()
+    /// Notes that one more line is handed to node `id`; returns how many
+    /// it has been handed in all.
+    pub(super) fn hand(&self, id: u32) -> u64 {
+        let mut state = self.lock();
+        let handed = &mut state.handed[id as usize - 1];
+        *handed += 1;
+        *handed
     }
 
-    /// Waits until each of `targets` has handled one more line than
-    /// `before` says (or ended) and nothing is held back. After
-    /// [`LINE_WAIT`], prints what is held and returns false.
-    pub(super) fn wait_line(&self, targets: &[u32], before: &[u64]) -> bool {
+    /// Waits until node `id` has handled its `handed`-th line (or ended)
+    /// and nothing is held back. After [`LINE_WAIT`], prints what is held
+    /// and returns false. Counting lines handed, not lines handled since
+    /// the call, keeps a late `done` of an earlier line from releasing this
+    /// one early.
+    pub(super) fn wait_line(&self, id: u32, handed: u64) -> bool {
         let deadline = Instant::now() + LINE_WAIT;
         let mut state = self.lock();
         loop {
-            let handled = targets.iter().all(|&t| {
-                let i = t as usize - 1;
-                state.closed[i] || state.order.done(t) > before[i]
-            });
+            let handled = state.closed[id as usize - 1] || state.order.done(id) >= handed;
             if handled && state.order.is_idle() {
                 return true;
             }

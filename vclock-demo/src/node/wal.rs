@@ -87,6 +87,9 @@ pub(crate) struct Wal {
     len: u64,
     options: WalOptions,
     record: String,
+    /// Set when a failed append could not be taken back: the file's end is
+    /// unknown, so no further event may be logged (nor happen).
+    broken: Option<String>,
 }
 
 impl Wal {
@@ -139,6 +142,7 @@ impl Wal {
                 len,
                 options,
                 record: String::new(),
+                broken: None,
             },
             resumed,
         ))
@@ -164,16 +168,37 @@ impl Wal {
                 return Err(AppendError::Full { max });
             }
         }
+        if let Some(why) = &self.broken {
+            return Err(AppendError::Io(io::Error::other(why.clone())));
+        }
         self.record.clear();
         format_event(&mut self.record, id, clock, text);
-        self.file
-            .write_all(self.record.as_bytes())
-            .map_err(AppendError::Io)?;
-        self.len += self.record.len() as u64;
-        if self.options.fsync {
-            self.file.sync_data().map_err(AppendError::Io)?;
+        let written = self.file.write_all(self.record.as_bytes()).and_then(|()| {
+            if self.options.fsync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        match written {
+            Ok(()) => {
+                self.len += self.record.len() as u64;
+                Ok(())
+            }
+            Err(e) => {
+                // The event does not happen, so no part of its record may
+                // stay: a later record after a fragment would make the log
+                // unreadable, and a whole record left behind would name an
+                // event the clock never had (its counter would be used
+                // again).
+                if let Err(undo) = self.file.set_len(self.len) {
+                    self.broken = Some(format!(
+                        "an earlier write failed ({e}) and could not be taken back ({undo}); the log is closed"
+                    ));
+                }
+                Err(AppendError::Io(e))
+            }
         }
-        Ok(())
     }
 }
 
@@ -406,6 +431,27 @@ mod tests {
         drop(wal);
         let (mut wal, _) = open(dir.path(), options);
         assert!(wal.append(1, &clock, "Internal event: x", false).is_err());
+    }
+
+    /// An append that fails and cannot be taken back (here: the handle is
+    /// read-only, so both the write and the truncation fail) closes the
+    /// log: no later event may be logged after an unknown end.
+    #[test]
+    fn a_failed_append_that_cannot_be_undone_closes_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut wal, _) = open(dir.path(), WalOptions::default());
+        let one = VectorClock::from_iter([(1, 1)]);
+        wal.append(1, &one, "Internal event: a", false).unwrap();
+        let path = log_path(dir.path(), 1);
+        wal.file = File::open(&path).unwrap(); // read-only: the next write fails
+        let two = VectorClock::from_iter([(1, 2)]);
+        assert!(matches!(
+            wal.append(1, &two, "Internal event: b", false),
+            Err(AppendError::Io(_))
+        ));
+        // Truncating a read-only handle fails too: the log is closed.
+        assert!(wal.broken.is_some());
+        assert!(wal.append(1, &two, "Internal event: b", false).is_err());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use vclock_net::{Config, Sender};
 
 use super::Shared;
 pub(crate) use worker::{Fate, Queued};
-use worker::{Outcome, Unconfirmed, Worker, lock, report_lines, span};
+use worker::{Outcome, Unconfirmed, Worker, lock, names, report_lines};
 
 /// How long a message may wait for its confirmation before the console
 /// says so.
@@ -155,11 +155,17 @@ impl Outboxes {
             }
             // The newest is unnoticed too, since an older one is.
             let last = unconfirmed.sent.back().map_or(first, |&(name, _)| name);
+            let waiting = names(
+                unconfirmed
+                    .sent
+                    .iter()
+                    .map(|&(name, _)| name)
+                    .filter(|name| name.counter >= first.counter),
+            );
             unconfirmed.noticed_through = Some(last);
             lines.push(format!(
-                "Waiting for node {} to confirm {} ...",
-                i + 1,
-                span(first, last)
+                "Waiting for node {} to confirm {waiting} ...",
+                i + 1
             ));
         }
         if !lines.is_empty() {

@@ -45,6 +45,9 @@ pub(super) struct Worker {
     /// after that.
     down: Option<(Instant, Duration)>,
     last_poll: Instant,
+    /// The node is ending: no more reconnecting, since a reconnect (the
+    /// retry budget, then a hello) could outlast the time the node has.
+    closing: bool,
 }
 
 impl Worker {
@@ -66,6 +69,7 @@ impl Worker {
             pending: VecDeque::new(),
             down: None,
             last_poll: Instant::now(),
+            closing: false,
         }
     }
 
@@ -86,6 +90,7 @@ impl Worker {
                         // The node is ending: what is unconfirmed gets the
                         // ack timeout to be confirmed.
                         closing = Some(Instant::now() + self.ack_timeout);
+                        self.closing = true;
                     }
                 }
                 while !batch.is_empty() && batch.len() < BATCH {
@@ -201,17 +206,11 @@ impl Worker {
             if let Some(through) = noticed {
                 // Some of these were named in a "Waiting" line: say how it
                 // ended for them.
-                let last = done
+                let noticed = done
                     .iter()
                     .map(|q| q.outgoing.name)
-                    .take_while(|n| n.counter <= through.counter)
-                    .last()
-                    .unwrap_or(through);
-                let line = format!(
-                    "Node {} confirmed {}.",
-                    self.to,
-                    span(done[0].outgoing.name, last)
-                );
+                    .take_while(|n| n.counter <= through.counter);
+                let line = format!("Node {} confirmed {}.", self.to, names(noticed));
                 self.shared.lock().out.line(format_args!("{line}"));
             }
             self.report(&done, &Outcome::Confirmed);
@@ -253,6 +252,9 @@ impl Worker {
     /// Reconnects (re-sending what is unconfirmed); marks the peer up or
     /// down by the result.
     fn revive(&mut self) {
+        if self.closing {
+            return;
+        }
         match self.sender.reconnect(self.addr) {
             Ok(()) => {
                 if self.down.is_some() {
@@ -378,13 +380,37 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// `1.5` or `1.5 to 1.9`.
-pub(super) fn span(first: EventName, last: EventName) -> String {
-    if first == last {
-        first.to_string()
-    } else {
-        format!("{first} to {last}")
+/// The events `names` (of one node, in order) in words: runs of
+/// consecutive counters as `1.5 to 1.9`, others listed (`1.1, 1.3`), at
+/// most four parts and then how many more.
+pub(super) fn names(names: impl IntoIterator<Item = EventName>) -> String {
+    let mut runs: Vec<(EventName, EventName)> = Vec::new();
+    for name in names {
+        match runs.last_mut() {
+            Some((_, last)) if name.counter == last.counter + 1 => *last = name,
+            _ => runs.push((name, name)),
+        }
     }
+    let shown: Vec<String> = runs
+        .iter()
+        .take(4)
+        .map(|&(first, last)| {
+            if first == last {
+                first.to_string()
+            } else {
+                format!("{first} to {last}")
+            }
+        })
+        .collect();
+    let mut text = shown.join(", ");
+    if runs.len() > 4 {
+        let more: u64 = runs[4..]
+            .iter()
+            .map(|(first, last)| last.counter - first.counter + 1)
+            .sum();
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// Prints what became of `batch` (sent to node `to`): nothing for a
@@ -395,7 +421,7 @@ pub(super) fn report_lines(st: &mut State, to: u32, batch: &[Queued], outcome: &
         1 => format!("message {}", batch[0].outgoing.name),
         n => format!(
             "{n} messages ({})",
-            span(batch[0].outgoing.name, batch[n - 1].outgoing.name)
+            names(batch.iter().map(|q| q.outgoing.name))
         ),
     };
     let (were, was) = if count == 1 {
@@ -419,9 +445,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spans_name_one_or_a_range() {
+    fn names_compress_consecutive_runs_only() {
         let name = |counter| EventName { node: 1, counter };
-        assert_eq!(span(name(5), name(5)), "1.5");
-        assert_eq!(span(name(5), name(9)), "1.5 to 1.9");
+        assert_eq!(names([name(5)]), "1.5");
+        assert_eq!(names((5..=9).map(name)), "1.5 to 1.9");
+        // Events sent to other peers in between are not named.
+        assert_eq!(names([1, 3, 4, 7].map(name)), "1.1, 1.3 to 1.4, 1.7");
+        assert_eq!(
+            names([1, 3, 5, 7, 9, 10, 11].map(name)),
+            "1.1, 1.3, 1.5, 1.7 and 3 more"
+        );
     }
 }
