@@ -268,3 +268,32 @@ fn the_order_check_sees_what_it_must() {
         [("r1: with colon".to_owned(), "m1".to_owned())]
     );
 }
+
+#[test]
+fn launch_passes_causal_and_delay_to_its_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "launch",
+        "-n",
+        "2",
+        "--console",
+        "inline",
+        "--causal",
+        "--delay",
+        "0..20",
+    ];
+    let mut launch = Running::spawn("launch", &args, dir.path());
+    launch.send("1: all hi");
+    launch.close_stdin();
+    let lines = launch.rest();
+    let has = |line: &str| lines.iter().any(|l| l == line);
+    assert!(
+        has("This node delivers causally (--causal): all <text> is ONE broadcast send"),
+        "{lines:?}"
+    );
+    assert!(has("[node 1] Sent to all: hi"), "{lines:?}");
+    assert!(
+        has("[node 2] Message received from node 1: hi (clock [1, 0])"),
+        "{lines:?}"
+    );
+}
