@@ -1,8 +1,11 @@
 //! The command line: clap derive types for `launch`, `node`, `shiviz`,
 //! `check` and `diagram`.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -73,6 +76,19 @@ pub(crate) struct LaunchArgs {
         help = "Each node appends its events to DIR/node<I>.log (GoVector format, for `vclock-demo shiviz`)"
     )]
     pub(crate) log_dir: Option<PathBuf>,
+
+    /// Deliver messages causally (every node gets --causal): a message is
+    /// held back until every message that causally precedes it has been
+    /// delivered, and `all TEXT` is one broadcast send event instead of one
+    /// send per node.
+    #[arg(long)]
+    pub(crate) causal: bool,
+
+    /// Hold each outgoing message a random time between MIN and MAX
+    /// milliseconds before it goes to the network (every node gets
+    /// --delay), so messages arrive out of causal order on one machine.
+    #[arg(long, value_name = "MIN..MAX")]
+    pub(crate) delay: Option<DelayRange>,
 
     /// With tmux: start the session but do not attach to it.
     #[arg(long)]
@@ -152,6 +168,22 @@ pub(crate) struct NodeArgs {
     /// logged, since their senders were told they arrived.
     #[arg(long, value_name = "BYTES", requires = "log_dir")]
     pub(crate) log_max_bytes: Option<u64>,
+
+    /// Deliver messages causally: a message that arrives before one that
+    /// causally precedes it is held back (with a line saying what it waits
+    /// for) until that one has been delivered, and `all TEXT` is one
+    /// broadcast send event, the same message to every other node, instead
+    /// of one send per node. Every node of the network must use it.
+    #[arg(long)]
+    pub(crate) causal: bool,
+
+    /// Hold each outgoing message a random time between MIN and MAX
+    /// milliseconds (e.g. 0..500) before it goes to the network, so that
+    /// messages arrive out of causal order on one machine. A message never
+    /// overtakes an earlier one to the same node; the console and the other
+    /// peers never wait for it.
+    #[arg(long, value_name = "MIN..MAX")]
+    pub(crate) delay: Option<DelayRange>,
 
     /// Stall before listening (never listen); for tests of launchers.
     #[arg(long, hide = true)]
@@ -237,6 +269,51 @@ pub(crate) struct DiagramArgs {
     pub(crate) execution: u32,
 }
 
+/// A range of delays, `MIN..MAX` in milliseconds (`--delay`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DelayRange {
+    /// The shortest delay.
+    pub(crate) min: Duration,
+    /// The longest delay (at least `min`).
+    pub(crate) max: Duration,
+}
+
+/// The longest `--delay`: one minute, far beyond what a demo needs, and
+/// short enough that a node's end of input never waits for long.
+const DELAY_MAX_MS: u64 = 60_000;
+
+impl FromStr for DelayRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (min, max) = s
+            .split_once("..")
+            .ok_or_else(|| format!("\"{s}\" is not a range MIN..MAX of milliseconds"))?;
+        let parse = |part: &str, what: &str| {
+            part.trim()
+                .parse::<u64>()
+                .map_err(|_| format!("the {what} of \"{s}\" is not a number of milliseconds"))
+        };
+        let (min, max) = (parse(min, "start")?, parse(max, "end")?);
+        if min > max {
+            return Err(format!("\"{s}\": the start is larger than the end"));
+        }
+        if max > DELAY_MAX_MS {
+            return Err(format!("\"{s}\": at most {DELAY_MAX_MS} milliseconds"));
+        }
+        Ok(Self {
+            min: Duration::from_millis(min),
+            max: Duration::from_millis(max),
+        })
+    }
+}
+
+impl fmt::Display for DelayRange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}..{}", self.min.as_millis(), self.max.as_millis())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,6 +346,44 @@ mod tests {
             panic!("not a node command")
         };
         assert_eq!(node.ports, [5001, 5002]);
+    }
+
+    #[test]
+    fn delay_ranges() {
+        let range: DelayRange = "10..250".parse().unwrap();
+        assert_eq!(
+            (range.min, range.max),
+            (Duration::from_millis(10), Duration::from_millis(250))
+        );
+        assert_eq!(range.to_string(), "10..250");
+        assert_eq!("7..7".parse::<DelayRange>().unwrap().to_string(), "7..7");
+        for (bad, says) in [
+            ("100", "not a range"),
+            ("a..5", "start of"),
+            ("5..", "end of"),
+            ("9..3", "larger than the end"),
+            ("0..60001", "at most 60000"),
+        ] {
+            let error = bad.parse::<DelayRange>().unwrap_err();
+            assert!(error.contains(says), "{bad}: {error}");
+        }
+        let cli = Cli::try_parse_from([
+            "vclock-demo",
+            "node",
+            "--id",
+            "1",
+            "--ports",
+            "1,2",
+            "--causal",
+            "--delay",
+            "0..40",
+        ])
+        .unwrap();
+        let Command::Node(node) = cli.command else {
+            panic!("not a node command")
+        };
+        assert!(node.causal);
+        assert_eq!(node.delay.map(|d| d.to_string()), Some("0..40".to_owned()));
     }
 
     #[test]

@@ -25,6 +25,14 @@ Commands:
   e, exit, quit     leave (end of input does the same)
 ";
 
+/// Added to [`HELP`] on a node started with `--causal`.
+pub(crate) const CAUSAL_HELP: &str = "\
+This node delivers causally (--causal): all <text> is ONE broadcast send
+event, the same message to every other node; 2,3 <text> is still one send
+per node. A message that arrives before one that causally precedes it is
+held back (a line says what it waits for) and delivered after it.
+";
+
 /// One parsed console line.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Input<'a> {
@@ -34,6 +42,8 @@ pub(crate) enum Input<'a> {
     Send {
         /// Node ids, each in 1..=N, no repeats.
         targets: Vec<u32>,
+        /// Whether the targets were given as `all` (every other node).
+        all: bool,
         /// The message, trimmed, never empty.
         text: &'a str,
     },
@@ -167,6 +177,7 @@ pub(crate) fn parse(line: &str, own: u32, n: u32) -> Result<Input<'_>, String> {
     check_text(rest)?;
     Ok(Input::Send {
         targets,
+        all: word == "all",
         text: rest,
     })
 }
@@ -320,6 +331,7 @@ mod tests {
     fn send(targets: &[u32], text: &str) -> Input<'static> {
         Input::Send {
             targets: targets.to_vec(),
+            all: false,
             text: Box::leak(text.to_owned().into_boxed_str()),
         }
     }
@@ -417,7 +429,16 @@ mod tests {
         );
         assert_eq!(parse("2,3 hi", 1, 3), Ok(send(&[2, 3], "hi")));
         assert_eq!(parse("3,1 hi", 1, 3), Ok(send(&[3, 1], "hi")));
-        assert_eq!(parse("all hi", 2, 3), Ok(send(&[1, 3], "hi")));
+        assert_eq!(
+            parse("all hi", 2, 3),
+            Ok(Input::Send {
+                targets: vec![1, 3],
+                all: true,
+                text: "hi"
+            })
+        );
+        // Listing every other node is not `all`.
+        assert_eq!(parse("1,3 hi", 2, 3), Ok(send(&[1, 3], "hi")));
         assert_eq!(parse("1 note", 1, 3), Ok(send(&[1], "note")));
         assert_eq!(parse("2\thi\tthere", 1, 3), Ok(send(&[2], "hi\tthere")));
     }

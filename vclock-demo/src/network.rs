@@ -22,6 +22,31 @@ pub(crate) fn max_text_len(n: u32) -> usize {
     (MAX_FRAME as usize).saturating_sub(overhead)
 }
 
+/// The most nodes a `--causal` network may have. A causal stamp carries up
+/// to `n + n (n - 1)` counters (see [`max_causal_text_len`]): at 100 nodes
+/// at most about 150 KB of a frame, leaving most of it for the text.
+pub(crate) const MAX_CAUSAL_NODES: u32 = 100;
+
+/// The longest message text with `--causal`: [`max_text_len`] less a
+/// generous bound on the causal stamp (the sender and destination, `n`
+/// broadcast counters, and up to `n` columns of `n` direct-message
+/// counters, each id a varint of at most 5 bytes, each counter or length
+/// of at most 10), and the byte that says a stamp is there.
+pub(crate) fn max_causal_text_len(n: u32) -> usize {
+    let nodes = n as usize;
+    let stamp = 1 + 5 + 6 + (10 + nodes * 15) + 10 + nodes * (5 + 10 + nodes * 15);
+    max_text_len(n).saturating_sub(stamp)
+}
+
+/// The longest message text a node sends, with or without `--causal`.
+pub(crate) fn text_limit(n: u32, causal: bool) -> usize {
+    if causal {
+        max_causal_text_len(n)
+    } else {
+        max_text_len(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -31,5 +56,9 @@ mod tests {
         assert!(max_text_len(3) < MAX_FRAME as usize);
         assert!(max_text_len(3) > MAX_FRAME as usize - 1024);
         assert!(max_text_len(MAX_NODES) < max_text_len(3));
+        assert!(max_causal_text_len(3) < max_text_len(3));
+        assert!(max_causal_text_len(MAX_CAUSAL_NODES) > MAX_FRAME as usize * 3 / 4);
+        assert_eq!(text_limit(3, false), max_text_len(3));
+        assert_eq!(text_limit(3, true), max_causal_text_len(3));
     }
 }

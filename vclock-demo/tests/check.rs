@@ -161,6 +161,32 @@ fn a_send_is_received_at_most_once() {
     );
 }
 
+/// Node 1 broadcasts 1.1 (`--causal`).
+const BROADCAST: &str = "node1 {\"node1\":1}\nSent to all: a\n";
+
+#[test]
+fn a_broadcast_is_received_once_by_each_other_node() {
+    let node2 = "node2 {\"node1\":1, \"node2\":1}\nMessage received from node 1 (event 1.1): a\n";
+    let node3 = "node3 {\"node1\":1, \"node3\":1}\nMessage received from node 1 (event 1.1): a\n";
+    let (code, stdout, stderr) = check_files(
+        &[
+            ("node1.log", BROADCAST),
+            ("node2.log", node2),
+            ("node3.log", node3),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(stdout, "consistent: 3 events of 3 hosts, 2 messages");
+
+    let twice = "node2 {\"node1\":1, \"node2\":1}\nMessage received from node 1 (event 1.1): a\n\
+                 node2 {\"node1\":1, \"node2\":2}\nMessage received from node 1 (event 1.1): a\n";
+    assert_one_problem(
+        &[("node1.log", BROADCAST), ("node2.log", twice)],
+        "logs/node2.log:3: event 2.2 (host node2, counter 2): received twice: 1.1 was already received by 2.1 (",
+    );
+}
+
 #[test]
 fn named_receipts_are_checked_against_their_send() {
     let good = "node2 {\"node1\":1, \"node2\":1}\nMessage received from node 1 (event 1.1): a\n";

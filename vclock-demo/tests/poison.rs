@@ -10,17 +10,28 @@ mod common;
 use std::net::SocketAddr;
 
 use common::{Running, network};
-use vclock_core::VectorClock;
+use serde::Serialize;
+use vclock_core::{CausalStamp, VectorClock};
 use vclock_net::{Config, Envelope, Sender};
 
+/// What a node's messages carry besides the id and the clock, as it goes on
+/// the wire (the node's own type is private to the binary).
+#[derive(Serialize)]
+struct Payload {
+    text: String,
+    stamp: Option<CausalStamp<u32>>,
+}
+
+/// Sends one message as node 2 would, speaking the protocol correctly,
+/// with whatever clock the caller makes up.
 fn lie(to: u16, clock: &[(u32, u64)], text: &str) {
     let addr: SocketAddr = format!("127.0.0.1:{to}").parse().unwrap();
-    let mut liar: Sender<u32, String> = Sender::new(2, Config::default());
-    let envelope = Envelope::new(
-        2,
-        VectorClock::from_iter(clock.iter().copied()),
-        text.to_owned(),
-    );
+    let mut liar: Sender<u32, Payload> = Sender::new(2, Config::default());
+    let payload = Payload {
+        text: text.to_owned(),
+        stamp: None,
+    };
+    let envelope = Envelope::new(2, VectorClock::from_iter(clock.iter().copied()), payload);
     liar.send_acked(addr, &envelope)
         .expect("the node takes the frame");
 }

@@ -232,12 +232,18 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
                     ready_deadline = None;
                     // Printed before any input is let through, so no node's
                     // answer can come before it.
+                    let causal = plan.node_options.iter().any(|o| o == "--causal");
+                    let help = if causal {
+                        format!("{}{}", console::HELP, console::CAUSAL_HELP)
+                    } else {
+                        console::HELP.to_owned()
+                    };
                     say(format_args!(
                         "{}\n\
                          Type \"I: <command>\" to give node I a command, e.g. \"1: 2 hello\" \
                          (\"all: <command>\" gives it to every node).\n{}",
                         plan.all_listening(),
-                        console::HELP.trim_end()
+                        help.trim_end()
                     ));
                     if let Some(all_ready) = all_ready.take() {
                         let _ = all_ready.send(());

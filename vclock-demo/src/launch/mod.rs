@@ -60,12 +60,20 @@ pub(crate) fn run(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     };
     let exe = std::env::current_exe().context("cannot find this program's path")?;
     let (ports, reserved) = find_ports(n, args.base_port)?;
+    let mut node_options: Vec<std::ffi::OsString> = Vec::new();
+    if args.causal {
+        node_options.push("--causal".into());
+    }
+    if let Some(delay) = args.delay {
+        node_options.push("--delay".into());
+        node_options.push(delay.to_string().into());
+    }
     let plan = Plan {
         n,
         exe,
         ports,
         log_dir,
-        node_options: Vec::new(),
+        node_options,
         started,
         ready_timeout: args
             .ready_timeout_ms

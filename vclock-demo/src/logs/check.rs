@@ -19,6 +19,7 @@
 //! - a named send event exists, is a send from the named node to this one,
 //!   and is received at most once.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use super::read::{Input, read};
@@ -159,7 +160,7 @@ pub(crate) fn describe(execution: &Execution, problem: &Problem) -> String {
 /// Checks every rule and derives the messages.
 pub(crate) fn analyse(execution: &Execution) -> Analysis {
     let mut analysis = Analysis::default();
-    let mut received_by: Vec<Option<usize>> = vec![None; execution.events.len()];
+    let mut received_by = HashMap::new();
     let empty = Clock::new();
     for (h, host) in execution.hosts.iter().enumerate() {
         let mut previous = &empty;
@@ -176,7 +177,7 @@ fn check_event(
     h: usize,
     ev: usize,
     previous: &Clock,
-    received_by: &mut [Option<usize>],
+    received_by: &mut HashMap<(usize, usize), usize>,
     analysis: &mut Analysis,
 ) {
     let hosts = &execution.hosts;
@@ -261,7 +262,10 @@ fn check_event(
                     let expected = Kind::Send {
                         to: here.unwrap_or(0),
                     };
-                    if node != from || execution.events[send].kind != expected {
+                    // A broadcast goes to every node but its sender.
+                    let sent_here = execution.events[send].kind == expected
+                        || (execution.events[send].kind == Kind::Broadcast && here != Some(node));
+                    if node != from || !sent_here {
                         problem(
                             Rule::NotASend,
                             format!(
@@ -270,23 +274,23 @@ fn check_event(
                                 execution.events[send].text
                             ),
                         );
-                    } else if let Some(first) = received_by[send] {
+                    } else if let Some(&first) = received_by.get(&(send, h)) {
                         problem(
                             Rule::ReceivedTwice,
                             format!(
-                                "{named} was already received by {} ({}); a send is received at most once",
+                                "{named} was already received by {} ({}); a send is received at most once by each node it went to",
                                 execution.name(first),
                                 execution.events[first].source
                             ),
                         );
                     } else {
-                        received_by[send] = Some(ev);
+                        received_by.insert((send, h), ev);
                     }
                     senders.push(send);
                 }
             }
         }
-        Kind::Send { .. } | Kind::Internal => {}
+        Kind::Send { .. } | Kind::Broadcast | Kind::Internal => {}
         Kind::Receive { event: None, .. } | Kind::Other => {
             derived_senders = true;
             senders = jumped(execution, h, event, previous, &unusable);
@@ -330,7 +334,9 @@ fn check_event(
     if differs {
         let why = if senders.is_empty() {
             match event.kind {
-                Kind::Send { .. } => "a send only ticks its own entry of the previous clock",
+                Kind::Send { .. } | Kind::Broadcast => {
+                    "a send only ticks its own entry of the previous clock"
+                }
                 Kind::Internal => {
                     "an internal event only ticks its own entry of the previous clock"
                 }

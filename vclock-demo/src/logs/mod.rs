@@ -115,6 +115,9 @@ pub(crate) enum Kind {
         /// The receiving node.
         to: u32,
     },
+    /// `Sent to all: TEXT`: one broadcast send event (`--causal`), received
+    /// at most once by each other node.
+    Broadcast,
     /// `Message received from node J: TEXT`, or with the send event named:
     /// `Message received from node J (event J.C): TEXT`.
     Receive {
@@ -139,6 +142,9 @@ impl Kind {
         }
         if text.starts_with("Internal event: ") {
             return Kind::Internal;
+        }
+        if text.starts_with("Sent to all: ") {
+            return Kind::Broadcast;
         }
         if let Some(rest) = text.strip_prefix("Sent to node ") {
             if let Some((to, _)) = node(rest).filter(|(_, r)| r.starts_with(": ")) {
@@ -221,6 +227,8 @@ mod tests {
     #[test]
     fn kinds_of_demo_lines() {
         assert_eq!(Kind::parse("Sent to node 2: hi"), Kind::Send { to: 2 });
+        assert_eq!(Kind::parse("Sent to all: hi"), Kind::Broadcast);
+        assert_eq!(Kind::parse("Sent to all hi"), Kind::Other);
         assert_eq!(Kind::parse("Internal event: x"), Kind::Internal);
         assert_eq!(
             Kind::parse("Message received from node 3: a (b)"),

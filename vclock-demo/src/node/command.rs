@@ -1,13 +1,15 @@
 //! One console line carried out: the same for piped input and for the
 //! line editor on a terminal.
 
-use std::sync::{Arc, MutexGuard};
+use std::ffi::OsString;
+use std::sync::{Arc, MutexGuard, mpsc};
 
-use super::outbox::Outboxes;
-use super::state::{EventName, clock_string};
+use super::outbox::{Fate, Outboxes, Queued};
+use super::state::{self, EventName, clock_string};
 use super::topology::Topology;
-use super::{Shared, State, causality, event, explain, peers};
-use crate::console::{self, HELP, Input};
+use super::{Shared, State, causality, explain};
+use crate::console::{self, CAUSAL_HELP, HELP, Input};
+use crate::shell::command_line;
 
 /// Whether the input loop goes on after a line.
 pub(super) enum Flow {
@@ -30,7 +32,7 @@ pub(super) fn command<'a>(
     match console::parse(text, id, n) {
         Err(e) => st.out.line(format_args!("Error: {e}")),
         Ok(Input::Empty) => {}
-        Ok(Input::Help) => st.out.push_str(HELP),
+        Ok(Input::Help) => push_help(&mut st),
         Ok(Input::Clock) => {
             let clock = clock_string(st.node.clock(), n);
             st.out.line(format_args!("Clock: {clock}"));
@@ -49,11 +51,125 @@ pub(super) fn command<'a>(
         }
         Ok(Input::Peers) => peers(&mut st, topology),
         Ok(Input::Exit) => return (st, Flow::Exit),
-        Ok(Input::Send { targets, text }) => {
+        Ok(Input::Send {
+            all: true, text, ..
+        }) if st.node.is_causal() => {
+            st = event(st, shared, outboxes, None, text, flush);
+        }
+        Ok(Input::Send { targets, text, .. }) => {
             for target in targets {
-                st = event(st, shared, outboxes, target, text, flush);
+                st = event(st, shared, outboxes, Some(target), text, flush);
             }
         }
     }
     (st, Flow::Continue)
+}
+
+/// The console help, with what `--causal` changes on a causal node.
+pub(super) fn push_help(st: &mut State) {
+    st.out.push_str(HELP);
+    if st.node.is_causal() {
+        st.out.push_str(CAUSAL_HELP);
+    }
+}
+
+/// One typed event: a send to `target`, an internal event when `target` is
+/// this node, or a broadcast (`None`, with `--causal`). With `flush`, the event's lines are written out
+/// before its message is handed on. In `--sync` mode this waits until the
+/// message's fate is known (the outbox has printed it), so the inline
+/// launcher can order every node's lines.
+fn event<'a>(
+    mut st: MutexGuard<'a, State>,
+    shared: &'a Arc<Shared>,
+    outboxes: &Outboxes,
+    target: Option<u32>,
+    text: &str,
+    flush: bool,
+) -> MutexGuard<'a, State> {
+    let planned = match target {
+        None => st.node.plan_broadcast(text),
+        Some(target) if target == st.node.id() => st.node.plan_internal(text),
+        Some(target) => st.node.plan_send(target, text),
+    };
+    let planned = match planned {
+        Ok(planned) => planned,
+        Err(e) => {
+            st.out.line(format_args!("Error: {e}"));
+            return st;
+        }
+    };
+    let Some(outgoing) = st.record(planned) else {
+        return st;
+    };
+    if outgoing.is_empty() {
+        return st;
+    }
+    if flush {
+        st.out.flush();
+    }
+    let sync = st.out.sync();
+    // The outbox may wait for room, and in sync mode we wait for the fate:
+    // never while holding the lock.
+    drop(st);
+    let (fate, told) = if sync {
+        let (tx, rx) = mpsc::channel();
+        (Some(tx), Some(rx))
+    } else {
+        (None, None)
+    };
+    // A broadcast's message goes to every outbox; in sync mode each tells
+    // its fate.
+    let count = outgoing.len();
+    for outgoing in outgoing {
+        let fate = fate.clone();
+        outboxes.push(shared, Queued { outgoing, fate });
+    }
+    drop(fate);
+    if let Some(told) = told {
+        for _ in 0..count {
+            let _: Result<Fate, _> = told.recv();
+        }
+    }
+    shared.lock_for_input()
+}
+
+pub(super) fn peers(st: &mut State, topology: &Topology) {
+    for (i, addr) in topology.addrs.iter().enumerate() {
+        let node = i as u32 + 1;
+        if node == topology.id {
+            st.out.line(format_args!(
+                "Node {node}: {addr} (this node, listening at {})",
+                topology.listen
+            ));
+        } else if let state::PeerState::Down(why) = st.node.peer(node) {
+            let why = why.clone();
+            st.out
+                .line(format_args!("Node {node}: {addr} (down: {why})"));
+        } else {
+            st.out.line(format_args!("Node {node}: {addr}"));
+        }
+    }
+    st.out.line(format_args!(
+        "Restart this node with: {}",
+        restart_command()
+    ));
+}
+
+/// The command that starts this node again as it was started (from its
+/// log, if it has one), without the options only launchers use.
+fn restart_command() -> String {
+    let exe = std::env::current_exe().map_or_else(|_| OsString::from("vclock-demo"), Into::into);
+    let mut words = vec![exe];
+    let mut args = std::env::args_os().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.to_str() {
+            Some("--sync" | "--no-help" | "--stall" | "--pause-on-error") => {}
+            Some("--ready-file") => {
+                args.next();
+            }
+            Some(a) if a.starts_with("--ready-file=") => {}
+            _ => words.push(arg),
+        }
+    }
+    command_line(words)
 }

@@ -141,6 +141,7 @@ impl History {
         let what = match kind {
             EventKind::Internal { text } => format!("Internal event: {}", cut(text)),
             EventKind::Send { to, text } => format!("Sent to node {to}: {}", cut(text)),
+            EventKind::Broadcast { text } => format!("Sent to all: {}", cut(text)),
             EventKind::Receive {
                 from,
                 send,

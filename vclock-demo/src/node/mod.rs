@@ -26,39 +26,34 @@ mod explain;
 mod history;
 mod outbox;
 mod output;
+mod receive;
 mod state;
 mod style;
 mod terminal;
 mod topology;
 mod wal;
 
-use std::ffi::OsString;
 use std::io::{self, BufReader, IsTerminal as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use vclock_net::{Config, Incoming, Listener};
+use anyhow::{Context as _, bail};
+use vclock_net::{Config, Listener};
 
 use crate::cli::NodeArgs;
-use crate::console::{self, HELP, Line};
-use crate::network::{MAX_FRAME, max_text_len};
-use crate::shell::command_line;
-use command::{Flow, command};
-use outbox::{Fate, Outboxes, Queued};
-use output::{Output, RateLimited, cause_of};
-use state::{Node, Planned, clock_string};
+use crate::console::{self, Line};
+use crate::network::{MAX_CAUSAL_NODES, MAX_FRAME, text_limit};
+use command::{Flow, command, push_help};
+use outbox::Outboxes;
+use output::{Output, RateLimited};
+use receive::receive_loop;
+use state::{Node, Payload, Planned, clock_string};
 use style::Style;
 use topology::Topology;
 use wal::{Wal, WalOptions};
-
-/// At most this many messages are handled in one turn of the receive
-/// thread before it lets the input thread have the lock again.
-const RECEIVE_BATCH: usize = 256;
 
 /// At the end of input, how long the node keeps printing messages that
 /// still arrive once its own are all confirmed or reported: it stops after
@@ -76,10 +71,10 @@ struct State {
 }
 
 impl State {
-    /// Logs, applies and prints a planned event. Returns the message to
-    /// send for a send event, and nothing (with an error line) when the
-    /// event could not be logged, in which case nothing changed.
-    fn record(&mut self, planned: Planned) -> Option<state::Outgoing> {
+    /// Logs, applies and prints a planned event. Returns the messages to
+    /// send (none but for a send event), and `None` (with an error line)
+    /// when the event could not be logged, in which case nothing changed.
+    fn record(&mut self, planned: Planned) -> Option<Vec<state::Outgoing>> {
         let (id, n) = (self.node.id(), self.node.n());
         if let Some(wal) = &mut self.wal {
             let after = &planned.transition.after;
@@ -94,7 +89,7 @@ impl State {
         }
         let lines = style::event_lines(&planned, n, self.out.style());
         self.out.push_str(&lines);
-        self.node.commit(planned)
+        Some(self.node.commit(planned))
     }
 }
 
@@ -145,6 +140,11 @@ impl Shared {
 pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let topology = Topology::from_args(args)?;
     let (id, n) = (topology.id, topology.n());
+    if args.causal && n > MAX_CAUSAL_NODES {
+        bail!(
+            "--causal works with at most {MAX_CAUSAL_NODES} nodes (its stamps grow with the square of the number of nodes), not {n}"
+        );
+    }
     // Every other node may connect once (plus a few reconnects in flight).
     let connections = Config::default().max_connections.max(n as usize + 8);
     // Requests are answered "no reply" by the listener itself: nodes serve
@@ -165,21 +165,33 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         }
         None => (None, wal::Resumed::default()),
     };
+    if let (true, Some(wal)) = (args.causal, &wal) {
+        if resumed.clock.is_some() {
+            bail!(
+                "cannot resume from {} with --causal: what this node sent and delivered causally is not in the log, so its peers' messages could never be delivered again; start it with a fresh --log-dir",
+                wal.path().display()
+            );
+        }
+    }
     if args.stall {
         // A node that never gets to listen, for the launchers' tests.
         loop {
             thread::park();
         }
     }
-    let listener: Listener<u32, String> = Listener::bind(topology.listen, config.clone())
+    let listener: Listener<u32, Payload> = Listener::bind(topology.listen, config.clone())
         .with_context(|| format!("cannot listen at {}", topology.listen))?;
 
+    let mut node = match &resumed.clock {
+        // Its log holds its past: no stamp may claim more of it.
+        Some(clock) => Node::new(id, n, clock.clone()).keeps_history(),
+        None => Node::new(id, n, vclock_core::VectorClock::new()),
+    };
+    if args.causal {
+        node = node.with_causal();
+    }
     let mut st = State {
-        node: match &resumed.clock {
-            // Its log holds its past: no stamp may claim more of it.
-            Some(clock) => Node::new(id, n, clock.clone()).keeps_history(),
-            None => Node::new(id, n, vclock_core::VectorClock::new()),
-        },
+        node,
         wal,
         out: Output::new(args.sync).with_style(Style::for_stdout()),
         rejections: RateLimited::new(Duration::from_secs(1)),
@@ -190,7 +202,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if !args.no_help {
-        st.out.push_str(HELP);
+        push_help(&mut st);
     }
     st.out.flush();
 
@@ -209,7 +221,12 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     if let Some(ms) = args.ack_timeout_ms {
         send_config = send_config.ack_timeout(Duration::from_millis(ms));
     }
-    let outboxes = Arc::new(Outboxes::new(id, topology.addrs.clone(), send_config));
+    let outboxes = Arc::new(Outboxes::new(
+        id,
+        topology.addrs.clone(),
+        send_config,
+        args.delay,
+    ));
     outbox::watch(Arc::clone(&outboxes), Arc::clone(&shared));
     if terminal::wanted() {
         terminal::input_loop(&topology, &shared, &outboxes);
@@ -271,7 +288,7 @@ fn start_lines(st: &mut State, topology: &Topology, resumed: &wal::Resumed, loca
 /// Reads console lines until `exit` or end of input.
 fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
     let n = topology.n();
-    let limit = max_text_len(n);
+    let limit = text_limit(n, shared.lock().node.is_causal());
     let mut reader = BufReader::with_capacity(64 * 1024, io::stdin());
     let mut buf = Vec::new();
     loop {
@@ -316,185 +333,6 @@ fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
         } else {
             st.out.flush_if_large();
         }
-    }
-}
-
-/// One typed event: a send to `target`, or an internal event when
-/// `target` is this node. With `flush`, the event's lines are written out
-/// before its message is handed on. In `--sync` mode this waits until the
-/// message's fate is known (the outbox has printed it), so the inline
-/// launcher can order every node's lines.
-fn event<'a>(
-    mut st: MutexGuard<'a, State>,
-    shared: &'a Arc<Shared>,
-    outboxes: &Outboxes,
-    target: u32,
-    text: &str,
-    flush: bool,
-) -> MutexGuard<'a, State> {
-    let planned = if target == st.node.id() {
-        st.node.plan_internal(text)
-    } else {
-        st.node.plan_send(target, text)
-    };
-    let planned = match planned {
-        Ok(planned) => planned,
-        Err(e) => {
-            st.out.line(format_args!("Error: {e}"));
-            return st;
-        }
-    };
-    let Some(outgoing) = st.record(planned) else {
-        return st;
-    };
-    if flush {
-        st.out.flush();
-    }
-    let sync = st.out.sync();
-    // The outbox may wait for room, and in sync mode we wait for the fate:
-    // never while holding the lock.
-    drop(st);
-    let (fate, told) = if sync {
-        let (tx, rx) = mpsc::channel();
-        (Some(tx), Some(rx))
-    } else {
-        (None, None)
-    };
-    outboxes.push(shared, Queued { outgoing, fate });
-    if let Some(told) = told {
-        let _: Result<Fate, _> = told.recv();
-    }
-    shared.lock_for_input()
-}
-
-fn peers(st: &mut State, topology: &Topology) {
-    for (i, addr) in topology.addrs.iter().enumerate() {
-        let node = i as u32 + 1;
-        if node == topology.id {
-            st.out.line(format_args!(
-                "Node {node}: {addr} (this node, listening at {})",
-                topology.listen
-            ));
-        } else if let state::PeerState::Down(why) = st.node.peer(node) {
-            let why = why.clone();
-            st.out
-                .line(format_args!("Node {node}: {addr} (down: {why})"));
-        } else {
-            st.out.line(format_args!("Node {node}: {addr}"));
-        }
-    }
-    st.out.line(format_args!(
-        "Restart this node with: {}",
-        restart_command()
-    ));
-}
-
-/// The command that starts this node again as it was started (from its
-/// log, if it has one), without the options only launchers use.
-fn restart_command() -> String {
-    let exe = std::env::current_exe().map_or_else(|_| OsString::from("vclock-demo"), Into::into);
-    let mut words = vec![exe];
-    let mut args = std::env::args_os().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.to_str() {
-            Some("--sync" | "--no-help" | "--stall" | "--pause-on-error") => {}
-            Some("--ready-file") => {
-                args.next();
-            }
-            Some(a) if a.starts_with("--ready-file=") => {}
-            _ => words.push(arg),
-        }
-    }
-    command_line(words)
-}
-
-/// Takes messages from the listener until it shuts down.
-fn receive_loop(listener: &Listener<u32, String>, shared: &Shared) {
-    let mut batch = Vec::with_capacity(RECEIVE_BATCH);
-    loop {
-        let Some(first) = listener.recv_timeout(Duration::from_secs(1)) else {
-            // Quiet for a second: end the rejection periods that are over.
-            let mut st = shared.lock_for_receive();
-            for line in st.rejections.tick(Instant::now()) {
-                st.out.line(format_args!("{line}"));
-            }
-            st.out.flush();
-            continue;
-        };
-        batch.push(Arrival::from(first));
-        while batch.len() < RECEIVE_BATCH {
-            match listener.try_recv() {
-                Some(incoming) => batch.push(Arrival::from(incoming)),
-                None => break,
-            }
-        }
-        let mut st = shared.lock_for_receive();
-        for arrival in batch.drain(..) {
-            handle(&mut st, shared, arrival);
-            st.out.flush_if_large();
-        }
-        st.out.flush();
-    }
-}
-
-/// What the receive thread handles under the lock: an [`Incoming`] whose
-/// network side is already dealt with.
-enum Arrival {
-    Message(vclock_net::Envelope<u32, String>),
-    Rejected(SocketAddr, vclock_net::Error),
-    /// A request, already answered "no reply" (a write to the network,
-    /// hence before taking the lock): nodes serve none.
-    Request(SocketAddr),
-    Other(String),
-}
-
-impl From<Incoming<u32, String>> for Arrival {
-    fn from(incoming: Incoming<u32, String>) -> Self {
-        match incoming {
-            Incoming::Message { envelope, .. } => Self::Message(envelope),
-            Incoming::Rejected { peer, error } => Self::Rejected(peer, error),
-            Incoming::Request { peer, reply, .. } => {
-                drop(reply);
-                Self::Request(peer)
-            }
-            other => Self::Other(format!("{other:?}")),
-        }
-    }
-}
-
-fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
-    let (line, cause) = match arrival {
-        Arrival::Message(envelope) => {
-            let from = envelope.from;
-            let (id, n) = (st.node.id(), st.node.n());
-            let marked = (1..=n).contains(&from) && from != id;
-            if marked {
-                st.out.control(format_args!("from {from}"));
-            }
-            match st.node.plan_receive(envelope) {
-                Ok(planned) => {
-                    st.record(planned);
-                }
-                Err(e) => st.out.line(format_args!("Error: {e}")),
-            }
-            if marked {
-                st.out.control(format_args!("recvd {from}"));
-            }
-            shared.received.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        Arrival::Rejected(peer, error) => (
-            format!("Connection from {peer} dropped: {error}"),
-            cause_of(&error),
-        ),
-        Arrival::Request(peer) => (
-            format!("Connection from {peer} sent a request, which nodes do not serve"),
-            "Request".to_owned(),
-        ),
-        Arrival::Other(what) => (format!("Ignored network event: {what}"), "Other".to_owned()),
-    };
-    for line in st.rejections.report(Instant::now(), &cause, line) {
-        st.out.line(format_args!("{line}"));
     }
 }
 

@@ -10,13 +10,17 @@
 //! written, therefore leaves the clock exactly as it was, and a message can
 //! never leave before its send event is on record.
 
+mod causal;
+
 use std::fmt::{self, Write as _};
 
-use vclock_core::{Process, ReceiveError, ReceivePolicy, Transition, VectorClock};
+use vclock_core::{CausalDelivery, Process, ReceiveError, ReceivePolicy, Transition, VectorClock};
 use vclock_net::Envelope;
 
 use super::history::History;
 use crate::console::sanitize;
+pub(crate) use causal::Payload;
+use causal::Pending;
 
 /// The most bytes of a message's text that go into the log. Longer texts
 /// are cut (at a character boundary) and the log says how much is missing,
@@ -69,6 +73,12 @@ pub(crate) enum EventKind {
         /// The text as typed.
         text: String,
     },
+    /// A broadcast send event (`--causal`): one message to every other
+    /// node, delivered causally.
+    Broadcast {
+        /// The text as typed.
+        text: String,
+    },
     /// A receive event.
     Receive {
         /// The sender.
@@ -116,6 +126,7 @@ impl Planned {
         match &self.kind {
             EventKind::Internal { text } => format!("Internal event: {}", bounded(text)),
             EventKind::Send { to, text } => format!("Sent to node {to}: {}", bounded(text)),
+            EventKind::Broadcast { text } => format!("Sent to all: {}", bounded(text)),
             EventKind::Receive {
                 from, send, text, ..
             } => format!(
@@ -139,6 +150,9 @@ impl Planned {
             }
             EventKind::Send { to, text } => {
                 let _ = write!(out, "Sent to node {to}: {text}");
+            }
+            EventKind::Broadcast { text } => {
+                let _ = write!(out, "Sent to all: {text}");
             }
             EventKind::Receive {
                 from, text, stamp, ..
@@ -165,7 +179,7 @@ pub(crate) struct Outgoing {
     /// The send event's name.
     pub(crate) name: EventName,
     /// What goes on the wire.
-    pub(crate) envelope: Envelope<u32, String>,
+    pub(crate) envelope: Envelope<u32, Payload>,
 }
 
 /// One node: its id, the number of nodes, its clock, what it knows of
@@ -181,6 +195,9 @@ pub(crate) struct Node {
     /// What a stamp may say: no counter above 2^48, and nothing about this
     /// node's own future once its log holds its past.
     policy: ReceivePolicy,
+    /// With `--causal`: what this node sent and delivered, and the
+    /// messages it holds back.
+    causal: Option<CausalDelivery<u32, Pending>>,
 }
 
 impl Node {
@@ -193,6 +210,7 @@ impl Node {
             process: Process::with_clock(id, clock),
             peers: vec![PeerState::Unknown; n as usize],
             policy: ReceivePolicy::default().restarted_without_history(),
+            causal: None,
         }
     }
 
@@ -355,30 +373,48 @@ impl Node {
     }
 
     /// Applies a planned event (which the caller has logged). Returns the
-    /// message to send for a send event.
+    /// messages to send: one for a send event, one per other node for a
+    /// broadcast, none otherwise.
     ///
     /// The plan must have been made from the current state: planning is
     /// cheap and done under the same lock as the commit, so nothing can
     /// come between the two.
-    pub(crate) fn commit(&mut self, planned: Planned) -> Option<Outgoing> {
+    pub(crate) fn commit(&mut self, planned: Planned) -> Vec<Outgoing> {
         let name = planned.name();
         self.history
             .record(name, &planned.transition.after, &planned.kind);
         self.process = planned.next;
+        let clock = planned.transition.after;
         match planned.kind {
-            EventKind::Send { to, text } => Some(Outgoing {
-                to,
-                name,
-                envelope: Envelope::new(self.id, planned.transition.after, text),
-            }),
+            EventKind::Send { to, text } => {
+                let stamp = self.causal_stamp(Some(to));
+                let payload = Payload { text, stamp };
+                vec![Outgoing {
+                    to,
+                    name,
+                    envelope: Envelope::new(self.id, clock, payload),
+                }]
+            }
+            EventKind::Broadcast { text } => {
+                let stamp = self.causal_stamp(None);
+                let envelope = Envelope::new(self.id, clock, Payload { text, stamp });
+                (1..=self.n)
+                    .filter(|&to| to != self.id)
+                    .map(|to| Outgoing {
+                        to,
+                        name,
+                        envelope: envelope.clone(),
+                    })
+                    .collect()
+            }
             EventKind::Receive { from, .. } => {
                 // It runs, so whatever made it look down is over.
                 if matches!(self.peer(from), PeerState::Down(_)) {
                     self.set_peer(from, PeerState::Unknown);
                 }
-                None
+                Vec::new()
             }
-            EventKind::Internal { .. } => None,
+            EventKind::Internal { .. } => Vec::new(),
         }
     }
 }
@@ -453,10 +489,11 @@ mod tests {
         // A second plan from the same state names the same event: only a
         // commit moves the clock.
         assert_eq!(node.plan_internal("x").unwrap().name().to_string(), "1.1");
-        let out = node.commit(planned).unwrap();
+        let [out] = <[Outgoing; 1]>::try_from(node.commit(planned)).unwrap();
         assert_eq!((out.to, out.name.to_string()), (2, "1.1".to_owned()));
         assert_eq!(out.envelope.clock, VectorClock::from_iter([(1, 1)]));
-        assert_eq!(out.envelope.payload, "hello");
+        assert_eq!(out.envelope.payload.text, "hello");
+        assert_eq!(out.envelope.payload.stamp, None);
         assert_eq!(node.clock(), &VectorClock::from_iter([(1, 1)]));
         assert_eq!(node.plan_internal("x").unwrap().name().to_string(), "1.2");
     }
@@ -476,7 +513,7 @@ mod tests {
             "Message received from node 1: hi\\u{1b}[2J (clock [3, 0, 0])\nBefore: [0, 1, 0]\nAfter: [3, 2, 0]\n"
         );
         assert!(planned.is_receipt());
-        assert!(node.commit(planned).is_none());
+        assert!(node.commit(planned).is_empty());
         assert_eq!(node.clock(), &VectorClock::from_iter([(1, 3), (2, 2)]));
     }
 

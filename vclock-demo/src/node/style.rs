@@ -116,6 +116,9 @@ pub(crate) fn event_lines(planned: &Planned, n: u32, style: Style) -> String {
         EventKind::Send { to, text } => {
             let _ = write!(out, "Sent to node {to}: {text}");
         }
+        EventKind::Broadcast { text } => {
+            let _ = write!(out, "Sent to all: {text}");
+        }
         EventKind::Receive {
             from,
             send,

@@ -22,7 +22,7 @@ use rustyline::{DefaultEditor, ExternalPrinter as _};
 use super::outbox::Outboxes;
 use super::topology::Topology;
 use super::{Flow, Shared, command};
-use crate::network::max_text_len;
+use crate::network::text_limit;
 
 /// How many typed lines the editor's history keeps.
 const HISTORY: usize = 1000;
@@ -86,7 +86,7 @@ fn read_lines(
     outboxes: &Outboxes,
 ) {
     let prompt = format!("node {}> ", topology.id);
-    let limit = max_text_len(topology.n());
+    let limit = text_limit(topology.n(), shared.lock().node.is_causal());
     loop {
         let line = editor.readline(&prompt);
         let mut st = shared.lock_for_input();

@@ -121,6 +121,8 @@ mod tests {
             log_max_bytes: None,
             sync: false,
             stall: false,
+            causal: false,
+            delay: None,
         }
     }
 

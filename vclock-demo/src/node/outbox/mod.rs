@@ -19,21 +19,26 @@
 //! tried again every few seconds, and messages waiting for it are re-sent
 //! when it is back (or reported possibly lost if it restarted meanwhile).
 //!
+//! With `--delay`, a thread in front of each outbox holds every message a
+//! random time first ([`delay`]).
+//!
 //! A watcher notices messages waiting for a confirmation for longer than
 //! [`NOTICE_AFTER`] and says so at once; the outbox later says how it
 //! ended.
 
+mod delay;
 mod worker;
 
 use std::net::SocketAddr;
 use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use vclock_net::{Config, Sender};
 
 use super::Shared;
+use crate::cli::DelayRange;
 pub(crate) use worker::{Fate, Queued};
 use worker::{Outcome, Unconfirmed, Worker, lock, names, report_lines};
 
@@ -49,10 +54,32 @@ const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 /// peer cannot make the node hold an unbounded backlog.
 const QUEUE_CAPACITY: usize = 64 * 1024;
 
+/// Where an outbox's messages go in: to its thread, or (with `--delay`) to
+/// the delay thread in front of it.
+#[derive(Debug, Clone)]
+enum Entry {
+    Direct(SyncSender<Queued>),
+    Delayed(SyncSender<delay::Timed>),
+}
+
+impl Entry {
+    /// Queues a message (waiting for room); gives it back if the thread is
+    /// gone.
+    fn send(&self, queued: Queued) -> Option<Queued> {
+        match self {
+            Self::Direct(queue) => queue.send(queued).err().map(|mpsc::SendError(q)| q),
+            Self::Delayed(queue) => queue
+                .send((Instant::now(), queued))
+                .err()
+                .map(|mpsc::SendError((_, q))| q),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Outbox {
     /// `None` once the node is finishing: nothing more is queued.
-    queue: Option<SyncSender<Queued>>,
+    queue: Option<Entry>,
     /// Stays while the outbox finishes, so the watcher still sees it.
     unconfirmed: Arc<Mutex<Unconfirmed>>,
     thread: Option<JoinHandle<()>>,
@@ -64,19 +91,28 @@ pub(crate) struct Outboxes {
     addrs: Vec<SocketAddr>,
     id: u32,
     config: Config,
+    /// `--delay`: how long messages are held before they are sent.
+    delay: Option<DelayRange>,
     /// Entry `i` is node `i + 1`'s outbox.
     boxes: Mutex<Vec<Option<Outbox>>>,
 }
 
 impl Outboxes {
     /// Outboxes of node `id` towards `addrs` (node `i`'s address at
-    /// `i - 1`), each sending with `config`.
-    pub(crate) fn new(id: u32, addrs: Vec<SocketAddr>, config: Config) -> Self {
+    /// `i - 1`), each sending with `config`, each message after a random
+    /// time in `delay` if given.
+    pub(crate) fn new(
+        id: u32,
+        addrs: Vec<SocketAddr>,
+        config: Config,
+        delay: Option<DelayRange>,
+    ) -> Self {
         let boxes = (0..addrs.len()).map(|_| None).collect();
         Self {
             addrs,
             id,
             config,
+            delay,
             boxes: Mutex::new(boxes),
         }
     }
@@ -96,7 +132,7 @@ impl Outboxes {
         };
         // Outside the boxes' lock: a full queue must not stop the watcher.
         let refused = match queue {
-            Some(queue) => queue.send(queued).err().map(|mpsc::SendError(q)| q),
+            Some(queue) => queue.send(queued),
             None => Some(queued),
         };
         if let Some(queued) = refused {
@@ -127,6 +163,10 @@ impl Outboxes {
             .name(format!("outbox {to}"))
             .spawn(move || worker.run(&messages))
             .expect("cannot start an outbox thread");
+        let queue = match self.delay {
+            Some(range) => Entry::Delayed(delay::start(to, range, queue)),
+            None => Entry::Direct(queue),
+        };
         Outbox {
             queue: Some(queue),
             unconfirmed,

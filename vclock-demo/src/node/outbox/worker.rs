@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Error, Sender};
 
-use crate::node::state::{EventName, Outgoing, PeerState};
+use crate::node::state::{EventName, Outgoing, Payload, PeerState};
 use crate::node::{Shared, State};
 
 /// What became of some messages.
@@ -35,7 +35,7 @@ struct Pending {
 pub(super) struct Worker {
     to: u32,
     addr: SocketAddr,
-    sender: Sender<u32, String>,
+    sender: Sender<u32, Payload>,
     ack_timeout: Duration,
     shared: Arc<Shared>,
     unconfirmed: Arc<Mutex<Unconfirmed>>,
@@ -55,7 +55,7 @@ impl Worker {
     pub(super) fn new(
         to: u32,
         addr: SocketAddr,
-        sender: Sender<u32, String>,
+        sender: Sender<u32, Payload>,
         shared: Arc<Shared>,
         unconfirmed: Arc<Mutex<Unconfirmed>>,
     ) -> Self {

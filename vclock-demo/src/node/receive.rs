@@ -1,0 +1,136 @@
+//! The receive thread: takes messages from the listener and records their
+//! receive events under the node's lock. With `--causal` an arrival goes
+//! through the causal delivery component first ([`Node::arrive`]): it may
+//! be held back (one line says what it waits for), and it may release
+//! messages held earlier, each then received in causal order.
+//!
+//! [`Node::arrive`]: super::state::Node::arrive
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use vclock_net::{Envelope, Incoming, Listener};
+
+use super::output::cause_of;
+use super::state::Payload;
+use super::{Shared, State};
+
+/// At most this many messages are handled in one turn of the receive
+/// thread before it lets the input thread have the lock again.
+const RECEIVE_BATCH: usize = 256;
+
+/// Takes messages from the listener until it shuts down.
+pub(super) fn receive_loop(listener: &Listener<u32, Payload>, shared: &Shared) {
+    let mut batch = Vec::with_capacity(RECEIVE_BATCH);
+    loop {
+        let Some(first) = listener.recv_timeout(Duration::from_secs(1)) else {
+            // Quiet for a second: end the rejection periods that are over.
+            let mut st = shared.lock_for_receive();
+            for line in st.rejections.tick(Instant::now()) {
+                st.out.line(format_args!("{line}"));
+            }
+            st.out.flush();
+            continue;
+        };
+        batch.push(Arrival::from(first));
+        while batch.len() < RECEIVE_BATCH {
+            match listener.try_recv() {
+                Some(incoming) => batch.push(Arrival::from(incoming)),
+                None => break,
+            }
+        }
+        let mut st = shared.lock_for_receive();
+        for arrival in batch.drain(..) {
+            handle(&mut st, shared, arrival);
+            st.out.flush_if_large();
+        }
+        st.out.flush();
+    }
+}
+
+/// What the receive thread handles under the lock: an [`Incoming`] whose
+/// network side is already dealt with.
+enum Arrival {
+    Message(Envelope<u32, Payload>, Instant),
+    Rejected(SocketAddr, vclock_net::Error),
+    /// A request, already answered "no reply" (a write to the network,
+    /// hence before taking the lock): nodes serve none.
+    Request(SocketAddr),
+    Other(String),
+}
+
+impl From<Incoming<u32, Payload>> for Arrival {
+    fn from(incoming: Incoming<u32, Payload>) -> Self {
+        match incoming {
+            Incoming::Message { envelope, .. } => Self::Message(envelope, Instant::now()),
+            Incoming::Rejected { peer, error } => Self::Rejected(peer, error),
+            Incoming::Request { peer, reply, .. } => {
+                drop(reply);
+                Self::Request(peer)
+            }
+            other => Self::Other(format!("{other:?}")),
+        }
+    }
+}
+
+fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
+    let (line, cause) = match arrival {
+        Arrival::Message(envelope, arrived) => {
+            let from = envelope.from;
+            let (id, n) = (st.node.id(), st.node.n());
+            let marked = (1..=n).contains(&from) && from != id;
+            if marked {
+                st.out.control(format_args!("from {from}"));
+            }
+            receive(st, envelope, arrived);
+            if marked {
+                st.out.control(format_args!("recvd {from}"));
+            }
+            shared.received.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        Arrival::Rejected(peer, error) => (
+            format!("Connection from {peer} dropped: {error}"),
+            cause_of(&error),
+        ),
+        Arrival::Request(peer) => (
+            format!("Connection from {peer} sent a request, which nodes do not serve"),
+            "Request".to_owned(),
+        ),
+        Arrival::Other(what) => (format!("Ignored network event: {what}"), "Other".to_owned()),
+    };
+    for line in st.rejections.report(Instant::now(), &cause, line) {
+        st.out.line(format_args!("{line}"));
+    }
+}
+
+/// Receives one message that arrived at `arrived`: at once, or (with
+/// `--causal`) when its causal predecessors have been, with every message
+/// it releases.
+fn receive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
+    let arrived = match st.node.arrive(envelope, arrived) {
+        Ok(arrived) => arrived,
+        Err(e) => {
+            st.out.line(format_args!("Error: {e}"));
+            return;
+        }
+    };
+    for line in &arrived.lines {
+        st.out.line(format_args!("{line}"));
+    }
+    for delivery in arrived.deliveries {
+        match st.node.plan_receive(delivery.envelope) {
+            Ok(planned) => {
+                let recorded = st.record(planned).is_some();
+                if let (true, Some(held)) = (recorded, delivery.held_for) {
+                    st.out.line(format_args!(
+                        "Held back for {} ms before delivery.",
+                        held.as_millis()
+                    ));
+                }
+            }
+            Err(e) => st.out.line(format_args!("Error: {e}")),
+        }
+    }
+}
