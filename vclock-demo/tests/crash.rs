@@ -169,3 +169,67 @@ fn crash_round(rng: &mut Rng, round: u32) {
     );
     assert!(shiviz.wait_exit().success(), "{}", shiviz.final_stderr());
 }
+
+/// A receiver killed at a random instant of a burst: every message its
+/// sender saw confirmed is in the receiver's log (a confirmation is sent
+/// only once the receipt is on record), and the sender reports the others
+/// as possibly lost once the receiver is back as a new run.
+#[test]
+fn a_receiver_killed_at_any_instant_has_logged_every_message_it_confirmed() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    println!("seed {seed}");
+    let mut rng = Rng(seed);
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        let logs_arg = logs.to_str().unwrap();
+        let (ports, mut nodes) = network(2, dir.path(), &["--log-dir", logs_arg]);
+        const N: usize = 3000;
+        let burst: String = (0..N).map(|i| format!("2 m{round}-{i}\n")).collect();
+        nodes[0].send_bytes(burst.as_bytes());
+        thread::sleep(Duration::from_micros(rng.next(60_000)));
+        nodes[1].kill();
+        nodes[1] = Running::node(2, &ports, dir.path(), &["--log-dir", logs_arg]);
+        nodes[1].wait_ready();
+        // Node 1 ends once every message is confirmed or reported.
+        nodes[0].close_stdin();
+        let rest = nodes[0].rest();
+        assert!(nodes[0].wait_exit().success());
+        // Each message is a send event; some are then refused at once
+        // (node 2 known down), reported not delivered, or reported possibly
+        // lost; all the others were confirmed.
+        let sent = rest
+            .iter()
+            .filter(|l| l.starts_with("Sent to node 2: m"))
+            .count();
+        let count = |what: &str| -> usize {
+            if what.starts_with("message ") {
+                1
+            } else {
+                what.split(' ').next().unwrap().parse::<usize>().unwrap()
+            }
+        };
+        let mut unconfirmed = 0;
+        for line in &rest {
+            if let Some(what) = line.strip_prefix("Warning: node 2 did not confirm ") {
+                unconfirmed += count(what);
+            } else if let Some(what) = line.strip_prefix("Warning: ") {
+                if what.contains(" to node 2 w") && what.contains(" not delivered") {
+                    unconfirmed += count(what);
+                }
+            }
+        }
+        let logged = read_log(&logs, 2)
+            .iter()
+            .filter(|(_, t)| t.starts_with("Message received from node 1 (event 1."))
+            .count();
+        assert!(
+            logged + unconfirmed >= sent,
+            "round {round}: of {sent} sent, {logged} logged and {unconfirmed} reported"
+        );
+        assert!(logged <= sent);
+    }
+}

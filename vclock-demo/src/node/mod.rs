@@ -11,8 +11,9 @@
 //!   a send's message to the recipient's outbox ([`outbox`]); `events`
 //!   and `cmp` read the clocks the node keeps ([`history`],
 //!   [`causality`], [`explain`]);
-//! - the receive thread takes messages from the listener and records their
-//!   receive events the same way;
+//! - the listener's connection threads ([`receive`]) record each message's
+//!   receive event the same way before the listener confirms it, so a
+//!   confirmed message is on record (in the log) whatever happens next;
 //! - one outbox thread per peer writes that peer's messages and reports
 //!   what became of them; a watcher says when one waits for a confirmation.
 //!
@@ -36,7 +37,7 @@ mod wal;
 use std::io::{self, BufReader, IsTerminal as _};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -49,7 +50,6 @@ use crate::network::{MAX_CAUSAL_NODES, MAX_FRAME, text_limit};
 use command::{Flow, command, push_help};
 use outbox::Outboxes;
 use output::{Output, RateLimited};
-use receive::receive_loop;
 use state::{Node, Payload, Planned, clock_string};
 use style::Style;
 use topology::Topology;
@@ -93,7 +93,7 @@ impl State {
     }
 }
 
-/// The state and the flag that gives the receive thread the right of way.
+/// The state and the flag that gives receiving threads the right of way.
 ///
 /// The input thread takes the lock once per line, and a thread that has
 /// just unlocked a mutex usually gets it back before a woken waiter runs.
@@ -106,6 +106,8 @@ struct Shared {
     receiver_waiting: AtomicBool,
     /// Receive events so far, to tell when arrivals have stopped.
     received: AtomicU64,
+    /// Signalled when receipts left output to write ([`receive::flusher`]).
+    output_ready: Condvar,
 }
 
 impl Shared {
@@ -179,9 +181,6 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
             thread::park();
         }
     }
-    let listener: Listener<u32, Payload> = Listener::bind(topology.listen, config.clone())
-        .with_context(|| format!("cannot listen at {}", topology.listen))?;
-
     let mut node = match &resumed.clock {
         // Its log holds its past: no stamp may claim more of it.
         Some(clock) => Node::new(id, n, clock.clone()).keeps_history(),
@@ -190,12 +189,28 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     if args.causal {
         node = node.with_causal();
     }
-    let mut st = State {
-        node,
-        wal,
-        out: Output::new(args.sync).with_style(Style::for_stdout()),
-        rejections: RateLimited::new(Duration::from_secs(1)),
-    };
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            node,
+            wal,
+            out: Output::new(args.sync).with_style(Style::for_stdout()),
+            rejections: RateLimited::new(Duration::from_secs(1)),
+        }),
+        receiver_waiting: AtomicBool::new(false),
+        received: AtomicU64::new(0),
+        output_ready: Condvar::new(),
+    });
+    // Each connection's thread records what arrives (log, clock, output)
+    // before the listener confirms it to the sender: a confirmed message is
+    // on record. Held until the start-up lines are out, so nothing is
+    // printed before them.
+    let mut st = shared.lock();
+    let receiver = Arc::clone(&shared);
+    let listener: Listener<u32, Payload> =
+        Listener::bind_with_handler(topology.listen, config.clone(), move |incoming| {
+            receive::on_incoming(&receiver, incoming);
+        })
+        .with_context(|| format!("cannot listen at {}", topology.listen))?;
     start_lines(&mut st, &topology, &resumed, listener.local_addr());
     if let Some(path) = &args.ready_file {
         std::fs::write(path, listener.local_addr().to_string())
@@ -205,17 +220,22 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         push_help(&mut st);
     }
     st.out.flush();
-
-    let shared = Arc::new(Shared {
-        state: Mutex::new(st),
-        receiver_waiting: AtomicBool::new(false),
-        received: AtomicU64::new(0),
-    });
-    let receiver = Arc::clone(&shared);
+    drop(st);
+    let flushing = Arc::clone(&shared);
     thread::Builder::new()
-        .name("receive".into())
-        .spawn(move || receive_loop(&listener, &receiver))
-        .context("cannot start the receive thread")?;
+        .name("flusher".into())
+        .spawn(move || receive::flusher(&flushing))
+        .context("cannot start a thread")?;
+    let ticking = Arc::clone(&shared);
+    thread::Builder::new()
+        .name("rejections".into())
+        .spawn(move || {
+            loop {
+                thread::sleep(Duration::from_secs(1));
+                receive::tick(&ticking);
+            }
+        })
+        .context("cannot start a thread")?;
 
     let mut send_config = config;
     if let Some(ms) = args.ack_timeout_ms {
@@ -238,6 +258,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     // and what still arrives meanwhile is printed.
     outboxes.finish();
     wait_for_quiet(&shared);
+    drop(listener);
     shared.lock().out.flush();
     Ok(())
 }

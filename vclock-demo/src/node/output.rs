@@ -105,6 +105,11 @@ impl Output {
         self.buf.clear();
     }
 
+    /// Whether nothing is pending.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
     /// Writes pending output if there is a lot of it.
     pub(crate) fn flush_if_large(&mut self) {
         if self.buf.len() >= HIGH_WATER {

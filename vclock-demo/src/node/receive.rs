@@ -1,5 +1,5 @@
-//! The receive thread: takes messages from the listener and records their
-//! receive events under the node's lock. With `--causal` an arrival goes
+//! Receiving: the listener's connection threads record each message's
+//! receive event under the node's lock, before the listener confirms it. With `--causal` an arrival goes
 //! through the causal delivery component first ([`Node::arrive`]): it may
 //! be held back (one line says what it waits for), and it may release
 //! messages held earlier, each then received in causal order.
@@ -7,46 +7,62 @@
 //! [`Node::arrive`]: super::state::Node::arrive
 
 use std::net::SocketAddr;
+use std::sync::PoisonError;
 use std::sync::atomic::Ordering;
+use std::thread;
 use std::time::{Duration, Instant};
 
-use vclock_net::{Envelope, Incoming, Listener};
+use vclock_net::{Envelope, Incoming};
 
 use super::output::cause_of;
 use super::state::Payload;
 use super::{Shared, State};
 
-/// At most this many messages are handled in one turn of the receive
-/// thread before it lets the input thread have the lock again.
-const RECEIVE_BATCH: usize = 256;
+/// Called by the listener's connection threads with what arrives: records
+/// a message's receive event (log, clock, output) before returning, so the
+/// confirmation the listener then sends means the receipt is on record. A
+/// request is answered "no reply" before the lock is taken (that is a write
+/// to the network).
+pub(super) fn on_incoming(shared: &Shared, incoming: Incoming<u32, Payload>) {
+    let arrival = Arrival::from(incoming);
+    let mut st = shared.lock_for_receive();
+    handle(&mut st, shared, arrival);
+    st.out.flush_if_large();
+    drop(st);
+    // The flusher writes it out a moment later, with whatever else arrived
+    // meanwhile: one write per burst, not one per message.
+    shared.output_ready.notify_one();
+}
 
-/// Takes messages from the listener until it shuts down.
-pub(super) fn receive_loop(listener: &Listener<u32, Payload>, shared: &Shared) {
-    let mut batch = Vec::with_capacity(RECEIVE_BATCH);
+/// How long the flusher lets output gather before it writes it.
+const GATHER: Duration = Duration::from_micros(300);
+
+/// Writes the output that receipts leave, a burst at a time; runs for the
+/// node's life.
+pub(super) fn flusher(shared: &Shared) {
+    let mut st = shared.lock();
     loop {
-        let Some(first) = listener.recv_timeout(Duration::from_secs(1)) else {
-            // Quiet for a second: end the rejection periods that are over.
-            let mut st = shared.lock_for_receive();
-            for line in st.rejections.tick(Instant::now()) {
-                st.out.line(format_args!("{line}"));
-            }
-            st.out.flush();
+        if st.out.is_empty() {
+            st = shared
+                .output_ready
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
             continue;
-        };
-        batch.push(Arrival::from(first));
-        while batch.len() < RECEIVE_BATCH {
-            match listener.try_recv() {
-                Some(incoming) => batch.push(Arrival::from(incoming)),
-                None => break,
-            }
         }
-        let mut st = shared.lock_for_receive();
-        for arrival in batch.drain(..) {
-            handle(&mut st, shared, arrival);
-            st.out.flush_if_large();
-        }
+        drop(st);
+        thread::sleep(GATHER);
+        st = shared.lock();
         st.out.flush();
     }
+}
+
+/// Ends the rejection periods that are over; called about once a second.
+pub(super) fn tick(shared: &Shared) {
+    let mut st = shared.lock();
+    for line in st.rejections.tick(Instant::now()) {
+        st.out.line(format_args!("{line}"));
+    }
+    st.out.flush();
 }
 
 /// What the receive thread handles under the lock: an [`Incoming`] whose
