@@ -134,9 +134,9 @@ impl Worker {
         let (numbered, error) = match result {
             Ok(n) => (n, None),
             Err(Error::BatchIncomplete { sent, source }) => (sent, Some(*source)),
-            Err(e) if e.is_unsent() => (0, Some(e)),
-            // Numbered, and kept for re-sending: the connection failed.
-            Err(e) => (batch.len(), Some(e)),
+            // A batch that numbered some messages fails as BatchIncomplete;
+            // any other error numbered none of them.
+            Err(e) => (0, Some(e)),
         };
         // Numbers are consecutive: the last given is the confirmed ones
         // plus the unconfirmed ones.
