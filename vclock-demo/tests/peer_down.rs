@@ -205,27 +205,31 @@ fn a_stopped_peer_delays_nobody_else() {
 fn a_peer_restarted_with_a_message_unconfirmed_is_told_it_may_be_lost() {
     let dir = tempfile::tempdir().unwrap();
     let (ports, mut nodes) = network(2, dir.path(), &[]);
+    // A first message: node 1 now knows node 2's run (its hello).
+    nodes[0].send("2 hello");
+    nodes[1].wait_line("After: [1, 1]");
     signal(nodes[1].pid(), "STOP");
     nodes[0].send("2 before the restart");
     nodes[0].expect_block(&[
         "Sent to node 2: before the restart",
-        "Before: [0, 0]",
-        "After: [1, 0]",
+        "Before: [1, 0]",
+        "After: [2, 0]",
     ]);
-    nodes[0].expect_next("Waiting for node 2 to confirm 1.1 ...");
-    // Killed while stopped, and started again on the same port.
+    nodes[0].expect_next("Waiting for node 2 to confirm 1.2 ...");
+    // Killed while stopped (with the message in its socket), and started
+    // again on the same port: a new run.
     nodes[1].kill();
     nodes[1] = common::Running::node(2, &ports, dir.path(), &[]);
     nodes[1].wait_ready();
     nodes[0].wait_for("the report", |l| {
-        l == "Warning: node 2 did not confirm message 1.1 (node 2 restarted before confirming); it may or may not have arrived"
+        l == "Warning: node 2 did not confirm message 1.2 (node 2 restarted before confirming); it may or may not have arrived"
     });
     nodes[0].send("2 after the restart");
-    nodes[0].wait_line("After: [2, 0]");
-    // The new run gets the new message only: the first is not re-sent.
+    nodes[0].wait_line("After: [3, 0]");
+    // The new run gets the new message only: the earlier one is not re-sent.
     nodes[1].expect_block(&[
-        "Message received from node 1: after the restart (clock [2, 0])",
+        "Message received from node 1: after the restart (clock [3, 0])",
         "Before: [0, 0]",
-        "After: [2, 1]",
+        "After: [3, 1]",
     ]);
 }

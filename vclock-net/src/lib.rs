@@ -89,12 +89,12 @@
 //!   messages are neither re-sent nor dropped silently: they are reported
 //!   as possibly lost ([`Sender::take_lost`]), and numbering starts over
 //!   from one. A restarted sender is a new incarnation too, and the listener
-//!   starts its session over. Before the first hello from a peer the
-//!   sender knows no incarnation to hold it to, so its first frames follow
-//!   the header at once; if that connection ends before any hello, the
-//!   next one waits for the hello, and one that expects message 1 (a run
-//!   that may not be the one that got them) has those frames reported as
-//!   possibly lost rather than re-sent.
+//!   starts its session over. Every connection waits for the peer's hello
+//!   (one round trip) before any frame is written on it, so a message only
+//!   ever goes to a run whose incarnation the sender knows; a peer that
+//!   takes the connection but does not answer (a stopped process) makes
+//!   the send fail unsent ([`Error::Unsent`], a timeout), with nothing
+//!   written.
 //! - **"Down" means refused, or unreachable for the retry budget.** A
 //!   refused connection is reported at once ([`Error::PeerDown`]); a lost
 //!   SYN is retried within [`Config::connect_timeout`] (default 5 s).

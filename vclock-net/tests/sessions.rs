@@ -298,7 +298,7 @@ fn a_hello_expecting_a_message_never_sent_is_refused() {
 }
 
 #[test]
-fn a_first_hello_that_lies_is_caught_with_the_first_acknowledgements() {
+fn a_first_hello_that_lies_is_caught_before_anything_is_written() {
     watchdog(|| {
         let addr = serve_one(|mut stream| {
             let _ = codec::read_header::<String, _>(&mut stream);
@@ -306,12 +306,32 @@ fn a_first_hello_that_lies_is_caught_with_the_first_acknowledgements() {
             let _ = stream.read(&mut [0; 64]);
         });
         let mut out = sender("a");
-        // To a peer never heard from, the frame follows the header at once.
-        assert_eq!(out.send(addr, &envelope("a", 1, "hi")).unwrap(), 1);
-        let err = out.wait_confirmed(addr, 1, PROMPTLY).unwrap_err();
-        assert!(matches!(err, Error::BadAnswer { .. }), "{err:?}");
+        // Even to a peer never heard from, frames wait for its hello.
+        let err = out.send(addr, &envelope("a", 1, "hi")).unwrap_err();
+        assert!(err.is_unsent(), "{err:?}");
+        assert!(matches!(err, Error::Unsent { .. }), "{err:?}");
         assert!(!out.is_connected(addr));
-        assert_eq!(out.unconfirmed(addr), 1);
+        assert_eq!(out.unconfirmed(addr), 0);
+    });
+}
+
+#[test]
+fn a_peer_that_takes_the_connection_but_never_answers_gets_nothing() {
+    watchdog(|| {
+        // Accepts, reads the header, then says nothing: a stopped process.
+        let addr = serve_one(|mut stream| {
+            let _ = codec::read_header::<String, _>(&mut stream);
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest);
+            assert!(rest.is_empty(), "a frame was written before the hello");
+        });
+        let mut out: Sender<String, String> = Sender::new(
+            "a".into(),
+            Config::default().ack_timeout(Duration::from_millis(200)),
+        );
+        let err = out.send(addr, &envelope("a", 1, "hi")).unwrap_err();
+        assert!(err.is_unsent() && err.is_timeout(), "{err:?}");
+        assert_eq!(out.unconfirmed(addr), 0);
     });
 }
 

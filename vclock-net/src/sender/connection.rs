@@ -76,16 +76,14 @@ impl Context<'_> {
 }
 
 impl Connection {
-    /// Connects (within the retry budget) and writes `header`. To a peer
-    /// whose hello was seen before (or after frames went out blind on a
-    /// connection that ended before any hello), waits up to the ack timeout
-    /// for the new hello, which it applies to `outbound`; to a peer never
-    /// heard from, does not wait (the hello is read with the first
-    /// acknowledgements), and rewinds `outbound` to its first unconfirmed
-    /// frame. Either way `outbound.unwritten()` is then what must be sent
-    /// first.
+    /// Connects (within the retry budget), writes `header` and waits up to
+    /// the ack timeout for the peer's hello, which it applies to
+    /// `outbound`, then rewinds `outbound` to its first unconfirmed frame:
+    /// `outbound.unwritten()` is what must be sent first. No frame is ever
+    /// written before a connection's hello, so every frame goes to a run of
+    /// the peer whose incarnation this sender knows, and one that restarted
+    /// is always noticed.
     pub(super) fn open(cx: Context<'_>, header: &[u8], outbound: &mut Outbound) -> Result<Self> {
-        outbound.reconnecting();
         let stream = tcp::connect(cx.peer, cx.config.connect_timeout)?;
         let io = |source| Error::Io {
             peer: cx.peer,
@@ -103,10 +101,6 @@ impl Connection {
             reply: None,
         };
         connection.write(cx, header)?;
-        if !outbound.must_await_hello() {
-            outbound.rewind();
-            return Ok(connection);
-        }
         let deadline = Instant::now().checked_add(socket_timeout(cx.config.ack_timeout));
         let greeted = connection.pump(cx, outbound, Some(deadline), |_, c| !c.awaiting_hello)?;
         if !greeted {

@@ -32,10 +32,6 @@ pub(crate) struct Outbound {
     /// Each unconfirmed frame's sequence number and end (stream offset).
     index: VecDeque<(u64, u64)>,
     peer_incarnation: Option<u64>,
-    /// Frames went out on a connection that ended before the peer's first
-    /// hello: whoever got them, the next hello may come from another
-    /// incarnation, so the next connection waits for it before writing.
-    blind: bool,
     lost: Vec<u64>,
     max_frames: usize,
     max_bytes: usize,
@@ -54,7 +50,6 @@ impl Outbound {
             written: 0,
             index: VecDeque::new(),
             peer_incarnation: None,
-            blind: false,
             lost: Vec::new(),
             max_frames,
             max_bytes,
@@ -153,20 +148,16 @@ impl Outbound {
     /// order, before anything new.
     ///
     /// The same incarnation confirms everything below `expected`; so does
-    /// the first hello ever (whatever the peer knows of this pair came from
-    /// this sender, which may have written frames before the hello
-    /// arrived). A different incarnation (the peer restarted) cannot know
-    /// this pair, so it must expect 1; the unconfirmed messages are then
-    /// moved to the possibly-lost list and numbering starts over at 1. So
-    /// are they when the first hello comes after frames went out blind (on
-    /// a connection that ended before any hello) and expects 1: it may be
-    /// a new incarnation, and the old one may have had them.
-    /// `Err` says what was wrong with a hello that is a lie.
+    /// the first hello ever (no frame is written before a connection's
+    /// hello, so whatever the peer knows of this pair it learned from a
+    /// connection whose hello this sender read). A different incarnation
+    /// (the peer restarted) cannot know this pair, so it must expect 1; the
+    /// unconfirmed messages are then moved to the possibly-lost list and
+    /// numbering starts over at 1. `Err` says what was wrong with a hello
+    /// that is a lie.
     pub(crate) fn on_hello(&mut self, incarnation: u64, expected: u64) -> Result<(), String> {
         let first = self.peer_incarnation.is_none();
-        let unknown_run = first && self.blind && expected == 1 && !self.index.is_empty();
-        self.blind = false;
-        if !unknown_run && (first || self.peer_incarnation == Some(incarnation)) {
+        if first || self.peer_incarnation == Some(incarnation) {
             self.peer_incarnation = Some(incarnation);
             if expected <= self.confirmed || expected > self.next_seq {
                 return Err(format!(
@@ -192,23 +183,6 @@ impl Outbound {
             self.written = self.live;
         }
         Ok(())
-    }
-
-    /// Whether a new connection must wait for the peer's hello before
-    /// writing frames: always once a hello was seen, and after frames went
-    /// out blind. To a peer never heard from, frames may follow the header
-    /// at once (a peer that knows nothing of this sender can only number
-    /// them as they are numbered).
-    pub(crate) fn must_await_hello(&self) -> bool {
-        self.peer_incarnation.is_some() || self.blind
-    }
-
-    /// Called when a new connection opens: notes frames written on the
-    /// previous one before any hello from the peer.
-    pub(crate) fn reconnecting(&mut self) {
-        if self.peer_incarnation.is_none() && self.written > self.live {
-            self.blind = true;
-        }
     }
 
     /// Starts writing over on a new connection, from the first
@@ -286,43 +260,6 @@ mod tests {
         assert_eq!(out.take_lost(), [4, 5]);
         assert_eq!((out.next_seq(), out.unconfirmed()), (1, 0));
         assert_eq!(push(&mut out), 1);
-    }
-
-    #[test]
-    fn frames_sent_blind_are_possibly_lost_when_a_run_that_knows_nothing_answers() {
-        // Two frames written behind the header, then the connection died
-        // before any hello.
-        let mut out = Outbound::new(16, 1 << 20);
-        push(&mut out);
-        push(&mut out);
-        assert!(!out.must_await_hello());
-        out.wrote(out.unwritten().len());
-        out.reconnecting();
-        assert!(
-            out.must_await_hello(),
-            "the next connection waits for a hello"
-        );
-        // The hello expects 1: maybe a new run; the first may have had them.
-        out.on_hello(9, 1).unwrap();
-        assert_eq!(out.take_lost(), [1, 2]);
-        assert_eq!((out.confirmed(), out.unconfirmed()), (0, 0));
-        assert_eq!(push(&mut out), 1);
-
-        // The same, but the hello shows the run that got them: they count.
-        let mut out = Outbound::new(16, 1 << 20);
-        push(&mut out);
-        push(&mut out);
-        out.wrote(out.unwritten().len());
-        out.reconnecting();
-        out.on_hello(9, 3).unwrap();
-        assert!(out.take_lost().is_empty());
-        assert_eq!(out.confirmed(), 2);
-
-        // Nothing written before the connection died: nothing is blind.
-        let mut out = Outbound::new(16, 1 << 20);
-        push(&mut out);
-        out.reconnecting();
-        assert!(!out.must_await_hello());
     }
 
     #[test]

@@ -48,6 +48,11 @@ pub(super) struct Worker {
     /// The node is ending: no more reconnecting, since a reconnect (the
     /// retry budget, then a hello) could outlast the time the node has.
     closing: bool,
+    /// Messages not numbered yet because the peer took the connection but
+    /// did not answer it (a stopped process): sent again, first, when
+    /// `retry_at` comes; new messages queue behind them.
+    waiting: Vec<Queued>,
+    retry_at: Option<(Instant, Duration)>,
 }
 
 impl Worker {
@@ -70,6 +75,8 @@ impl Worker {
             down: None,
             last_poll: Instant::now(),
             closing: false,
+            waiting: Vec::new(),
+            retry_at: None,
         }
     }
 
@@ -78,11 +85,12 @@ impl Worker {
         let mut batch = Vec::new();
         loop {
             if closing.is_none() {
-                let wait = if self.pending.is_empty() && self.down.is_none() {
-                    POLL_EVERY
-                } else {
-                    TICK
-                };
+                let wait =
+                    if self.pending.is_empty() && self.waiting.is_empty() && self.down.is_none() {
+                        POLL_EVERY
+                    } else {
+                        TICK
+                    };
                 match messages.recv_timeout(wait) {
                     Ok(first) => batch.push(first),
                     Err(RecvTimeoutError::Timeout) => {}
@@ -102,32 +110,65 @@ impl Worker {
             } else {
                 thread::sleep(TICK);
             }
-            if !batch.is_empty() {
-                self.send(std::mem::take(&mut batch));
+            let due = self.retry_due();
+            if !batch.is_empty() || due {
+                let mut all = std::mem::take(&mut self.waiting);
+                all.append(&mut batch);
+                if !all.is_empty() && self.retry_at.is_some() && !due {
+                    // Behind messages still waiting for an answer.
+                    self.waiting = all;
+                } else if !all.is_empty() {
+                    self.send(all);
+                }
             }
             self.confirm();
             self.keep_alive();
             self.give_fates();
             if let Some(deadline) = closing {
-                if self.pending.is_empty() {
+                if self.pending.is_empty() && self.waiting.is_empty() {
                     return;
                 }
                 if Instant::now() >= deadline {
+                    let unanswered = std::mem::take(&mut self.waiting);
+                    if !unanswered.is_empty() {
+                        let why = format!("node {} never answered the connection", self.to);
+                        self.report(&unanswered, &Outcome::NotDelivered(why));
+                    }
                     let rest: Vec<Queued> = self.pending.drain(..).map(|p| p.queued).collect();
-                    let why = format!(
-                        "not confirmed when the node ended, {} s after its input did",
-                        self.ack_timeout.as_secs_f64()
-                    );
-                    self.report(&rest, &Outcome::Unknown(why));
+                    if !rest.is_empty() {
+                        let why = format!(
+                            "not confirmed when the node ended, {} s after its input did",
+                            self.ack_timeout.as_secs_f64()
+                        );
+                        self.report(&rest, &Outcome::Unknown(why));
+                    }
                     return;
                 }
             }
         }
     }
 
+    /// Whether messages waiting for an answer should be tried again now.
+    fn retry_due(&self) -> bool {
+        !self.waiting.is_empty() && self.retry_at.is_some_and(|(at, _)| Instant::now() >= at)
+    }
+
     /// Numbers and writes a batch of messages; a peer that cannot be
-    /// reached gets none of them, and is marked down.
+    /// reached gets none of them, and is marked down. A peer that takes
+    /// the connection but does not answer it (stopped) gets them later.
     fn send(&mut self, batch: Vec<Queued>) {
+        {
+            // The watcher sees every message from the moment the outbox
+            // has it, even while connecting takes long.
+            let now = Instant::now();
+            let mut unconfirmed = lock(&self.unconfirmed);
+            for queued in &batch {
+                let name = queued.outgoing.name;
+                if !unconfirmed.sent.iter().any(|&(n, _)| n == name) {
+                    unconfirmed.sent.push_back((name, now));
+                }
+            }
+        }
         let result = self
             .sender
             .send_batch(self.addr, batch.iter().map(|q| &q.outgoing.envelope));
@@ -145,9 +186,6 @@ impl Worker {
         let now = Instant::now();
         let mut batch = batch.into_iter();
         for (i, queued) in batch.by_ref().take(numbered).enumerate() {
-            lock(&self.unconfirmed)
-                .sent
-                .push_back((queued.outgoing.name, now));
             self.pending.push_back(Pending {
                 seq: first + i as u64,
                 queued,
@@ -155,16 +193,31 @@ impl Worker {
             });
         }
         let unsent: Vec<Queued> = batch.collect();
-        if let Some(error) = error {
-            let why = error.to_string();
-            if !unsent.is_empty() {
-                self.report(&unsent, &Outcome::NotDelivered(why.clone()));
+        match error {
+            None => {
+                self.retry_at = None;
+                if self.down.is_some() {
+                    self.mark_up();
+                }
             }
-            if error.is_peer_down() {
-                self.mark_down(why);
+            // Connected, but no answer (a stopped process): nothing was
+            // written; the messages wait and go first next time.
+            Some(error) if error.is_timeout() && !error.is_peer_down() && !unsent.is_empty() => {
+                let pause = self
+                    .retry_at
+                    .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
+                self.retry_at = Some((Instant::now() + pause, pause));
+                self.waiting = unsent;
             }
-        } else if self.down.is_some() {
-            self.mark_up();
+            Some(error) => {
+                let why = error.to_string();
+                if !unsent.is_empty() {
+                    self.report(&unsent, &Outcome::NotDelivered(why.clone()));
+                }
+                if error.is_peer_down() {
+                    self.mark_down(why);
+                }
+            }
         }
     }
 
@@ -186,7 +239,7 @@ impl Worker {
         if !lost.is_empty() {
             let count = lost.len().min(self.pending.len());
             let gone: Vec<Queued> = self.pending.drain(..count).map(|p| p.queued).collect();
-            lock(&self.unconfirmed).sent.drain(..count);
+            forget(&self.unconfirmed, &gone);
             let why = format!("node {} restarted before confirming", self.to);
             self.report(&gone, &Outcome::Unknown(why));
         }
@@ -198,7 +251,10 @@ impl Worker {
         if !done.is_empty() {
             let noticed = {
                 let mut unconfirmed = lock(&self.unconfirmed);
-                unconfirmed.sent.drain(..done.len());
+                // Confirmed messages are the oldest the outbox has: the
+                // front of the list, in order.
+                let count = done.len().min(unconfirmed.sent.len());
+                unconfirmed.sent.drain(..count);
                 unconfirmed
                     .noticed_through
                     .filter(|t| t.counter >= done[0].outgoing.name.counter)
@@ -314,6 +370,9 @@ impl Worker {
     }
 
     fn report(&self, batch: &[Queued], outcome: &Outcome) {
+        if !matches!(outcome, Outcome::Confirmed) {
+            forget(&self.unconfirmed, batch);
+        }
         let mut st = self.shared.lock();
         report_lines(&mut st, self.to, batch, outcome);
         for queued in batch {
@@ -378,6 +437,13 @@ pub(super) struct Unconfirmed {
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Takes `batch` off the list the watcher reads.
+fn forget(unconfirmed: &Mutex<Unconfirmed>, batch: &[Queued]) {
+    let names: std::collections::HashSet<EventName> =
+        batch.iter().map(|q| q.outgoing.name).collect();
+    lock(unconfirmed).sent.retain(|(n, _)| !names.contains(n));
 }
 
 /// The events `names` (of one node, in order) in words: runs of
