@@ -317,8 +317,22 @@ impl Worker {
                     self.mark_up();
                 }
             }
-            Err(e) => self.mark_down(e.to_string()),
+            // Refused, or unreachable for the retry budget: down.
+            Err(e) if e.is_peer_down() => self.mark_down(e.to_string()),
+            // It took the connection but did not answer (a stopped
+            // process): not down, only tried again later.
+            Err(e) => self.mark_unanswered(&e),
         }
+    }
+
+    /// Tries the peer again later without calling it down: sends to it are
+    /// still taken, and wait.
+    fn mark_unanswered(&mut self, error: &Error) {
+        let _ = error;
+        let pause = self
+            .down
+            .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
+        self.down = Some((Instant::now() + pause, pause));
     }
 
     fn mark_down(&mut self, why: String) {
