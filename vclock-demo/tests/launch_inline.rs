@@ -192,3 +192,35 @@ fn nodes_not_listening_in_time_stop_the_launch() {
     );
     assert_all_gone(&nodes);
 }
+
+/// The process of node `id` among the launcher's children.
+fn node_pid(launcher: u32, id: u32) -> u32 {
+    children_of(launcher)
+        .into_iter()
+        .find(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let args: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+            args.windows(2)
+                .any(|w| w[0] == b"--id" && w[1] == id.to_string().as_bytes())
+        })
+        .unwrap_or_else(|| panic!("no process for node {id}"))
+}
+
+/// A line that cannot be written (its node is stopped and its pipe full)
+/// never keeps the launcher from handling a node that ends or Ctrl-C.
+#[test]
+fn a_write_to_a_stopped_node_does_not_block_the_launcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut launcher, nodes) = launch(3, dir.path());
+    common::signal(node_pid(launcher.pid(), 2), "STOP");
+    // Far more than a pipe holds: the launcher's input thread blocks in
+    // this write for as long as node 2 is stopped.
+    launcher.send(&format!("2: 1 {}", "x".repeat(300_000)));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    // Node 3 ends, which the launcher handles, and then Ctrl-C.
+    common::signal(node_pid(launcher.pid(), 3), "KILL");
+    launcher.wait_stderr("node 3 failed (killed by signal 9)");
+    common::signal(launcher.pid(), "INT");
+    assert_eq!(launcher.wait_exit().code(), Some(130));
+    assert_all_gone(&nodes);
+}

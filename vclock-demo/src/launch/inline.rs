@@ -52,7 +52,22 @@ enum Event {
     Signal(i32),
 }
 
-type Stdins = Arc<Mutex<Vec<Option<ChildStdin>>>>;
+/// A node's stdin. The input thread takes it out of the lock to write (a
+/// write to a stopped node can block for as long as it stays stopped), so
+/// that closing never waits for a write; `closed` says to drop it then.
+struct Slot {
+    stdin: Option<ChildStdin>,
+    closed: bool,
+}
+
+impl Slot {
+    fn close(&mut self) {
+        self.closed = true;
+        self.stdin = None;
+    }
+}
+
+type Stdins = Arc<Mutex<Vec<Slot>>>;
 
 /// The nodes; any still running when this is dropped are killed and reaped.
 struct Nodes {
@@ -132,7 +147,10 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot start node {id}"))?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
-        stdins.push(child.stdin.take());
+        stdins.push(Slot {
+            stdin: child.stdin.take(),
+            closed: false,
+        });
         nodes.children.push(Some(child));
         let tx = tx.clone();
         let printer = Arc::clone(&printer);
@@ -167,12 +185,12 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
     drop(tx);
 
     let close_stdins = || {
-        for stdin in stdins
+        for slot in stdins
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .iter_mut()
         {
-            stdin.take();
+            slot.close();
         }
     };
     let mut ready = vec![false; n as usize];
@@ -252,12 +270,12 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             }
             Event::Closed(id) => {
                 let status = nodes.reap(id);
-                if let Some(stdin) = stdins
+                if let Some(slot) = stdins
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .get_mut(id as usize - 1)
                 {
-                    stdin.take();
+                    slot.close();
                 }
                 match status {
                     Some(status) if status.success() => {
@@ -397,14 +415,7 @@ fn route_input(n: u32, stdins: &Stdins, pace: Option<&Printer>, tx: &mpsc::Sende
                     // time, so their lines print in node order.
                     for id in targets {
                         let handed = pace.map(|printer| printer.hand(id));
-                        let given = {
-                            let mut stdins = stdins.lock().unwrap_or_else(PoisonError::into_inner);
-                            stdins[id as usize - 1].as_mut().is_some_and(|stdin| {
-                                stdin.write_all(command).is_ok()
-                                    && stdin.write_all(b"\n").is_ok()
-                                    && stdin.flush().is_ok()
-                            })
-                        };
+                        let given = write_line(stdins, id, command);
                         if !given {
                             warn(format_args!("node {id} is not running"));
                             continue;
@@ -423,6 +434,23 @@ fn route_input(n: u32, stdins: &Stdins, pace: Option<&Printer>, tx: &mpsc::Sende
         }
     }
     let _ = tx.send(Event::InputEnd);
+}
+
+/// Writes `command` and a line break to node `id`'s stdin, outside the
+/// lock; says whether it went through.
+fn write_line(stdins: &Stdins, id: u32, command: &[u8]) -> bool {
+    let lock = || stdins.lock().unwrap_or_else(PoisonError::into_inner);
+    let Some(mut stdin) = lock()[id as usize - 1].stdin.take() else {
+        return false;
+    };
+    let written =
+        stdin.write_all(command).is_ok() && stdin.write_all(b"\n").is_ok() && stdin.flush().is_ok();
+    let mut stdins = lock();
+    let slot = &mut stdins[id as usize - 1];
+    if !slot.closed {
+        slot.stdin = Some(stdin);
+    }
+    written
 }
 
 /// Splits `I: command` (or `all: command`) into its targets and command.
