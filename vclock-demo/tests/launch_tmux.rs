@@ -161,6 +161,14 @@ fn on_a_terminal_the_launcher_asks_for_n_and_ctrl_c_stops_it() {
     // group); it stops every node and exits with 130.
     server.stdout(&["send-keys", "-t", &shell, "C-c"]);
     server.wait_for(&shell, "[launcher] interrupted; stopping every node");
+    // Typed only once the shell prompts again: typed earlier, the line
+    // could still go to the launcher's input as it ends.
+    server.wait_until(&shell, "the shell's prompt after the launcher", |screen| {
+        screen
+            .split("[launcher] interrupted; stopping every node")
+            .nth(1)
+            .is_some_and(|after| after.lines().any(|l| matches!(l.trim_end(), "#" | "$")))
+    });
     type_line(&server, &shell, "echo status=$?");
     server.wait_for(&shell, "status=130");
 }
