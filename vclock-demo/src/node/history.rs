@@ -138,23 +138,10 @@ impl History {
     /// Remembers one of this node's events (and for a receipt, the stamp
     /// of the send event it received).
     pub(crate) fn record(&mut self, name: EventName, clock: &VectorClock<u32>, kind: &EventKind) {
-        let what = match kind {
-            EventKind::Internal { text } => format!("Internal event: {}", cut(text)),
-            EventKind::Send { to, text } => format!("Sent to node {to}: {}", cut(text)),
-            EventKind::Broadcast { text } => format!("Sent to all: {}", cut(text)),
-            EventKind::Receive {
-                from,
-                send,
-                text,
-                stamp,
-            } => {
-                self.record_stamp(*send, stamp);
-                format!(
-                    "Message received from node {from} (event {send}): {}",
-                    cut(text)
-                )
-            }
-        };
+        if let EventKind::Receive { send, stamp, .. } = kind {
+            self.record_stamp(*send, stamp);
+        }
+        let what = kind.what(true, cut);
         self.keep(name, clock, what);
     }
 

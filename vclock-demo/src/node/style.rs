@@ -67,7 +67,7 @@ impl Style {
         }
     }
 
-    /// Appends `[c1, ..., cN]` like [`super::state::push_clock`], with the
+    /// Appends `[c1, ..., cN]` like `state::event::push_clock`, with the
     /// entries of the nodes `marked` says in bold colour when colour is on.
     pub(crate) fn clock(
         self,
@@ -109,29 +109,11 @@ pub(crate) fn event_lines(planned: &Planned, n: u32, style: Style) -> String {
     }
     style.bold(&mut out, format_args!("[{}]", planned.name()));
     out.push(' ');
-    match &planned.kind {
-        EventKind::Internal { text } => {
-            let _ = write!(out, "Internal event: {text}");
-        }
-        EventKind::Send { to, text } => {
-            let _ = write!(out, "Sent to node {to}: {text}");
-        }
-        EventKind::Broadcast { text } => {
-            let _ = write!(out, "Sent to all: {text}");
-        }
-        EventKind::Receive {
-            from,
-            send,
-            text,
-            stamp,
-        } => {
-            let _ = write!(
-                out,
-                "Message received from node {from} (event {send}): {text} (clock "
-            );
-            style.clock(&mut out, stamp, n, |_| false);
-            out.push(')');
-        }
+    out.push_str(&planned.kind.what(true, std::borrow::Cow::Borrowed));
+    if let EventKind::Receive { stamp, .. } = &planned.kind {
+        out.push_str(" (clock ");
+        style.clock(&mut out, stamp, n, |_| false);
+        out.push(')');
     }
     let (before, after) = (&planned.transition.before, &planned.transition.after);
     out.push_str("\nBefore: ");
