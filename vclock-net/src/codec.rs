@@ -28,6 +28,25 @@
 //!           whenever the listener's read buffer runs dry)
 //! reply   = 0x07 | request number u64 BE | frame (kind 0, number 0)
 //! noreply = 0x15 | request number u64 BE
+//! refusal = 0x18 | reason length u16 BE (at most 512) | reason, UTF-8
+//!           (listener -> sender, then the connection closes: a connection
+//!            it will not serve, for example an unauthenticated one to a
+//!            cluster member)
+//! ```
+//!
+//! An **authenticated connection** ([`Config::authenticated`](crate::Config::authenticated))
+//! wraps all of the above in a secure stream:
+//!
+//! ```text
+//! preamble  = magic "VCLK" | version u16 BE = SECURE_VERSION (3)
+//! handshake = records 0x16 | length u16 BE | Noise message, three of them:
+//!             Noise_XX_25519_ChaChaPoly_BLAKE2s, each side's first message
+//!             carrying its cluster summary (member count, a hash of the ids
+//!             and addresses, a hash of the ids and keys); either side may
+//!             send a refusal (0x18, as above) instead and close
+//! then      = records length u16 BE | Noise transport message (at most
+//!             65535 bytes: the bytes, encrypted, and a 16-byte tag), both
+//!             ways, carrying the header, frames and answers above unchanged
 //! ```
 //!
 //! Decoding checks a frame's declared length against the maximum before
@@ -43,10 +62,11 @@
 //! frame from being split into a small segment that waits for the peer's
 //! delayed ACK (about 40 ms on Linux) before the rest may follow.
 
+pub use crate::transport::handshake::SECURE_VERSION;
 pub use crate::wire::body::{DECODE_CHARGE_PER_BYTE, decode_limit};
 pub use crate::wire::control::{
     ACK_TAG, ANSWER_HEAD_LEN, HELLO_LEN, HELLO_TAG, Header, MAGIC, MAX_SENDER_ID_LEN, NO_REPLY_TAG,
-    PROTOCOL_VERSION, REPLY_TAG, decode_ack, encode_ack, encode_header, encode_hello,
+    PROTOCOL_VERSION, REFUSAL_TAG, REPLY_TAG, decode_ack, encode_ack, encode_header, encode_hello,
     encode_no_reply, encode_reply, read_header,
 };
 pub use crate::wire::frame::{

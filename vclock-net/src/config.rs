@@ -1,6 +1,9 @@
 //! Limits and timeouts shared by the sending and the receiving side.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use crate::cluster::{Cluster, KeyPair};
 
 /// Limits and timeouts for a [`Sender`](crate::Sender) and a
 /// [`Listener`](crate::Listener).
@@ -114,6 +117,46 @@ pub struct Config {
     /// ([`Error::NoReply`](crate::Error::NoReply)) itself, at once, without
     /// calling the handler or waiting on the application. Default true.
     pub accept_requests: bool,
+    /// How long a listener gives a new connection to complete its
+    /// handshake (the authentication handshake, or the header of an
+    /// unauthenticated connection) before closing it. Default 2 s: a
+    /// handshake is two round trips, while a connection that says nothing
+    /// must not hold a thread for long.
+    pub handshake_timeout: Duration,
+    /// Most connections a listener lets run their handshake at once; more
+    /// are closed at once (reported once a second with a count). Those
+    /// that have not proved who they are never take one of the
+    /// [`max_connections`](Config#structfield.max_connections), which only
+    /// connections past their handshake count against. Default 16.
+    pub max_handshakes: usize,
+    /// The member key and cluster description of an authenticated endpoint
+    /// ([`Config::authenticated`]); `None` (the default) is the
+    /// unauthenticated mode, in which anyone who can reach a listener can
+    /// claim any sender id and nothing is encrypted: for loopback and
+    /// trusted networks only.
+    pub auth: Option<Arc<Auth>>,
+}
+
+/// A member's key pair and the cluster description it runs: what
+/// [`Config::authenticated`] sets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Auth {
+    pub(crate) keys: KeyPair,
+    pub(crate) cluster: Arc<Cluster>,
+}
+
+impl Auth {
+    /// This member's key pair.
+    #[must_use]
+    pub fn keys(&self) -> &KeyPair {
+        &self.keys
+    }
+
+    /// The cluster description.
+    #[must_use]
+    pub fn cluster(&self) -> &Cluster {
+        &self.cluster
+    }
 }
 
 impl Default for Config {
@@ -132,6 +175,9 @@ impl Default for Config {
             max_unconfirmed: 4096,
             max_unconfirmed_bytes: 8 * 1024 * 1024,
             accept_requests: true,
+            handshake_timeout: Duration::from_secs(2),
+            max_handshakes: 16,
+            auth: None,
         }
     }
 }
@@ -223,6 +269,36 @@ impl Config {
     #[must_use]
     pub fn accept_requests(mut self, accept: bool) -> Self {
         self.accept_requests = accept;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Config#structfield.handshake_timeout).
+    #[must_use]
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`max_handshakes`](Config#structfield.max_handshakes).
+    #[must_use]
+    pub fn max_handshakes(mut self, n: usize) -> Self {
+        self.max_handshakes = n;
+        self
+    }
+
+    /// Makes every connection authenticated and encrypted: this endpoint
+    /// is the member of `cluster` whose key pair is `keys`. A listener
+    /// then accepts only members of `cluster` that complete the handshake
+    /// with the same description, and takes a sender's id from the key it
+    /// proved; a sender connects only to addresses `cluster` lists, and
+    /// only to the member the description pins there. See the crate's
+    /// "Authenticated connections".
+    #[must_use]
+    pub fn authenticated(mut self, keys: KeyPair, cluster: Cluster) -> Self {
+        self.auth = Some(Arc::new(Auth {
+            keys,
+            cluster: Arc::new(cluster),
+        }));
         self
     }
 }

@@ -5,6 +5,9 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+mod auth;
+pub use auth::AuthError;
+
 /// Everything that can go wrong in `vclock-net`.
 ///
 /// Each variant's documentation says what is still usable after it. As a
@@ -14,6 +17,17 @@ use std::time::Duration;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// Authentication failed on the connection with `peer`: see
+    /// [`AuthError`]. The connection is closed; on a sender, the message
+    /// was not numbered ([`Error::is_unsent`]) if the handshake failed.
+    #[error("connection with {peer} not authenticated: {source}")]
+    Auth {
+        /// The other end.
+        peer: SocketAddr,
+        /// What failed.
+        #[source]
+        source: Box<AuthError>,
+    },
     /// The peer could not be reached: connecting was refused (at once), or
     /// found no answer or no route within the retry budget
     /// ([`Config::connect_timeout`](crate::Config#structfield.connect_timeout)),
@@ -388,8 +402,21 @@ pub enum Error {
         source: io::Error,
     },
 
-    /// A connection arrived while the listener already had the configured
-    /// maximum number of connections open.
+    /// A connection arrived while the configured maximum number of
+    /// connections were still in their handshake
+    /// ([`Config::max_handshakes`](crate::Config#structfield.max_handshakes)).
+    ///
+    /// That connection was closed at once; the listener and every other
+    /// connection go on, and connections past their handshake are not
+    /// affected.
+    #[error("too many connections in their handshake (maximum {max}); connection closed")]
+    TooManyHandshakes {
+        /// The configured maximum.
+        max: usize,
+    },
+
+    /// A connection completed its handshake while the listener already had
+    /// the configured maximum number of connections past theirs.
     ///
     /// That connection was closed at once; the listener and every other
     /// connection go on.
@@ -485,6 +512,7 @@ impl Error {
         matches!(
             self,
             Error::PeerDown { .. }
+                | Error::Auth { .. }
                 | Error::OutOfDescriptors { .. }
                 | Error::UnconfirmedFull { .. }
                 | Error::Unsent { .. }
@@ -537,6 +565,7 @@ impl Error {
                 | Error::SenderIdTooLong { .. }
                 | Error::BadAnswer { .. }
                 | Error::BadReply { .. }
+                | Error::Auth { .. }
         )
     }
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::Duration;
@@ -13,7 +13,7 @@ use common::{
     Inbox, Noise, RawClock, RawEnvelope, envelope, expect_message, expect_nothing, expect_rejected,
     frame, frame_seq, header, listener, raw_frame, raw_peer, vm_rss_kib, watchdog,
 };
-use vclock_net::{Config, Error, Sender, VectorClock};
+use vclock_net::{Config, Error, Sender, VectorClock, codec};
 
 /// Short enough that stall tests finish quickly, long enough that a busy
 /// test machine does not trip it by accident.
@@ -107,8 +107,10 @@ fn an_http_request_is_rejected_at_the_header() {
 fn an_unsupported_version_is_rejected_at_the_header() {
     watchdog(|| {
         let mut fx = Fixture::new(config());
-        // Version 1 spoke without sequence numbers.
-        for version in [1u16, 3] {
+        // Version 1 spoke without sequence numbers; 3 is the authenticated
+        // mode (refused by an unauthenticated listener, tested in
+        // tests/auth.rs).
+        for version in [1u16, 4] {
             let mut bytes = header("raw");
             bytes[4..6].copy_from_slice(&version.to_be_bytes());
             let err = fx.reject(&bytes);
@@ -313,14 +315,24 @@ fn more_connections_than_the_maximum_are_rejected() {
             .collect();
         wait_for_connections(&fx.inbox, 3);
 
-        for _ in 0..3 {
-            let extra = TcpStream::connect(fx.addr()).unwrap();
+        // A connection takes a slot only once past its header (the
+        // handshake): these complete theirs and are refused then.
+        for i in 0..3 {
+            let mut extra = TcpStream::connect(fx.addr()).unwrap();
+            extra.write_all(&header(&format!("extra{i}"))).unwrap();
             let err = expect_rejected(&fx.inbox);
             assert!(
                 matches!(err, Error::TooManyConnections { max: 3 }),
                 "{err:?}"
             );
-            assert_closed_by_listener(extra);
+            // The sender is told why, then the connection closes.
+            extra
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let mut answer = Vec::new();
+            extra.read_to_end(&mut answer).unwrap();
+            assert_eq!(answer[0], codec::REFUSAL_TAG);
+            assert!(String::from_utf8_lossy(&answer).contains("too many connections"));
         }
         // The connections that got in still deliver.
         (&held[0])

@@ -125,7 +125,7 @@ fn the_handler_hears_of_rejected_connections() {
         let _http = raw_peer(addr, b"GET / HTTP/1.1\r\n\r\n");
         let error = rejections.recv_timeout(PROMPTLY).unwrap();
         assert!(matches!(error, Error::BadMagic { .. }), "{error:?}");
-        // Over the connection limit, reported from the accept thread.
+        // Over the connection limit, reported once past the header.
         let _idle = raw_peer(addr, &header("idle"));
         while inbox.connection_count() < 1 {
             thread::sleep(Duration::from_millis(1));

@@ -85,12 +85,15 @@ pub(super) fn accept_loop<K, M>(
         next_id += 1;
         let stream = Arc::new(stream);
         {
+            // A new connection has proved nothing yet: it waits in the small
+            // handshake pool, and takes a member slot only once past its
+            // handshake (see `ConnectionThread::serve`).
             let mut connections = shared.connections();
-            if connections.len() >= config.max_connections {
+            if connections.handshaking() >= config.max_handshakes {
                 drop(connections);
                 drop(stream);
-                let error = Error::TooManyConnections {
-                    max: config.max_connections,
+                let error = Error::TooManyHandshakes {
+                    max: config.max_handshakes,
                 };
                 report_from_accept_thread(handler, Incoming::Rejected { peer, error });
                 continue;

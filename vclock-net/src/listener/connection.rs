@@ -2,7 +2,7 @@
 //! then frames, each message offered to its sender's session and delivered
 //! in order exactly once, with cumulative acknowledgements.
 
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead};
 use std::marker::PhantomData;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -11,24 +11,22 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use crate::config::{Config, socket_timeout};
-use crate::error::{Error, Result};
+use crate::error::{AuthError, Error, Result};
+use crate::listener::greet::Greeted;
 use crate::listener::reply::Reply;
 use crate::listener::sessions::{SessionRef, Sessions, enter, leave};
-use crate::listener::shared::{AnswerWriter, Shared};
+use crate::listener::shared::Shared;
 use crate::listener::{Handler, Incoming};
 use crate::session::inbound::Offer;
-use crate::transport::tcp::{Deadline, PatientReader, is_broken_connection};
-use crate::wire::control::{encode_ack, encode_hello, encode_no_reply, read_header};
+use crate::transport::secure::is_altered;
+use crate::transport::tcp::{Deadline, is_broken_connection};
+use crate::wire::control::{encode_ack, encode_hello, encode_no_reply, encode_refusal};
 use crate::wire::frame::{Frame, FrameKind, decode_buffered_frame, read_frame};
 
 /// How often a connection thread waiting for the next frame wakes to check
 /// for shutdown, at most. Shutting down also closes every socket, which
 /// wakes the threads at once; this is the backstop.
 const MAX_POLL_INTERVAL: Duration = Duration::from_millis(250);
-
-/// Read buffer per connection: large enough that a burst of small frames
-/// costs one system call.
-const READ_BUFFER_LEN: usize = 64 * 1024;
 
 /// What a connection thread needs. Dropping it (when the thread ends, even
 /// by a panic in the handler, or if the thread never started) closes the
@@ -47,7 +45,7 @@ impl<K, M> Drop for ConnectionThread<K, M> {
         // Under the lock, so that once the connection no longer counts, the
         // peer has been told it is closed.
         let mut connections = self.shared.connections();
-        if let Some(stream) = connections.remove(&self.id) {
+        if let Some(stream) = connections.remove(self.id) {
             let _ = stream.shutdown(std::net::Shutdown::Both);
         }
     }
@@ -109,7 +107,11 @@ where
         stream
             .set_write_timeout(Some(socket_timeout(self.config.write_timeout)))
             .map_err(io)?;
-        let answers = Arc::new(AnswerWriter::new(Arc::clone(stream)));
+        let Greeted {
+            header,
+            mut reader,
+            answers,
+        } = self.greet(stream)?;
         // An answer that cannot be written because the peer has gone ends
         // the connection quietly: the peer is not there to care.
         let answer = |bytes: &[u8]| match answers.write(bytes) {
@@ -117,16 +119,12 @@ where
             Err(e) if is_broken_connection(&e) => Ok(false),
             Err(e) => Err(Error::Io { peer, source: e }),
         };
-        let mut reader = BufReader::with_capacity(
-            READ_BUFFER_LEN,
-            PatientReader {
-                stream,
-                deadline: Deadline::after(read_timeout),
-                stop: &self.shared.shutting_down,
-            },
-        );
-
-        let header = read_header::<K, _>(&mut reader).map_err(|e| self.read_failure(e))?;
+        // Past its handshake, the connection takes one of the member slots.
+        let max = self.config.max_connections;
+        if !self.shared.connections().establish(self.id, max) {
+            let _ = answer(&encode_refusal("too many connections"));
+            return Err(Error::TooManyConnections { max });
+        }
         let (session, expected) =
             self.sessions
                 .join(&header.id, header.incarnation, self.id, stream);
@@ -146,7 +144,7 @@ where
             // a normal close, not an error to report. The idle time starts
             // when the buffer runs dry, so a busy connection does not read
             // the clock once per frame.
-            reader.get_mut().deadline = match self.config.idle_timeout {
+            reader.get_mut().patient().deadline = match self.config.idle_timeout {
                 Some(idle) => Deadline::IdleFor(idle),
                 None => Deadline::Never,
             };
@@ -182,7 +180,7 @@ where
                     frame
                 }
                 None => {
-                    reader.get_mut().deadline = Deadline::after(read_timeout);
+                    reader.get_mut().patient().deadline = Deadline::after(read_timeout);
                     let read = read_frame::<K, M, _>(&mut reader, self.config.max_frame_len);
                     match read.map_err(|e| self.read_failure(e))? {
                         Some(frame) => frame,
@@ -286,9 +284,10 @@ where
         Ok(true)
     }
 
-    /// Turns a read that timed out (the deadline passed) into the error that
-    /// says so.
-    fn read_failure(&self, error: Error) -> Error {
+    /// Turns a read that ran into its deadline (`timeout`) into the error
+    /// that says so, and a record that failed its integrity check into
+    /// [`AuthError::Altered`].
+    pub(super) fn read_failure_within(&self, error: Error, timeout: Duration) -> Error {
         match error {
             Error::Read { context, source }
                 if matches!(
@@ -296,12 +295,17 @@ where
                     io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
                 ) =>
             {
-                Error::ReadTimeout {
-                    context,
-                    timeout: self.config.read_timeout,
-                }
+                Error::ReadTimeout { context, timeout }
             }
+            Error::Read { source, .. } if is_altered(&source) => Error::Auth {
+                peer: self.peer,
+                source: Box::new(AuthError::Altered),
+            },
             other => other,
         }
+    }
+
+    fn read_failure(&self, error: Error) -> Error {
+        self.read_failure_within(error, self.config.read_timeout)
     }
 }

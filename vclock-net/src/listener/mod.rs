@@ -4,6 +4,7 @@
 
 mod accept;
 mod connection;
+mod greet;
 mod reply;
 mod sessions;
 mod shared;

@@ -8,6 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::transport::secure::{Sealer, sealed_len};
 use crate::wire::frame::write_encoded;
 
 /// State shared by the listener handle, the accept thread, the connection
@@ -17,8 +18,8 @@ pub(super) struct Shared {
     pub(super) shutting_down: AtomicBool,
     /// Every open connection's socket (shared with its thread, not a second
     /// descriptor), so that shutdown can close them under their threads'
-    /// feet. Its size is the number of open connections.
-    connections: Mutex<HashMap<u64, Arc<TcpStream>>>,
+    /// feet, and which of them are past their handshake.
+    connections: Mutex<Open>,
     /// This listener's incarnation, sent in every hello.
     pub(super) incarnation: u64,
 }
@@ -27,12 +28,12 @@ impl Shared {
     pub(super) fn new(incarnation: u64) -> Self {
         Self {
             shutting_down: AtomicBool::new(false),
-            connections: Mutex::new(HashMap::new()),
+            connections: Mutex::new(Open::default()),
             incarnation,
         }
     }
 
-    pub(super) fn connections(&self) -> MutexGuard<'_, HashMap<u64, Arc<TcpStream>>> {
+    pub(super) fn connections(&self) -> MutexGuard<'_, Open> {
         // A panic while holding the lock cannot leave the map inconsistent.
         lock(&self.connections)
     }
@@ -43,10 +44,60 @@ impl Shared {
 
     /// Closes every open connection.
     pub(super) fn close_all(&self) {
-        for stream in self.connections().values() {
+        for (stream, _) in self.connections().sockets.values() {
             // The connection may already be closed; nothing to do then.
             let _ = stream.shutdown(Shutdown::Both);
         }
+    }
+}
+
+/// The open connections.
+#[derive(Debug, Default)]
+pub(super) struct Open {
+    /// Each connection's socket, and whether it is past its handshake.
+    sockets: HashMap<u64, (Arc<TcpStream>, bool)>,
+    /// How many are past their handshake.
+    established: usize,
+}
+
+impl Open {
+    /// How many connections are open.
+    pub(super) fn len(&self) -> usize {
+        self.sockets.len()
+    }
+
+    /// How many are still in their handshake.
+    pub(super) fn handshaking(&self) -> usize {
+        self.sockets.len() - self.established
+    }
+
+    /// Adds a connection that has just been accepted.
+    pub(super) fn insert(&mut self, id: u64, stream: Arc<TcpStream>) {
+        self.sockets.insert(id, (stream, false));
+    }
+
+    /// Counts connection `id` as past its handshake, if fewer than `max`
+    /// are; false if `max` are already.
+    pub(super) fn establish(&mut self, id: u64, max: usize) -> bool {
+        if self.established >= max {
+            return false;
+        }
+        if let Some((_, established)) = self.sockets.get_mut(&id) {
+            if !*established {
+                *established = true;
+                self.established += 1;
+            }
+        }
+        true
+    }
+
+    /// Removes connection `id`, returning its socket.
+    pub(super) fn remove(&mut self, id: u64) -> Option<Arc<TcpStream>> {
+        let (stream, established) = self.sockets.remove(&id)?;
+        if established {
+            self.established -= 1;
+        }
+        Some(stream)
     }
 }
 
@@ -63,14 +114,16 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Debug)]
 pub(super) struct AnswerWriter {
     pub(super) stream: Arc<TcpStream>,
-    lock: Mutex<()>,
+    /// On an authenticated connection, the sending direction of its secure
+    /// stream; the lock is held while one whole answer is written.
+    lock: Mutex<Option<Sealer>>,
 }
 
 impl AnswerWriter {
-    pub(super) fn new(stream: Arc<TcpStream>) -> Self {
+    pub(super) fn new(stream: Arc<TcpStream>, sealer: Option<Sealer>) -> Self {
         Self {
             stream,
-            lock: Mutex::new(()),
+            lock: Mutex::new(sealer),
         }
     }
 
@@ -78,7 +131,17 @@ impl AnswerWriter {
     /// of the answer may have gone out and nothing after it could be read
     /// correctly.
     pub(super) fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        let _guard = lock(&self.lock);
+        let mut sealer = lock(&self.lock);
+        let sealed;
+        let bytes = match sealer.as_mut() {
+            None => bytes,
+            Some(sealer) => {
+                let mut out = Vec::with_capacity(sealed_len(bytes.len()));
+                sealer.seal(bytes, &mut out);
+                sealed = out;
+                &sealed
+            }
+        };
         write_encoded(&mut &*self.stream, bytes).inspect_err(|_| {
             let _ = self.stream.shutdown(Shutdown::Both);
         })

@@ -7,8 +7,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
 use crate::config::{Config, socket_timeout};
-use crate::error::{Error, Result};
+use crate::error::{AuthError, Error, Result};
 use crate::session::outbound::Outbound;
+use crate::transport::handshake;
+use crate::transport::secure::{self, Opener, Sealer, is_altered};
 use crate::transport::tcp::{self, FrameSink, is_broken_connection};
 use crate::wire::control::{Answer, AnswerError, parse_answer};
 
@@ -39,6 +41,20 @@ pub(super) struct Connection {
     /// The request whose answer is awaited, and the answer once it came.
     pending_request: Option<u64>,
     reply: Option<ReplyAnswer>,
+    /// The secure stream, on an authenticated connection.
+    secure: Option<Secure>,
+}
+
+/// Both directions of an authenticated connection, and the buffers that
+/// sealing and opening need.
+#[derive(Debug)]
+struct Secure {
+    sealer: Sealer,
+    opener: Opener,
+    /// What is being written, sealed.
+    sealed_out: Vec<u8>,
+    /// Bytes read that do not yet make a whole record.
+    sealed_in: Vec<u8>,
 }
 
 /// What a sender's connection needs to know.
@@ -53,6 +69,35 @@ impl Context<'_> {
         Error::BadAnswer {
             peer: self.peer,
             reason,
+        }
+    }
+
+    /// The error for a handshake that failed on I/O (an authentication
+    /// failure stays what it is).
+    fn handshake_error(&self, error: Error) -> Error {
+        match error {
+            Error::Read { source, .. } | Error::Write(source) => match source.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::AckTimeout {
+                    peer: self.peer,
+                    timeout: self.config.ack_timeout,
+                },
+                _ if is_broken_connection(&source) => Error::PeerDown {
+                    peer: self.peer,
+                    source,
+                },
+                _ => Error::Io {
+                    peer: self.peer,
+                    source,
+                },
+            },
+            Error::Truncated(_) => Error::PeerDown {
+                peer: self.peer,
+                source: io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed the connection in the handshake",
+                ),
+            },
+            other => other,
         }
     }
 
@@ -90,6 +135,29 @@ impl Connection {
             source,
         };
         stream.set_nodelay(true).map_err(io)?;
+        let secure = match &cx.config.auth {
+            None => None,
+            Some(auth) => {
+                let member = auth.cluster.by_addr(cx.peer).ok_or(Error::Auth {
+                    peer: cx.peer,
+                    source: Box::new(AuthError::NotAMember),
+                })?;
+                stream
+                    .set_read_timeout(Some(socket_timeout(cx.config.ack_timeout)))
+                    .map_err(io)?;
+                stream
+                    .set_write_timeout(Some(socket_timeout(cx.config.write_timeout)))
+                    .map_err(io)?;
+                let (sealer, opener) = handshake::initiate(&mut &stream, cx.peer, auth, member)
+                    .map_err(|e| cx.handshake_error(e))?;
+                Some(Secure {
+                    sealer,
+                    opener,
+                    sealed_out: Vec::new(),
+                    sealed_in: Vec::new(),
+                })
+            }
+        };
         stream.set_nonblocking(true).map_err(io)?;
         let mut connection = Self {
             stream,
@@ -99,6 +167,7 @@ impl Connection {
             next_request: 1,
             pending_request: None,
             reply: None,
+            secure,
         };
         connection.write(cx, header)?;
         let deadline = Instant::now().checked_add(socket_timeout(cx.config.ack_timeout));
@@ -129,8 +198,28 @@ impl Connection {
         written: &mut usize,
     ) -> Result<()> {
         self.set_blocking(false).map_err(|e| cx.write_error(e))?;
-        let mut sink = Sink(self);
-        let result = tcp::write_within(&mut sink, bytes, written, cx.config.write_timeout);
+        let result = match self.secure.as_mut() {
+            None => tcp::write_within(&mut Sink(self), bytes, written, cx.config.write_timeout),
+            Some(secure) => {
+                // Sealed whole, then written like plain bytes; only records
+                // that went out whole count as written.
+                let mut sealed = std::mem::take(&mut secure.sealed_out);
+                sealed.clear();
+                secure.sealer.seal(bytes, &mut sealed);
+                let mut sealed_written = 0;
+                let result = tcp::write_within(
+                    &mut Sink(self),
+                    &sealed,
+                    &mut sealed_written,
+                    cx.config.write_timeout,
+                );
+                *written = secure::plain_in_whole_records(bytes.len(), sealed_written);
+                if let Some(secure) = self.secure.as_mut() {
+                    secure.sealed_out = sealed;
+                }
+                result
+            }
+        };
         match result {
             Ok(true) => Ok(()),
             Ok(false) => {
@@ -238,11 +327,7 @@ impl Connection {
                         .map_err(io)?;
                 }
             }
-            let start = self.inbox.len();
-            self.inbox.resize(start + READ_CHUNK, 0);
-            let read = (&self.stream).read(&mut self.inbox[start..]);
-            self.inbox.truncate(start + *read.as_ref().unwrap_or(&0));
-            match read {
+            match self.read_some() {
                 Ok(0) => {
                     return Err(Error::PeerDown {
                         peer: cx.peer,
@@ -270,9 +355,44 @@ impl Connection {
                         source: e,
                     });
                 }
+                Err(e) if is_altered(&e) => {
+                    return Err(Error::Auth {
+                        peer: cx.peer,
+                        source: Box::new(AuthError::Altered),
+                    });
+                }
                 Err(e) => return Err(io(e)),
             }
         }
+    }
+
+    /// Reads what has arrived (one read) and appends the answers' bytes to
+    /// the inbox, opening them first on an authenticated connection.
+    /// `Ok(0)` is the end of the stream.
+    fn read_some(&mut self) -> io::Result<usize> {
+        let Some(secure) = self.secure.as_mut() else {
+            let start = self.inbox.len();
+            self.inbox.resize(start + READ_CHUNK, 0);
+            let read = (&self.stream).read(&mut self.inbox[start..]);
+            self.inbox.truncate(start + *read.as_ref().unwrap_or(&0));
+            return read;
+        };
+        let start = secure.sealed_in.len();
+        secure.sealed_in.resize(start + READ_CHUNK, 0);
+        let read = (&self.stream).read(&mut secure.sealed_in[start..]);
+        secure
+            .sealed_in
+            .truncate(start + *read.as_ref().unwrap_or(&0));
+        let n = read?;
+        let used = secure
+            .opener
+            .open_whole(&secure.sealed_in, &mut self.inbox)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+        secure.sealed_in.drain(..used);
+        if n == 0 && !secure.sealed_in.is_empty() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        Ok(n)
     }
 
     /// Applies every whole answer in the inbox.
@@ -318,6 +438,10 @@ impl Connection {
                     .map_err(|reason| cx.bad_answer(reason))
             }
             Answer::Hello { .. } => Err(cx.bad_answer("a second hello".to_string())),
+            Answer::Refused(reason) => Err(Error::Auth {
+                peer: cx.peer,
+                source: Box::new(AuthError::Refused(reason)),
+            }),
             _ if self.awaiting_hello => {
                 Err(cx.bad_answer("an answer before the hello".to_string()))
             }

@@ -1,4 +1,8 @@
-//! Sockets only: connecting within a retry budget, socket options, and
-//! reading under one deadline. Nothing here knows the wire format.
+//! Below the protocol: sockets ([`tcp`]: connecting within a retry
+//! budget, socket options, reading under one deadline), the authentication
+//! handshake ([`handshake`]) and the secure stream after it ([`secure`]).
+//! The header, frames and answers travel over either unchanged.
 
+pub(crate) mod handshake;
+pub(crate) mod secure;
 pub(crate) mod tcp;

@@ -40,6 +40,16 @@ pub const REPLY_TAG: u8 = 0x07;
 /// The first byte of the answer to a request that got no reply.
 pub const NO_REPLY_TAG: u8 = 0x15;
 
+/// The first byte of a refusal: a `u16` big-endian length and a reason in
+/// UTF-8 follow, and the connection closes. A listener refuses this way a
+/// connection it will not serve (another protocol mode, a stranger, a
+/// claimed id), and either side of an authenticated handshake refuses
+/// this way before it completes.
+pub const REFUSAL_TAG: u8 = 0x18;
+
+/// Longest refusal reason sent or accepted, in bytes.
+pub(crate) const MAX_REASON: usize = 512;
+
 /// Length of an answer's head: its tag and a `u64` big-endian number (the
 /// acknowledged sequence number, or the answered request's number). An
 /// acknowledgement and a "no reply" are just this; a reply is followed by
@@ -100,21 +110,44 @@ pub fn encode_header<K: Serialize>(buf: &mut Vec<u8>, id: &K, incarnation: u64) 
 /// or [`Error::TrailingBytes`] for a bad header; [`Error::Truncated`] if
 /// the input ends inside it; [`Error::Read`] if reading fails.
 pub fn read_header<K: DeserializeOwned, R: Read>(reader: &mut R) -> Result<Header<K>> {
-    const CONTEXT: &str = "the connection header";
-    let mut magic = [0; 4];
-    read_exact(reader, &mut magic, CONTEXT)?;
-    if magic != MAGIC {
-        return Err(Error::BadMagic { found: magic });
-    }
-    let mut version = [0; 2];
-    read_exact(reader, &mut version, CONTEXT)?;
-    let version = u16::from_be_bytes(version);
+    let version = read_preamble(reader)?;
     if version != PROTOCOL_VERSION {
         return Err(Error::UnsupportedVersion {
             found: version,
             supported: PROTOCOL_VERSION,
         });
     }
+    read_header_after_preamble(reader)
+}
+
+/// Reads the magic and the protocol version that start every connection,
+/// and returns the version.
+///
+/// # Errors
+///
+/// As [`read_header`], for its first six bytes.
+pub(crate) fn read_preamble<R: Read>(reader: &mut R) -> Result<u16> {
+    let mut magic = [0; 4];
+    read_exact(reader, &mut magic, HEADER_CONTEXT)?;
+    if magic != MAGIC {
+        return Err(Error::BadMagic { found: magic });
+    }
+    let mut version = [0; 2];
+    read_exact(reader, &mut version, HEADER_CONTEXT)?;
+    Ok(u16::from_be_bytes(version))
+}
+
+const HEADER_CONTEXT: &str = "the connection header";
+
+/// Reads the rest of a protocol-2 header, after [`read_preamble`].
+///
+/// # Errors
+///
+/// As [`read_header`].
+pub(crate) fn read_header_after_preamble<K: DeserializeOwned, R: Read>(
+    reader: &mut R,
+) -> Result<Header<K>> {
+    const CONTEXT: &str = HEADER_CONTEXT;
     let mut fixed = [0; 10];
     read_exact(reader, &mut fixed, CONTEXT)?;
     let incarnation = u64::from_be_bytes(fixed[..8].try_into().expect("8 bytes"));
@@ -196,6 +229,41 @@ pub fn encode_reply<K: Serialize, M: Serialize>(
     })
 }
 
+/// A refusal: [`REFUSAL_TAG`], a `u16` length, and the reason (cut to
+/// [`MAX_REASON`] bytes at a character boundary).
+pub(crate) fn encode_refusal(reason: &str) -> Vec<u8> {
+    let mut end = reason.len().min(MAX_REASON);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut out = Vec::with_capacity(3 + end);
+    out.push(REFUSAL_TAG);
+    out.extend_from_slice(&u16::try_from(end).expect("a short reason").to_be_bytes());
+    out.extend_from_slice(&reason.as_bytes()[..end]);
+    out
+}
+
+/// A peer's refusal reason made safe to show: control and format
+/// characters become `?`.
+pub(crate) fn clean_reason(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .chars()
+        .map(|c| {
+            if c.is_control() || is_format(c) {
+                '?'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Bidirectional controls and other invisible formatting characters that
+/// could make a reason read as something else.
+fn is_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{FEFF}')
+}
+
 /// One thing a listener sends back, as [`parse_answer`] finds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Answer {
@@ -212,6 +280,8 @@ pub(crate) enum Answer {
     },
     /// The request with this number was let go without a reply.
     NoReply(u64),
+    /// The listener refused the connection, for this reason (cleaned).
+    Refused(String),
 }
 
 /// Why the bytes a listener sent back cannot be an answer.
@@ -250,6 +320,20 @@ pub(crate) fn parse_answer(
             })),
         ACK_TAG => Ok(number_at(1).map(|seq| (Answer::Ack(seq), ANSWER_HEAD_LEN))),
         NO_REPLY_TAG => Ok(number_at(1).map(|id| (Answer::NoReply(id), ANSWER_HEAD_LEN))),
+        REFUSAL_TAG => {
+            let Some(len) = bytes
+                .get(1..3)
+                .map(|l| usize::from(u16::from_be_bytes([l[0], l[1]])))
+            else {
+                return Ok(None);
+            };
+            if len > MAX_REASON {
+                return Err(AnswerError::UnknownTag(tag));
+            }
+            Ok(bytes
+                .get(3..3 + len)
+                .map(|reason| (Answer::Refused(clean_reason(reason)), 3 + len)))
+        }
         REPLY_TAG => {
             let Some(request) = number_at(1) else {
                 return Ok(None);

@@ -189,7 +189,11 @@ pub(crate) fn raw_peer(addr: SocketAddr, bytes: &[u8]) -> TcpStream {
         stream.set_read_timeout(Some(PROMPTLY)).unwrap();
         let mut hello = [0; codec::HELLO_LEN];
         if std::io::Read::read_exact(&mut stream, &mut hello).is_ok() {
-            assert_eq!(hello[0], codec::HELLO_TAG);
+            // A hello, or the refusal of a listener with no slot left.
+            assert!(
+                [codec::HELLO_TAG, codec::REFUSAL_TAG].contains(&hello[0]),
+                "{hello:?}"
+            );
         }
         stream.set_read_timeout(None).unwrap();
     }
