@@ -36,6 +36,34 @@ pub(crate) enum Command {
     Check(CheckArgs),
     /// Draw a run as a space-time diagram (SVG, or an interactive HTML page).
     Diagram(DiagramArgs),
+    /// Make a cluster description and key files for nodes on several
+    /// machines.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// `cluster` subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClusterCommand {
+    /// Write DIR/cluster.toml (every node's id, address and public key) and
+    /// one private key file per node, DIR/node<I>.key, readable by its owner
+    /// only. Copy cluster.toml to every machine and each key file only to
+    /// its own node's machine.
+    New(ClusterNewArgs),
+}
+
+/// Options of `cluster new`.
+#[derive(Debug, Args)]
+pub(crate) struct ClusterNewArgs {
+    /// Where to write the files (created if missing; existing files are
+    /// never replaced).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+
+    /// Every node's address (host:port, where the other nodes reach it), in
+    /// id order: the first is node 1.
+    #[arg(value_name = "ADDR", required = true)]
+    pub(crate) addrs: Vec<String>,
 }
 
 /// How the launcher gives each node a console.
@@ -90,6 +118,13 @@ pub(crate) struct LaunchArgs {
     #[arg(long, value_name = "MIN..MAX")]
     pub(crate) delay: Option<DelayRange>,
 
+    /// Run the nodes without authentication (as `node --ports` does):
+    /// anyone on this machine could then send as any node. By default the
+    /// launcher makes a cluster description and a key per node in a private
+    /// temporary directory, and the nodes authenticate one another.
+    #[arg(long)]
+    pub(crate) unauthenticated: bool,
+
     /// With tmux: start the session but do not attach to it.
     #[arg(long)]
     pub(crate) no_attach: bool,
@@ -111,7 +146,7 @@ pub(crate) struct LaunchArgs {
 
 /// Options of `node`.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("addresses").required(true).args(["ports", "peers"])))]
+#[command(group(clap::ArgGroup::new("addresses").required(true).args(["ports", "peers", "cluster"])))]
 pub(crate) struct NodeArgs {
     /// This node's id, from 1 to the number of nodes.
     #[arg(long, value_name = "I", value_parser = clap::value_parser!(u32).range(1..))]
@@ -128,10 +163,28 @@ pub(crate) struct NodeArgs {
     #[arg(long, value_name = "ADDR1,ADDR2,...", value_delimiter = ',')]
     pub(crate) peers: Vec<String>,
 
+    /// The cluster description (from `vclock-demo cluster new`): every
+    /// node's address and public key. Connections are then authenticated
+    /// and encrypted: only the nodes it lists, proving their keys, can
+    /// speak to this node.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub(crate) cluster: Option<PathBuf>,
+
+    /// This node's private key file (readable by its owner only), with
+    /// --cluster.
+    #[arg(long, value_name = "FILE", requires = "cluster")]
+    pub(crate) key: Option<PathBuf>,
+
     /// Where to listen [default: 127.0.0.1 and the port of entry I].
     /// Listening on other interfaces (e.g. 0.0.0.0:PORT) must be asked for.
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<SocketAddr>,
+
+    /// Listen beyond loopback without --cluster: unauthenticated, so
+    /// anyone who can reach the node can send as any node. Only for
+    /// networks you trust entirely.
+    #[arg(long, conflicts_with = "cluster")]
+    pub(crate) insecure: bool,
 
     /// Append every event to a log in DIR.
     #[arg(

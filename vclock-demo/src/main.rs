@@ -3,11 +3,13 @@
 //! `launch` starts N nodes on this machine, one console each; `node` runs
 //! one interactive node (by hand, or across machines with `--peers`);
 //! `shiviz` merges the nodes' logs for the ShiViz visualiser; `check` and
-//! `diagram` check and draw the causality of a run's logs. Every node
+//! `diagram` check and draw the causality of a run's logs; `cluster new`
+//! writes a cluster description and key files for authenticated nodes. Every node
 //! prints its vector clock before and after each event. See the README for
 //! a transcript.
 
 mod cli;
+mod cluster;
 mod console;
 mod govector;
 mod launch;
@@ -39,6 +41,9 @@ fn main() -> ExitCode {
             args.execution as usize,
         )
         .map(|()| ExitCode::SUCCESS),
+        Command::Cluster(cli::ClusterCommand::New(args)) => {
+            cluster::run_new(args).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,

@@ -1,6 +1,10 @@
 //! Limits every part of the demo agrees on: how many nodes a network may
-//! have and how large a message may be. A leaf: it imports nothing from the
+//! have and how large a message may be, and how a node's address is read. A leaf: it imports nothing from the
 //! rest of the crate, and everything may import it.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use anyhow::Context as _;
 
 /// The most nodes one launch (or one network) may have.
 pub(crate) const MAX_NODES: u32 = 1000;
@@ -45,6 +49,21 @@ pub(crate) fn text_limit(n: u32, causal: bool) -> usize {
     } else {
         max_text_len(n)
     }
+}
+
+/// Resolves `host:port`, preferring IPv4 so that a name such as
+/// `localhost` means the same address to every node.
+pub(crate) fn resolve(peer: &str) -> anyhow::Result<SocketAddr> {
+    let found: Vec<SocketAddr> = peer
+        .to_socket_addrs()
+        .with_context(|| format!("cannot resolve \"{peer}\" (expected host:port)"))?
+        .collect();
+    found
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(found.first())
+        .copied()
+        .with_context(|| format!("\"{peer}\" resolves to no address"))
 }
 
 #[cfg(test)]

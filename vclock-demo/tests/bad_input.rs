@@ -164,6 +164,9 @@ fn port_zero_in_peers_is_refused_and_a_listen_port_mismatch_warned() {
     let mut node = Running::spawn("node 1", &args, dir.path());
     node.expect_next("This is node 1 of 2.");
     node.expect_next(&format!(
+        "Unauthenticated: anyone who can reach {listen} can send as any node (fine on loopback; use --cluster across machines)."
+    ));
+    node.expect_next(&format!(
         "Warning: listening on port {}, but this node's entry in the address list is 127.0.0.1:{}; the other nodes will send to 127.0.0.1:{}.",
         ports[2], ports[0], ports[0]
     ));

@@ -141,11 +141,12 @@ fn console_commands_and_clean_exit() {
         ports[0], ports[0]
     ));
     n1.expect_next(&format!("Node 2: 127.0.0.1:{}", ports[1]));
+    let cluster = common::cluster_dir(dir.path(), &ports);
     n1.expect_next(&format!(
-        "Restart this node with: {} node --id 1 --ports {},{}",
+        "Restart this node with: {} node --id 1 --cluster {} --key {}",
         common::bin(),
-        ports[0],
-        ports[1]
+        cluster.join("cluster.toml").display(),
+        cluster.join("node1.key").display()
     ));
     n1.send("h");
     n1.expect_next("Commands:");

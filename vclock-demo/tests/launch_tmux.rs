@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 use common::tmux::{self, Server};
 use common::{Running, TIMEOUT};
 
+/// A directory removed when the test ends, however it ends.
+struct RemoveOnDrop(std::path::PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 #[test]
 fn tmux_session_with_a_pane_per_node() {
     if !tmux::installed() {
@@ -44,6 +53,18 @@ fn tmux_session_with_a_pane_per_node() {
         server.socket
     ));
     launcher.wait_line("All 3 nodes listening.");
+    // The session outlives the launcher, and so do the keys a node
+    // restarted in its pane needs; the test removes them at its end.
+    let kept = launcher.wait_for("the keys", |l| {
+        l.starts_with("The nodes' keys for this session are in ")
+    });
+    let keys = RemoveOnDrop(
+        kept.strip_prefix("The nodes' keys for this session are in ")
+            .and_then(|rest| rest.split(" (readable").next())
+            .unwrap()
+            .into(),
+    );
+    assert!(keys.0.join("cluster.toml").is_file());
     assert!(launcher.wait_exit().success(), "{}", launcher.stderr());
 
     // Find each node's pane by its title.
@@ -86,7 +107,9 @@ fn tmux_session_with_a_pane_per_node() {
         .map(|(_, rest)| rest.lines().next().unwrap_or_default().trim().to_owned())
         .unwrap_or_else(|| panic!("no restart command in {screen}"));
     assert!(
-        restart.contains(" node --id 2 --ports ") && !restart.contains("--pause-on-error"),
+        restart.contains(" node --id 2 --cluster ")
+            && restart.contains(" --key ")
+            && !restart.contains("--pause-on-error"),
         "{restart}"
     );
     // Restarted by hand in that pane (whose title the shell may have
@@ -182,12 +205,26 @@ fn auto_inside_tmux_opens_windows_in_the_current_session() {
     let dir = tempfile::tempdir().unwrap();
     let (server, shell) = server_with_shell(dir.path(), "inside");
     // The shell in the pane has $TMUX set, as a user's shell inside tmux.
-    type_line(&server, &shell, &format!("'{}' launch -n 5", common::bin()));
+    // The keys it keeps for the session go to the test's directory.
+    type_line(
+        &server,
+        &shell,
+        &format!(
+            "TMPDIR='{}' '{}' launch -n 5",
+            dir.path().display(),
+            common::bin()
+        ),
+    );
     server.wait_for(
         &shell,
         "Opened 5 nodes in this tmux session (one window each).",
     );
     server.wait_for(&shell, "All 5 nodes listening.");
+    let screen = server.wait_for(&shell, "The nodes' keys for this session are in");
+    assert!(
+        screen.contains(&dir.path().display().to_string()),
+        "{screen}"
+    );
     let windows = server.stdout(&["list-windows", "-F", "#{window_name}"]);
     for id in 1..=5 {
         assert!(

@@ -22,11 +22,12 @@ struct Payload {
     stamp: Option<CausalStamp<u32>>,
 }
 
-/// Sends one message as node 2 would, speaking the protocol correctly,
+/// Sends one message as node 2 would, speaking the protocol correctly and
+/// proving node 2's key (a member that lies, or whoever stole its key),
 /// with whatever clock the caller makes up.
-fn lie(to: u16, clock: &[(u32, u64)], text: &str) {
+fn lie(config: &Config, to: u16, clock: &[(u32, u64)], text: &str) {
     let addr: SocketAddr = format!("127.0.0.1:{to}").parse().unwrap();
-    let mut liar: Sender<u32, Payload> = Sender::new(2, Config::default());
+    let mut liar: Sender<u32, Payload> = Sender::new(2, config.clone());
     let payload = Payload {
         text: text.to_owned(),
         stamp: None,
@@ -42,18 +43,19 @@ fn poisoned_stamps_are_refused_and_the_node_goes_on() {
     let logs = dir.path().join("logs");
     let logs_arg = logs.to_str().unwrap();
     let (ports, mut nodes) = network(2, dir.path(), &["--log-dir", logs_arg]);
+    let liar = common::member_config(dir.path(), &ports, 2);
     nodes[0].send("1 first");
     nodes[0].wait_line("After: [1, 0]");
 
     // A counter near u64::MAX, for the sender's entry or the receiver's.
-    lie(ports[0], &[(2, u64::MAX - 1)], "poison");
+    lie(&liar, ports[0], &[(2, u64::MAX - 1)], "poison");
     let error = nodes[0].next_line();
     assert!(
         error.starts_with("Error: rejected a message from node 2: its clock has node 2 at 18446744073709551614, above the ceiling of 281474976710656")
             && error.ends_with("; clock unchanged"),
         "{error}"
     );
-    lie(ports[0], &[(1, u64::MAX - 1), (2, 1)], "poison");
+    lie(&liar, ports[0], &[(1, u64::MAX - 1), (2, 1)], "poison");
     assert!(
         nodes[0]
             .next_line()
@@ -65,7 +67,7 @@ fn poisoned_stamps_are_refused_and_the_node_goes_on() {
     assert!(nodes[0].wait_exit().success());
     nodes[0] = Running::node(1, &ports, dir.path(), &["--log-dir", logs_arg]);
     nodes[0].wait_ready();
-    lie(ports[0], &[(1, 7), (2, 1)], "from the future");
+    lie(&liar, ports[0], &[(1, 7), (2, 1)], "from the future");
     let error = nodes[0].next_line();
     assert_eq!(
         error,
@@ -83,7 +85,12 @@ fn poisoned_stamps_are_refused_and_the_node_goes_on() {
 
     // Bidirectional controls in a payload are escaped, so the receipt's
     // clock stays where it belongs.
-    lie(ports[0], &[(2, 1)], "hi \u{202e}]0 ,1[ kcolc( \u{2066}x");
+    lie(
+        &liar,
+        ports[0],
+        &[(2, 1)],
+        "hi \u{202e}]0 ,1[ kcolc( \u{2066}x",
+    );
     nodes[0].expect_next(
         "Message received from node 2: hi \\u{202e}]0 ,1[ kcolc( \\u{2066}x (clock [0, 1])",
     );

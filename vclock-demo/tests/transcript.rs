@@ -1,6 +1,6 @@
 //! The root README's session transcript is what piping its lines into the
-//! inline launcher prints, exactly (ports and the start-up time aside), on
-//! every run.
+//! inline launcher prints, exactly (ports, the start-up time and the
+//! cluster fingerprint aside), on every run.
 
 use std::process::Command;
 
@@ -20,13 +20,22 @@ fn readme_block(marker: &str) -> String {
     body.split_once("```").expect("the block ends").0.to_owned()
 }
 
-/// Replaces what differs between runs: ports and milliseconds.
+/// Replaces what differs between runs: ports, milliseconds and the
+/// cluster fingerprint.
 fn normalized(text: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         let line = match line.split_once("127.0.0.1:") {
             Some((head, _port)) => format!("{head}127.0.0.1:PORT"),
             None => line.to_owned(),
+        };
+        // Each launch makes its own keys, so its own fingerprint.
+        let line = match line.split_once("] Cluster ") {
+            Some((head, rest)) => match rest.split_once(':') {
+                Some((_, tail)) => format!("{head}] Cluster FINGERPRINT:{tail}"),
+                None => line,
+            },
+            None => line,
         };
         let line = match line.split_once(" listening (") {
             Some((head, _)) => format!("{head} listening (T ms)."),

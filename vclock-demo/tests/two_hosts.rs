@@ -1,5 +1,7 @@
 //! Two nodes on two "hosts": network namespaces joined by a veth pair,
-//! which the test creates and deletes itself. Over a link that drops 5% of
+//! which the test creates and deletes itself, set up as the README's
+//! several-machines walk-through says (`cluster new`, then `node --cluster
+//! --key --listen`), so authenticated. Over a link that drops 5% of
 //! the packets each way, and across a partition (the link taken down for a
 //! few seconds, then up), every message arrives exactly once and in order,
 //! and the live peer is never reported down. Needs root, `ip` and
@@ -39,6 +41,9 @@ struct Hosts {
     b_link: String,
     a_ip: String,
     b_ip: String,
+    /// The cluster description and keys, from `vclock-demo cluster new`,
+    /// as the README's several-machines walk-through makes them.
+    cluster: tempfile::TempDir,
 }
 
 impl Hosts {
@@ -52,7 +57,18 @@ impl Hosts {
             b_link: format!("vb{n}"),
             a_ip: format!("10.77.{n}.1"),
             b_ip: format!("10.77.{n}.2"),
+            cluster: tempfile::tempdir().map_err(|e| e.to_string())?,
         };
+        let dir = hosts.cluster.path().join("cluster");
+        run(&[
+            common::bin(),
+            "cluster",
+            "new",
+            "--dir",
+            dir.to_str().unwrap(),
+            &format!("{}:7001", hosts.a_ip),
+            &format!("{}:7002", hosts.b_ip),
+        ])?;
         let a_link = format!("va{n}");
         run(&["ip", "netns", "add", &hosts.a])?;
         run(&["ip", "netns", "add", &hosts.b])?;
@@ -97,12 +113,16 @@ impl Hosts {
         } else {
             (&self.b, &self.b_ip)
         };
-        let peers = format!("{}:7001,{}:7002", self.a_ip, self.b_ip);
         let listen = format!("{ip}:700{id}");
+        let dir = self.cluster.path().join("cluster");
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns, common::bin(), "node", "--id"])
             .arg(id.to_string())
-            .args(["--peers", &peers, "--listen", &listen, "--no-help"])
+            .arg("--cluster")
+            .arg(dir.join("cluster.toml"))
+            .arg("--key")
+            .arg(dir.join(format!("node{id}.key")))
+            .args(["--listen", &listen, "--no-help"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

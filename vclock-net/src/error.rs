@@ -496,6 +496,22 @@ impl Error {
         }
     }
 
+    /// True when the error is an authentication failure ([`Error::Auth`]),
+    /// also inside [`Error::Unsent`], [`Error::Unconfirmed`] and
+    /// [`Error::BatchIncomplete`]: the peer and this end did not prove to
+    /// each other that they are members of the same cluster. Trying again
+    /// meets the same keys and descriptions; a caller typically stops
+    /// sending to the peer and says why.
+    #[must_use]
+    pub fn is_auth(&self) -> bool {
+        match self {
+            Error::BatchIncomplete { source, .. }
+            | Error::Unconfirmed { source, .. }
+            | Error::Unsent { source } => source.is_auth(),
+            _ => matches!(self, Error::Auth { .. }),
+        }
+    }
+
     /// True when a failed send certainly delivered nothing and gave the
     /// message no sequence number: the peer was found down before the
     /// message was numbered, this process is out of descriptors, the

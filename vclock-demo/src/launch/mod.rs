@@ -18,13 +18,14 @@ mod terminal;
 mod tmux;
 
 use std::io::{self, BufRead as _, IsTerminal as _, Write as _};
-use std::net::{IpAddr, Ipv4Addr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 
 use crate::cli::{ConsoleKind, LaunchArgs};
+use crate::cluster::{self, PrivateDir};
 use crate::network::MAX_NODES;
 use plan::{Plan, READY_TIMEOUT, TmuxOptions};
 
@@ -68,10 +69,25 @@ pub(crate) fn run(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
         node_options.push("--delay".into());
         node_options.push(delay.to_string().into());
     }
+    // The nodes authenticate one another with keys made for this launch,
+    // kept in a directory only this user can read and removed when the
+    // launcher ends (each node has read its key by then).
+    let cluster = if args.unauthenticated {
+        None
+    } else {
+        let dir = PrivateDir::new()?;
+        let addrs = ports
+            .iter()
+            .map(|&port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .collect();
+        cluster::write_new(dir.path(), addrs)?;
+        Some(dir)
+    };
     let plan = Plan {
         n,
         exe,
         ports,
+        cluster,
         log_dir,
         node_options,
         started,

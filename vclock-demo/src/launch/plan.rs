@@ -7,6 +7,8 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use crate::cluster::{CLUSTER_FILE, PrivateDir, key_file_name};
+
 /// How long the nodes get to start listening, unless a test asks otherwise.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -39,6 +41,9 @@ pub(crate) struct Plan {
     pub(crate) exe: PathBuf,
     /// One port per node, node 1 first.
     pub(crate) ports: Vec<u16>,
+    /// The cluster description and key files made for this launch, unless
+    /// it runs unauthenticated; removed with the plan.
+    pub(crate) cluster: Option<PrivateDir>,
     /// Absolute log directory, if any.
     pub(crate) log_dir: Option<PathBuf>,
     /// Further options given to every node (e.g. `--fsync`).
@@ -64,13 +69,16 @@ impl Plan {
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        let mut args: Vec<OsString> = vec![
-            "node".into(),
-            "--id".into(),
-            id.to_string().into(),
-            "--ports".into(),
-            ports.into(),
-        ];
+        let mut args: Vec<OsString> = vec!["node".into(), "--id".into(), id.to_string().into()];
+        match &self.cluster {
+            Some(dir) => args.extend([
+                "--cluster".into(),
+                dir.path().join(CLUSTER_FILE).into(),
+                "--key".into(),
+                dir.path().join(key_file_name(id)).into(),
+            ]),
+            None => args.extend(["--ports".into(), ports.into()]),
+        }
         if let Some(dir) = &self.log_dir {
             args.push("--log-dir".into());
             args.push(dir.into());
@@ -117,6 +125,7 @@ mod tests {
             n: 3,
             exe: "/bin/vclock-demo".into(),
             ports: vec![5001, 5002, 5003],
+            cluster: None,
             log_dir: Some("/tmp/logs".into()),
             node_options: vec!["--fsync".into()],
             started: Instant::now(),
@@ -140,5 +149,30 @@ mod tests {
             ]
         );
         assert!(plan.all_listening().starts_with("All 3 nodes listening ("));
+
+        // Authenticated (the default): the description and the node's own
+        // key instead of the ports.
+        let dir = PrivateDir::new().unwrap();
+        let path = dir.path().to_path_buf();
+        let plan = Plan {
+            cluster: Some(dir),
+            log_dir: None,
+            node_options: Vec::new(),
+            ..plan
+        };
+        let args = plan.node_args(3, NodeConsole::Inline);
+        assert_eq!(
+            args,
+            [
+                OsString::from("node"),
+                "--id".into(),
+                "3".into(),
+                "--cluster".into(),
+                path.join("cluster.toml").into(),
+                "--key".into(),
+                path.join("node3.key").into(),
+                "--no-help".into()
+            ]
+        );
     }
 }

@@ -157,6 +157,15 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             bail!("`{attach}` failed");
         }
     }
+    // A node restarted in its pane needs its key: while the session lives,
+    // the keys stay (readable by this user only).
+    let alive = inside || tmux.run(["has-session", "-t", &session]).is_ok();
+    if let (true, Some(dir)) = (alive, plan.cluster.take()) {
+        println!(
+            "The nodes' keys for this session are in {} (readable by you only), for restarting a node in its pane; remove it once the session is over.",
+            dir.keep().display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -3,6 +3,7 @@
 
 use std::ffi::OsString;
 use std::sync::{Arc, MutexGuard, mpsc};
+use std::time::Duration;
 
 use super::outbox::{Fate, Outboxes, Queued};
 use super::state::{self, EventName, clock_string};
@@ -54,9 +55,12 @@ pub(super) fn command<'a>(
         Ok(Input::Send {
             all: true, text, ..
         }) if st.node.is_causal() => {
+            let others: Vec<u32> = (1..=n).filter(|&k| k != id).collect();
+            st = contact(st, shared, outboxes, &others);
             st = event(st, shared, outboxes, None, text, flush);
         }
         Ok(Input::Send { targets, text, .. }) => {
+            st = contact(st, shared, outboxes, &targets);
             for target in targets {
                 st = event(st, shared, outboxes, Some(target), text, flush);
             }
@@ -64,6 +68,36 @@ pub(super) fn command<'a>(
     }
     (st, Flow::Continue)
 }
+
+/// Before the first send to a peer never contacted, contacts it (all of
+/// `targets` that are, at once) and waits up to [`CONTACT_WAIT`] for the
+/// outcome, so that a peer that is down or does not authenticate is known
+/// before the send event: the send is then refused with the clock
+/// unchanged, never recorded as sent. A peer that takes the connection but
+/// does not answer within the wait (a stopped process) is sent to as
+/// before: its message waits in its outbox.
+fn contact<'a>(
+    st: MutexGuard<'a, State>,
+    shared: &'a Arc<Shared>,
+    outboxes: &Outboxes,
+    targets: &[u32],
+) -> MutexGuard<'a, State> {
+    let id = st.node.id();
+    let unknown: Vec<u32> = targets
+        .iter()
+        .copied()
+        .filter(|&k| k != id && *st.node.peer(k) == state::PeerState::Unknown)
+        .collect();
+    if unknown.is_empty() {
+        return st;
+    }
+    drop(st);
+    outboxes.contact(shared, &unknown, CONTACT_WAIT);
+    shared.lock_for_input()
+}
+
+/// How long a send waits for the first contact with its recipient.
+const CONTACT_WAIT: Duration = Duration::from_secs(1);
 
 /// The console help, with what `--causal` changes on a causal node.
 pub(super) fn push_help(st: &mut State) {
@@ -145,6 +179,11 @@ pub(super) fn peers(st: &mut State, topology: &Topology) {
             let why = why.clone();
             st.out
                 .line(format_args!("Node {node}: {addr} (down: {why})"));
+        } else if let state::PeerState::Refused(why) = st.node.peer(node) {
+            let why = why.clone();
+            st.out.line(format_args!(
+                "Node {node}: {addr} (not authenticated: {why})"
+            ));
         } else {
             st.out.line(format_args!("Node {node}: {addr}"));
         }

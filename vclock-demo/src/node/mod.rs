@@ -45,6 +45,7 @@ use anyhow::{Context as _, bail};
 use vclock_net::{Config, Listener};
 
 use crate::cli::NodeArgs;
+use crate::cluster;
 use crate::console::{self, Line};
 use crate::network::{MAX_CAUSAL_NODES, MAX_FRAME, text_limit};
 use command::{Flow, command, push_help};
@@ -151,10 +152,21 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     let connections = Config::default().max_connections.max(n as usize + 8);
     // Requests are answered "no reply" by the listener itself: nodes serve
     // none, and a flood of them must never reach the node's lock.
-    let config = Config::default()
+    let mut config = Config::default()
         .max_frame_len(MAX_FRAME)
         .max_connections(connections)
         .accept_requests(false);
+    match (&topology.cluster, &args.key) {
+        (Some(description), Some(key)) => {
+            let keys = cluster::read_key(key, id, description)?;
+            config = config.authenticated(keys, description.cluster.clone());
+        }
+        _ if !topology.listen.ip().is_loopback() && !args.insecure => bail!(
+            "listening at {} without --cluster would let anyone who can reach it send as any node; give --cluster FILE --key FILE (see `vclock-demo cluster new`), or --insecure to run unauthenticated anyway",
+            topology.listen
+        ),
+        _ => {}
+    }
 
     let wal_options = WalOptions {
         fsync: args.fsync,
@@ -272,6 +284,16 @@ fn start_lines(st: &mut State, topology: &Topology, resumed: &wal::Resumed, loca
         st.out.push_str(&format!("\x1b]2;node {id}\x1b\\"));
     }
     st.out.line(format_args!("This is node {id} of {n}."));
+    match &topology.cluster {
+        Some(description) => st.out.line(format_args!(
+            "Cluster {}: connections are authenticated and encrypted; only its {n} nodes can speak to this node.",
+            description.cluster.fingerprint()
+        )),
+        None => st.out.line(format_args!(
+            "Unauthenticated: anyone who can reach {} can send as any node (fine on loopback; use --cluster across machines).",
+            topology.listen
+        )),
+    }
     let remote_peers = topology.addrs.iter().any(|a| !a.ip().is_loopback());
     if topology.listen.ip().is_loopback() && remote_peers {
         st.out.line(format_args!(

@@ -122,10 +122,8 @@ impl Node {
     ///
     /// Node `to` is known to be down, or the clock cannot tick.
     pub(crate) fn plan_send(&self, to: u32, text: &str) -> Result<Planned, String> {
-        if let PeerState::Down(why) = self.peer(to) {
-            return Err(format!(
-                "cannot send to node {to}: it is down ({why}); clock unchanged"
-            ));
+        if let Some(why) = self.peer(to).unusable() {
+            return Err(format!("cannot send to node {to}: {why}; clock unchanged"));
         }
         let mut next = self.process.clone();
         let transition = next.send().map_err(|e| format!("{e}; clock unchanged"))?;
@@ -250,8 +248,9 @@ impl Node {
                     .collect()
             }
             EventKind::Receive { from, .. } => {
-                // It runs, so whatever made it look down is over.
-                if matches!(self.peer(from), PeerState::Down(_)) {
+                // It runs, and it proved its key, so whatever made it look
+                // down or unauthenticated is over.
+                if self.peer(from).unusable().is_some() {
                     self.set_peer(from, PeerState::Unknown);
                 }
                 Vec::new()

@@ -1,11 +1,12 @@
 //! Who is who: this node's id, every node's address and where this node
-//! listens, from the command line.
+//! listens, from the command line or a cluster description.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context as _, bail, ensure};
 
 use crate::cli::NodeArgs;
+use crate::cluster::Description;
 
 /// Who is who: this node's id and every node's address.
 #[derive(Debug, Clone)]
@@ -16,12 +17,20 @@ pub(crate) struct Topology {
     pub(crate) addrs: Vec<SocketAddr>,
     /// Where this node listens.
     pub(crate) listen: SocketAddr,
+    /// The cluster description, with `--cluster`.
+    pub(crate) cluster: Option<Description>,
 }
 
 impl Topology {
     /// Builds the topology from the command line, resolving host names.
     pub(crate) fn from_args(args: &NodeArgs) -> anyhow::Result<Self> {
-        let addrs: Vec<SocketAddr> = if args.peers.is_empty() {
+        let cluster = match &args.cluster {
+            Some(path) => Some(Description::read(path, crate::network::resolve)?),
+            None => None,
+        };
+        let addrs: Vec<SocketAddr> = if let Some(cluster) = &cluster {
+            cluster.addrs.clone()
+        } else if args.peers.is_empty() {
             args.ports
                 .iter()
                 .map(|&port| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port))
@@ -30,7 +39,9 @@ impl Topology {
             args.peers
                 .iter()
                 .enumerate()
-                .map(|(i, peer)| resolve(peer).with_context(|| format!("node {}", i + 1)))
+                .map(|(i, peer)| {
+                    crate::network::resolve(peer).with_context(|| format!("node {}", i + 1))
+                })
                 .collect::<anyhow::Result<_>>()?
         };
         if let Some(i) = addrs.iter().position(|a| a.port() == 0) {
@@ -74,6 +85,7 @@ impl Topology {
             id: args.id,
             addrs,
             listen,
+            cluster,
         })
     }
 
@@ -87,21 +99,6 @@ impl Topology {
     }
 }
 
-/// Resolves `host:port`, preferring IPv4 so that a name such as
-/// `localhost` means the same address to every node.
-fn resolve(peer: &str) -> anyhow::Result<SocketAddr> {
-    let found: Vec<SocketAddr> = peer
-        .to_socket_addrs()
-        .with_context(|| format!("cannot resolve \"{peer}\" (expected host:port)"))?
-        .collect();
-    found
-        .iter()
-        .find(|a| a.is_ipv4())
-        .or(found.first())
-        .copied()
-        .with_context(|| format!("\"{peer}\" resolves to no address"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -112,6 +109,9 @@ mod tests {
             ports: ports.to_vec(),
             peers: peers.iter().map(|p| (*p).to_owned()).collect(),
             listen: None,
+            cluster: None,
+            key: None,
+            insecure: false,
             log_dir: None,
             no_help: false,
             pause_on_error: false,

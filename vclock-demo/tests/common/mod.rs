@@ -126,15 +126,22 @@ impl Running {
         }
     }
 
-    /// Starts node `id` of a network on `ports`.
+    /// Starts node `id` of a network on `ports`: authenticated with the
+    /// cluster [`network`] wrote in `dir` for those ports, if there is one
+    /// (as a restarted node is), else with `--ports`.
     pub fn node(id: u32, ports: &[u16], dir: &Path, extra: &[&str]) -> Self {
-        let mut args = vec![
-            "node".to_owned(),
-            "--id".to_owned(),
-            id.to_string(),
-            "--ports".to_owned(),
-            port_list(ports),
-        ];
+        let mut args = vec!["node".to_owned(), "--id".to_owned(), id.to_string()];
+        let cluster = cluster_dir(dir, ports);
+        if cluster.join("cluster.toml").is_file() {
+            args.extend([
+                "--cluster".to_owned(),
+                cluster.join("cluster.toml").display().to_string(),
+                "--key".to_owned(),
+                cluster.join(format!("node{id}.key")).display().to_string(),
+            ]);
+        } else {
+            args.extend(["--ports".to_owned(), port_list(ports)]);
+        }
         args.extend(extra.iter().map(|s| (*s).to_owned()));
         Self::spawn(&format!("node {id}"), &args, dir)
     }
@@ -300,9 +307,54 @@ impl Drop for Running {
     }
 }
 
-/// Starts `n` nodes on fresh ports in `dir` and waits until all listen.
+/// Where [`network`] keeps the cluster of the nodes on `ports` in `dir`.
+pub fn cluster_dir(dir: &Path, ports: &[u16]) -> std::path::PathBuf {
+    dir.join(format!("cluster-{}", port_list(ports).replace(',', "-")))
+}
+
+/// Writes a cluster description and keys for nodes on `ports` with
+/// `cluster new`, as a user would.
+pub fn make_cluster(dir: &Path, ports: &[u16]) {
+    let mut command = std::process::Command::new(bin());
+    command
+        .args(["cluster", "new", "--dir"])
+        .arg(cluster_dir(dir, ports))
+        .args(ports.iter().map(|p| format!("127.0.0.1:{p}")));
+    let output = command.output().expect("run cluster new");
+    assert!(
+        output.status.success(),
+        "cluster new: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// A vclock-net configuration for member `id` of the cluster [`network`]
+/// made for `ports` in `dir`: an attacker who holds a member's key (or a
+/// member that lies) speaks the protocol as that member.
+pub fn member_config(dir: &Path, ports: &[u16], id: u32) -> vclock_net::Config {
+    let cluster = cluster_dir(dir, ports);
+    let text = std::fs::read_to_string(cluster.join("cluster.toml")).unwrap();
+    let file: toml::Table = toml::from_str(&text).unwrap();
+    let members = file["node"].as_array().unwrap().iter().map(|node| {
+        let id = u32::try_from(node["id"].as_integer().unwrap()).unwrap();
+        let addr: std::net::SocketAddr = node["address"].as_str().unwrap().parse().unwrap();
+        let key: vclock_net::PublicKey = node["public_key"].as_str().unwrap().parse().unwrap();
+        (id, addr, key)
+    });
+    let cluster_description = vclock_net::Cluster::new(members).unwrap();
+    let key = std::fs::read_to_string(cluster.join(format!("node{id}.key"))).unwrap();
+    let secret = key.lines().last().unwrap();
+    let keys = vclock_net::KeyPair::from_secret_hex(secret).unwrap();
+    vclock_net::Config::default().authenticated(keys, cluster_description)
+}
+
+/// Starts `n` nodes on fresh ports in `dir`, authenticated with a cluster
+/// made for them (as the launcher does), and waits until all listen.
 pub fn network(n: u32, dir: &Path, extra: &[&str]) -> (Vec<u16>, Vec<Running>) {
     let (ports, reserved) = reserve_ports(n as usize);
+    // Made while the ports are still held, so no other test takes them
+    // meanwhile.
+    make_cluster(dir, &ports);
     drop(reserved);
     let mut nodes: Vec<Running> = (1..=n)
         .map(|id| Running::node(id, &ports, dir, extra))

@@ -40,7 +40,7 @@ use vclock_net::{Config, Sender};
 use super::Shared;
 use crate::cli::DelayRange;
 pub(crate) use worker::{Fate, Queued};
-use worker::{Outcome, Unconfirmed, Worker, lock, names, report_lines};
+use worker::{Outcome, Unconfirmed, Worker, forget, lock, names, report_lines};
 
 /// How long a message may wait for its confirmation before the console
 /// says so.
@@ -80,6 +80,8 @@ impl Entry {
 struct Outbox {
     /// `None` once the node is finishing: nothing more is queued.
     queue: Option<Entry>,
+    /// Set once the outbox's first attempt to reach its peer is over.
+    contacted: Arc<Contacted>,
     /// Stays while the outbox finishes, so the watcher still sees it.
     unconfirmed: Arc<Mutex<Unconfirmed>>,
     thread: Option<JoinHandle<()>>,
@@ -125,11 +127,18 @@ impl Outboxes {
     /// if that outbox holds [`QUEUE_CAPACITY`] messages already.
     pub(crate) fn push(&self, shared: &Arc<Shared>, queued: Queued) {
         let to = queued.outgoing.to;
-        let queue = {
+        let (queue, unconfirmed) = {
             let mut boxes = self.lock();
             let outbox = boxes[to as usize - 1].get_or_insert_with(|| self.start(shared, to));
-            outbox.queue.clone()
+            (outbox.queue.clone(), Arc::clone(&outbox.unconfirmed))
         };
+        // The watcher sees every message from the moment the outbox has
+        // it, also while the outbox is still connecting (a stopped peer
+        // holds a first connection up to the ack timeout) or holds it
+        // back (`--delay`).
+        lock(&unconfirmed)
+            .sent
+            .push_back((queued.outgoing.name, Instant::now()));
         // Outside the boxes' lock: a full queue must not stop the watcher.
         let refused = match queue {
             Some(queue) => queue.send(queued),
@@ -138,6 +147,7 @@ impl Outboxes {
         if let Some(queued) = refused {
             // The outbox thread is gone (it panicked, or the node is
             // finishing): say so rather than lose the message quietly.
+            forget(&unconfirmed, std::slice::from_ref(&queued));
             let mut st = shared.lock();
             report_lines(
                 &mut st,
@@ -149,15 +159,39 @@ impl Outboxes {
         }
     }
 
+    /// Starts the outboxes of `peers` that have not started (each first
+    /// tries to reach its peer) and waits up to `wait` in all until each
+    /// has, so that what it found (up, down, not authenticated) is in the
+    /// node's state.
+    pub(crate) fn contact(&self, shared: &Arc<Shared>, peers: &[u32], wait: Duration) {
+        let signals: Vec<Arc<Contacted>> = {
+            let mut boxes = self.lock();
+            peers
+                .iter()
+                .map(|&to| {
+                    let outbox =
+                        boxes[to as usize - 1].get_or_insert_with(|| self.start(shared, to));
+                    Arc::clone(&outbox.contacted)
+                })
+                .collect()
+        };
+        let deadline = Instant::now() + wait;
+        for signal in signals {
+            signal.wait_until(deadline);
+        }
+    }
+
     fn start(&self, shared: &Arc<Shared>, to: u32) -> Outbox {
         let (queue, messages) = mpsc::sync_channel(QUEUE_CAPACITY);
         let unconfirmed = Arc::new(Mutex::new(Unconfirmed::default()));
+        let contacted = Arc::new(Contacted::default());
         let worker = Worker::new(
             to,
             self.addrs[to as usize - 1],
             Sender::new(self.id, self.config.clone()),
             Arc::clone(shared),
             Arc::clone(&unconfirmed),
+            Arc::clone(&contacted),
         );
         let thread = thread::Builder::new()
             .name(format!("outbox {to}"))
@@ -169,6 +203,7 @@ impl Outboxes {
         };
         Outbox {
             queue: Some(queue),
+            contacted,
             unconfirmed,
             thread: Some(thread),
         }
@@ -232,6 +267,35 @@ impl Outboxes {
             .collect();
         for thread in threads {
             let _ = thread.join();
+        }
+    }
+}
+
+/// Whether an outbox's first attempt to reach its peer is over.
+#[derive(Debug, Default)]
+pub(crate) struct Contacted {
+    done: Mutex<bool>,
+    changed: std::sync::Condvar,
+}
+
+impl Contacted {
+    pub(crate) fn set(&self) {
+        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.changed.notify_all();
+    }
+
+    fn wait_until(&self, deadline: Instant) {
+        let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*done {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            done = self
+                .changed
+                .wait_timeout(done, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Error, Sender};
 
+use super::Contacted;
 use crate::node::state::{EventName, Outgoing, Payload, PeerState};
 use crate::node::{Shared, State};
 
@@ -53,6 +54,7 @@ pub(super) struct Worker {
     /// `retry_at` comes; new messages queue behind them.
     waiting: Vec<Queued>,
     retry_at: Option<(Instant, Duration)>,
+    contacted: Arc<Contacted>,
 }
 
 impl Worker {
@@ -63,6 +65,7 @@ impl Worker {
         sender: Sender<u32, Payload>,
         shared: Arc<Shared>,
         unconfirmed: Arc<Mutex<Unconfirmed>>,
+        contacted: Arc<Contacted>,
     ) -> Self {
         Self {
             to,
@@ -77,10 +80,18 @@ impl Worker {
             closing: false,
             waiting: Vec::new(),
             retry_at: None,
+            contacted,
         }
     }
 
     pub(super) fn run(mut self, messages: &Receiver<Queued>) {
+        // Reach the peer first, so that the node knows whether it is up,
+        // down or does not authenticate before its first message is sent.
+        self.revive();
+        if self.down.is_none() && self.sender.is_connected(self.addr) {
+            self.mark_up();
+        }
+        self.contacted.set();
         let mut closing: Option<Instant> = None;
         let mut batch = Vec::new();
         loop {
@@ -157,18 +168,8 @@ impl Worker {
     /// reached gets none of them, and is marked down. A peer that takes
     /// the connection but does not answer it (stopped) gets them later.
     fn send(&mut self, batch: Vec<Queued>) {
-        {
-            // The watcher sees every message from the moment the outbox
-            // has it, even while connecting takes long.
-            let now = Instant::now();
-            let mut unconfirmed = lock(&self.unconfirmed);
-            for queued in &batch {
-                let name = queued.outgoing.name;
-                if !unconfirmed.sent.iter().any(|&(n, _)| n == name) {
-                    unconfirmed.sent.push_back((name, now));
-                }
-            }
-        }
+        // (The watcher has seen each of these since it was pushed:
+        // `Outboxes::push`.)
         let result = self
             .sender
             .send_batch(self.addr, batch.iter().map(|q| &q.outgoing.envelope));
@@ -216,6 +217,8 @@ impl Worker {
                 }
                 if error.is_peer_down() {
                     self.mark_down(why);
+                } else if error.is_auth() {
+                    self.mark_refused(why);
                 }
             }
         }
@@ -319,6 +322,7 @@ impl Worker {
             }
             // Refused, or unreachable for the retry budget: down.
             Err(e) if e.is_peer_down() => self.mark_down(e.to_string()),
+            Err(e) if e.is_auth() => self.mark_refused(e.to_string()),
             // It took the connection but did not answer (a stopped
             // process): not down, only tried again later.
             Err(e) => self.mark_unanswered(&e),
@@ -351,6 +355,27 @@ impl Worker {
             ));
         }
         st.node.set_peer(self.to, PeerState::Down(why));
+        st.out.flush();
+    }
+
+    /// The peer and this node did not authenticate each other: sends to it
+    /// are refused until a later attempt (with the same backoff as a down
+    /// peer) succeeds, for instance once it runs the same cluster
+    /// description.
+    fn mark_refused(&mut self, why: String) {
+        let pause = self
+            .down
+            .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
+        let first_time = self.down.is_none();
+        self.down = Some((Instant::now() + pause, pause));
+        let mut st = self.shared.lock();
+        if first_time {
+            st.out.line(format_args!(
+                "Node {} and this node did not authenticate each other: {why}",
+                self.to
+            ));
+        }
+        st.node.set_peer(self.to, PeerState::Refused(why));
         st.out.flush();
     }
 
@@ -454,7 +479,7 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// Takes `batch` off the list the watcher reads.
-fn forget(unconfirmed: &Mutex<Unconfirmed>, batch: &[Queued]) {
+pub(super) fn forget(unconfirmed: &Mutex<Unconfirmed>, batch: &[Queued]) {
     let names: std::collections::HashSet<EventName> =
         batch.iter().map(|q| q.outgoing.name).collect();
     lock(unconfirmed).sent.retain(|(n, _)| !names.contains(n));

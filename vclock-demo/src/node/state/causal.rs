@@ -93,7 +93,8 @@ impl Node {
             .filter(|&k| k != self.id)
             .filter_map(|k| match self.peer(k) {
                 PeerState::Down(why) => Some(format!("node {k} is down ({why})")),
-                _ => None,
+                PeerState::Refused(why) => Some(format!("node {k} was not authenticated ({why})")),
+                PeerState::Unknown | PeerState::Up => None,
             })
             .collect();
         if !down.is_empty() {

@@ -30,9 +30,10 @@ impl fmt::Display for EventName {
     }
 }
 
-/// What this node believes about a peer's reachability. Only `Down` changes
-/// what the node does: a send to a peer known to be down is refused at
-/// once, with the clock unchanged.
+/// What this node believes about a peer's reachability. A send to a peer
+/// known to be down, or one that refused (or failed) authentication, is
+/// refused at once, with the clock unchanged; a send to a peer never
+/// contacted first waits a moment for the outcome of contacting it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum PeerState {
     /// Never contacted, or a message from it arrived since it was last
@@ -43,6 +44,22 @@ pub(crate) enum PeerState {
     /// Its connection was refused or reset and not re-established; the
     /// text says what happened.
     Down(String),
+    /// The connection was made, but the two nodes did not authenticate
+    /// each other (another cluster description, a wrong key, or one side
+    /// unauthenticated); the text says why.
+    Refused(String),
+}
+
+impl PeerState {
+    /// Why a send to this peer is refused at once, if it is: "it is down
+    /// (WHY)" or "it was not authenticated (WHY)".
+    pub(crate) fn unusable(&self) -> Option<String> {
+        match self {
+            PeerState::Down(why) => Some(format!("it is down ({why})")),
+            PeerState::Refused(why) => Some(format!("it was not authenticated ({why})")),
+            PeerState::Unknown | PeerState::Up => None,
+        }
+    }
 }
 
 /// What kind of event a planned event is.
