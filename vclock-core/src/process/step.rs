@@ -50,7 +50,6 @@ const INLINE_RAISED: usize = 4;
 /// # Ok::<(), vclock_core::ClockError>(())
 /// ```
 #[derive(Debug)]
-#[must_use = "a step borrows the process; drop it to run the next event"]
 pub struct Step<'a, K> {
     id: &'a K,
     after: &'a VectorClock<K>,
