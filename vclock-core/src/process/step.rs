@@ -43,7 +43,8 @@ const INLINE_RAISED: usize = 4;
 ///
 /// let mut p = Process::new("a".to_string());
 /// let stamp = p.send_step()?.after().clone(); // the message's stamp
-/// let step = p.receive_step(&VectorClock::from_iter([("b".to_string(), 4)]))?;
+/// let from_b = VectorClock::from_iter([("b".to_string(), 4)]);
+/// let step = p.receive_step(&from_b)?;
 /// assert_eq!(step.after().get("a"), 2);
 /// assert_eq!(step.after().get("b"), 4);
 /// assert_eq!(step.before(), stamp); // built now, on request
@@ -126,7 +127,8 @@ impl<'a, K: Ord + Clone> Step<'a, K> {
     /// use vclock_core::{Process, VectorClock};
     ///
     /// let mut p = Process::with_clock(1, VectorClock::from_iter([(1, 2), (2, 5)]));
-    /// let step = p.receive_step(&VectorClock::from_iter([(2, 7), (3, 1)]))?;
+    /// let stamp = VectorClock::from_iter([(2, 7), (3, 1)]);
+    /// let step = p.receive_step(&stamp)?; // borrows the stamp too
     /// assert_eq!(step.after(), &VectorClock::from_iter([(1, 3), (2, 7), (3, 1)]));
     /// assert_eq!(step.before(), VectorClock::from_iter([(1, 2), (2, 5)]));
     /// # Ok::<(), vclock_core::ClockError>(())
