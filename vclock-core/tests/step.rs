@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use vclock_core::strategy;
-use vclock_core::{ClockError, Process, VectorClock};
+use vclock_core::{ClockError, Process, ReceiveError, ReceivePolicy, VectorClock};
 
 const IDS: [u8; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
 
@@ -30,6 +30,32 @@ proptest! {
         prop_assert_eq!(step.after(), &transition.after);
         prop_assert_eq!(step.before(), clock);
         prop_assert_eq!(step.into_transition(), transition);
+        prop_assert_eq!(borrowed, owned);
+    }
+
+    /// The checked step accepts and refuses exactly what the checked
+    /// receive does (ceiling 5 here, so the stamps cross it), and does the
+    /// same when it accepts.
+    #[test]
+    fn a_checked_receive_step_is_a_checked_receive(
+        own in 0u8..8,
+        clock in clocks(),
+        stamp in strategy::clock(&IDS, 7),
+        restarted in any::<bool>(),
+    ) {
+        let mut policy = ReceivePolicy::default().ceiling(5);
+        if restarted {
+            policy = policy.restarted_without_history();
+        }
+        let mut owned = Process::with_clock(own, clock.clone());
+        let mut borrowed = owned.clone();
+        match (owned.receive_checked(&stamp, &policy), borrowed.receive_checked_step(&stamp, &policy)) {
+            (Ok(transition), Ok(step)) => {
+                prop_assert_eq!(step.into_transition(), transition);
+            }
+            (Err(refused), Err(also)) => prop_assert_eq!(refused, also),
+            (owned, step) => prop_assert!(false, "{:?} but {:?}", owned, step.map(|s| s.before())),
+        }
         prop_assert_eq!(borrowed, owned);
     }
 
