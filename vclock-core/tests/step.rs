@@ -6,7 +6,7 @@
 
 use proptest::prelude::*;
 use vclock_core::strategy;
-use vclock_core::{ClockError, Process, ReceiveError, ReceivePolicy, VectorClock};
+use vclock_core::{ClockError, Process, ReceivePolicy, VectorClock};
 
 const IDS: [u8; 8] = [0, 1, 2, 3, 4, 5, 6, 7];
 
