@@ -26,7 +26,7 @@ use std::hint::black_box;
 
 use crdts::{CmRDT, CvRDT, Dot};
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
-use vclock_core::{ClockError, VectorClock};
+use vclock_core::{ClockError, Process, VectorClock};
 
 /// The clock sizes every group is run at.
 const SIZES: [usize; 5] = [4, 16, 64, 256, 1024];
@@ -420,6 +420,60 @@ fn bincode_halves(c: &mut Criterion) {
     decode.finish();
 }
 
+/// `Process` events with `String` ids, node `node-0000` of an `n`-entry
+/// clock: the owned events (`local_event`, `receive`, each returning a
+/// `Transition`: two clones of the clock) against their borrowed forms
+/// (`local_step`, `receive_step`, returning a `Step`). The receive takes a
+/// stamp over the same ids with every second counter ahead, so it changes
+/// half of the clock; the process starts each iteration from the same clock
+/// (cloned in the untimed setup).
+fn process_events(c: &mut Criterion) {
+    let mut group = c.benchmark_group("process-local");
+    for n in SIZES {
+        let clocks = Clocks::new(&counters(n));
+        let me = name(0);
+        let mut process = Process::with_clock(me.clone(), clocks.core_string.clone());
+        group.bench_function(BenchmarkId::new("transition", n), |b| {
+            b.iter(|| black_box(process.local_event()));
+        });
+        let mut process = Process::with_clock(me, clocks.core_string.clone());
+        group.bench_function(BenchmarkId::new("step", n), |b| {
+            b.iter(|| black_box(process.local_step().map(|step| step.after().len())));
+        });
+    }
+    group.finish();
+    let mut group = c.benchmark_group("process-receive");
+    for n in SIZES {
+        let base = counters(n);
+        let ahead: Vec<u64> = base
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| if i % 2 == 0 { c + 500 } else { c })
+            .collect();
+        let (mine, theirs) = (Clocks::new(&base), Clocks::new(&ahead));
+        let start = Process::with_clock(name(0), mine.core_string);
+        let stamp = theirs.core_string;
+        group.bench_function(BenchmarkId::new("transition", n), |b| {
+            b.iter_batched_ref(
+                || start.clone(),
+                |process| black_box(process.receive(black_box(&stamp))),
+                BatchSize::SmallInput,
+            );
+        });
+        group.bench_function(BenchmarkId::new("step", n), |b| {
+            b.iter_batched_ref(
+                || start.clone(),
+                |process| {
+                    let step = process.receive_step(black_box(&stamp));
+                    black_box(step.map(|step| step.after().len()))
+                },
+                BatchSize::SmallInput,
+            );
+        });
+    }
+    group.finish();
+}
+
 criterion_group!(
     benches,
     increment,
@@ -431,6 +485,7 @@ criterion_group!(
     ids_check,
     clone,
     bincode_round_trip,
-    bincode_halves
+    bincode_halves,
+    process_events
 );
 criterion_main!(benches);

@@ -11,7 +11,7 @@
 
 use core::fmt;
 
-use crate::{ClockError, Process, Transition, VectorClock};
+use crate::{ClockError, Process, Step, Transition, VectorClock};
 
 /// What [`Process::receive_checked`] accepts.
 ///
@@ -167,6 +167,33 @@ impl<K: Ord + Clone> Process<K> {
     ) -> Result<Transition<K>, ReceiveError<K>> {
         check(self, stamp, policy)?;
         self.receive(stamp).map_err(ReceiveError::Clock)
+    }
+
+    /// [`receive_checked`](Self::receive_checked) without the owned clocks:
+    /// the same checks, then [`receive_step`](Process::receive_step), whose
+    /// [`Step`] borrows the process's clock and the stamp.
+    ///
+    /// ```
+    /// use vclock_core::{Process, ReceivePolicy, VectorClock};
+    ///
+    /// let mut p = Process::new(1);
+    /// let stamp = VectorClock::from_iter([(2, 3)]);
+    /// let step = p.receive_checked_step(&stamp, &ReceivePolicy::default())?;
+    /// assert_eq!(step.after(), &VectorClock::from_iter([(1, 1), (2, 3)]));
+    /// # Ok::<(), vclock_core::ReceiveError<u32>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`receive_checked`](Self::receive_checked); the process is then
+    /// unchanged.
+    pub fn receive_checked_step<'a>(
+        &'a mut self,
+        stamp: &'a VectorClock<K>,
+        policy: &ReceivePolicy,
+    ) -> Result<Step<'a, K>, ReceiveError<K>> {
+        check(self, stamp, policy)?;
+        self.receive_step(stamp).map_err(ReceiveError::Clock)
     }
 }
 

@@ -90,7 +90,7 @@ pub use checked::{ReceiveError, ReceivePolicy};
 pub use clock::{IntoIter, Iter, VectorClock};
 pub use error::ClockError;
 pub use order::CausalOrder;
-pub use process::{Process, Transition};
+pub use process::{Process, Step, Transition};
 
 /// The workspace README's example, run as a doctest so it cannot rot.
 #[cfg(doctest)]

@@ -1,6 +1,11 @@
-//! `Process<K>`: the event rules of one node.
+//! `Process<K>`: the event rules of one node, with each event's clocks
+//! handed out owned ([`Transition`]) or borrowed ([`Step`]).
 
 use crate::{ClockError, VectorClock};
+
+mod step;
+
+pub use step::Step;
 
 /// The clock of one event: what it was before and what it is after.
 ///
@@ -40,10 +45,15 @@ pub struct Transition<K> {
 /// Each event returns its [`Transition`]. An event that would overflow the
 /// own counter is refused with [`ClockError`] and changes nothing.
 ///
-/// An event works on the clock in place: it clones the clock twice (the
-/// transition's `before` and `after`), clones the process id only when it
-/// inserts the own entry (the first event), and clones the ids of a stamp
-/// only for the entries the clock did not have.
+/// An event works on the clock in place: it clones the process id only when
+/// it inserts the own entry (the first event), and the ids of a stamp only
+/// for the entries the clock did not have. The owned events then clone the
+/// clock twice, for the transition's `before` and `after` (with `String`
+/// ids, two allocations per id). The `_step` forms
+/// ([`local_step`](Self::local_step), [`send_step`](Self::send_step),
+/// [`receive_step`](Self::receive_step)) make the same change and return a
+/// [`Step`] that borrows the clock instead, so an event that only needs its
+/// stamp clones nothing; [`Step`] says what each of its parts costs.
 ///
 /// ```
 /// use vclock_core::{Process, VectorClock};
@@ -181,11 +191,7 @@ impl<K: Ord + Clone> Process<K> {
     /// # Ok::<(), vclock_core::ClockError>(())
     /// ```
     pub fn receive(&mut self, stamp: &VectorClock<K>) -> Result<Transition<K>, ClockError> {
-        // The own counter after the merge is the larger of the two; refusing
-        // here, before anything changes, keeps the clock as it was.
-        if self.clock.get(&self.id).max(stamp.get(&self.id)) == u64::MAX {
-            return Err(ClockError::CounterOverflow);
-        }
+        self.check_receive(stamp)?;
         let before = self.clock.clone();
         self.clock.merge(stamp);
         self.clock.increment_borrowed(&self.id)?;
@@ -205,5 +211,89 @@ impl<K: Ord + Clone> Process<K> {
             before,
             after: self.clock.clone(),
         })
+    }
+
+    /// [`local_event`](Self::local_event) without the owned clocks: the
+    /// returned [`Step`] borrows the process's clock. Allocates nothing for
+    /// an existing own entry, whatever `K` is.
+    ///
+    /// # Errors
+    ///
+    /// [`ClockError::CounterOverflow`] if the own counter is `u64::MAX`;
+    /// the clock is then unchanged.
+    ///
+    /// ```
+    /// use vclock_core::Process;
+    /// let mut p = Process::new("n1".to_string());
+    /// assert_eq!(p.local_step()?.after().get("n1"), 1);
+    /// assert_eq!(p.local_step()?.before().get("n1"), 1);
+    /// # Ok::<(), vclock_core::ClockError>(())
+    /// ```
+    pub fn local_step(&mut self) -> Result<Step<'_, K>, ClockError> {
+        self.clock.increment_borrowed(&self.id)?;
+        Ok(Step::tick(&self.id, &self.clock))
+    }
+
+    /// [`send`](Self::send) without the owned clocks: the returned
+    /// [`Step`]'s [`after`](Step::after) is the stamp, borrowed, ready to be
+    /// serialized into the message. Allocates nothing for an existing own
+    /// entry, whatever `K` is.
+    ///
+    /// # Errors
+    ///
+    /// [`ClockError::CounterOverflow`] if the own counter is `u64::MAX`;
+    /// the clock is then unchanged and nothing should be sent.
+    ///
+    /// ```
+    /// use vclock_core::{Process, VectorClock};
+    /// let mut p = Process::with_clock(1, VectorClock::from_iter([(1, 4), (2, 2)]));
+    /// let step = p.send_step()?;
+    /// assert_eq!(step.after(), &VectorClock::from_iter([(1, 5), (2, 2)]));
+    /// # Ok::<(), vclock_core::ClockError>(())
+    /// ```
+    pub fn send_step(&mut self) -> Result<Step<'_, K>, ClockError> {
+        self.local_step()
+    }
+
+    /// [`receive`](Self::receive) without the owned clocks: the returned
+    /// [`Step`] borrows the process's clock and the stamp. Clones only the
+    /// stamp's ids the clock did not have; when the merge raises more than 4
+    /// entries it also allocates one buffer of their old counters (for
+    /// [`Step::before`]), never an id.
+    ///
+    /// # Errors
+    ///
+    /// [`ClockError::CounterOverflow`] if the own counter after the merge
+    /// would be `u64::MAX` before the tick; the clock is then unchanged
+    /// (the stamp is not merged either).
+    ///
+    /// ```
+    /// use vclock_core::{Process, VectorClock};
+    /// let mut p = Process::new(2);
+    /// let stamp = VectorClock::from_iter([(1, 3)]);
+    /// let step = p.receive_step(&stamp)?;
+    /// assert_eq!(step.after(), &VectorClock::from_iter([(1, 3), (2, 1)]));
+    /// assert!(step.before().is_empty());
+    /// # Ok::<(), vclock_core::ClockError>(())
+    /// ```
+    pub fn receive_step<'a>(
+        &'a mut self,
+        stamp: &'a VectorClock<K>,
+    ) -> Result<Step<'a, K>, ClockError> {
+        self.check_receive(stamp)?;
+        let raised = Step::raised_by(&self.clock, stamp);
+        self.clock.merge(stamp);
+        self.clock.increment_borrowed(&self.id)?;
+        Ok(Step::receive(&self.id, &self.clock, raised))
+    }
+
+    /// Refuses a receive whose tick would overflow. The own counter after
+    /// the merge is the larger of the two; refusing before anything
+    /// changes keeps the clock as it was.
+    fn check_receive(&self, stamp: &VectorClock<K>) -> Result<(), ClockError> {
+        if self.clock.get(&self.id).max(stamp.get(&self.id)) == u64::MAX {
+            return Err(ClockError::CounterOverflow);
+        }
+        Ok(())
     }
 }

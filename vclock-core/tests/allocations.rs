@@ -106,6 +106,69 @@ fn process_events_clone_the_clock_twice_and_the_id_only_when_inserted() {
 }
 
 #[test]
+fn process_steps_clone_nothing() {
+    let ids = names(4);
+    let mut p = Process::with_clock(ids[0].clone(), clock_of(&ids[..3]));
+    // The own entry exists: ticked in place, the step borrows the clock.
+    assert_eq!(
+        allocations(|| assert_eq!(p.local_step().unwrap().after().len(), 3)),
+        0
+    );
+    assert_eq!(allocations(|| drop(p.send_step().unwrap())), 0);
+    // A stamp over the same ids, one of them ahead: merged in place, and
+    // the one raised entry is remembered inline.
+    let mut stamp = clock_of(&ids[..3]);
+    stamp.increment_borrowed(ids[2].as_str()).unwrap();
+    stamp.increment_borrowed(ids[2].as_str()).unwrap();
+    assert_eq!(allocations(|| drop(p.receive_step(&stamp).unwrap())), 0);
+    assert_eq!(p.clock().get(ids[2].as_str()), 3);
+    // A stamp with one new id: that id, once.
+    let wider = clock_of(&ids[1..4]);
+    assert_eq!(allocations(|| drop(p.receive_step(&wider).unwrap())), 1);
+    // `before` costs one clone of the clock as it was: its 4 ids (the new
+    // id is not cloned again) ...
+    let stamp = clock_of(&ids[..4]);
+    let mut before = VectorClock::new();
+    assert_eq!(allocations(|| before = p.local_step().unwrap().before()), 4);
+    assert_eq!(
+        before.get(ids[0].as_str()),
+        p.clock().get(ids[0].as_str()) - 1
+    );
+    // ... and `into_transition` is what the owned events cost.
+    assert_eq!(
+        allocations(|| drop(p.receive_step(&stamp).unwrap().into_transition())),
+        8
+    );
+}
+
+#[test]
+fn a_receive_step_that_raises_many_entries_allocates_one_list() {
+    let ids = names(101);
+    let mut p = Process::with_clock(ids[0].clone(), clock_of(&ids));
+    // Every second entry ahead: 51 raised entries, remembered in one buffer
+    // reserved when the inline room runs out; the merge is in place.
+    let ahead: VectorClock<String> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.clone(), if i % 2 == 0 { 5 } else { 1 }))
+        .collect();
+    let mut before = VectorClock::new();
+    assert_eq!(
+        allocations(|| {
+            let step = p.receive_step(&ahead).unwrap();
+            assert_eq!(step.after().get("node-050"), 5);
+            drop(step);
+        }),
+        1
+    );
+    assert_eq!(
+        allocations(|| before = p.local_step().unwrap().before()),
+        101 + 2
+    );
+    assert_eq!(before.len(), 101);
+}
+
+#[test]
 fn small_clocks_of_copy_ids_never_allocate() {
     let mut p = Process::with_clock(1u32, VectorClock::from_iter([(1, 5), (2, 3)]));
     let stamp = VectorClock::from_iter([(2, 4), (3, 1)]);
