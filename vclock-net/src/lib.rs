@@ -106,11 +106,17 @@
 //!   answered with [`Reply::send`] on the same connection.
 //! - **Limits.** Every frame up to [`Config::max_frame_len`] that the sender
 //!   accepted decodes ([`codec::decode_limit`]); a declared length is
-//!   checked before anything is allocated; the listener's queue, the
-//!   messages held back and the sender's unconfirmed buffer
+//!   checked before anything is allocated; the listener's queue (in items
+//!   and bytes, [`Config::queue_capacity`], [`Config::max_queued_bytes`]),
+//!   the messages held back and the sender's unconfirmed buffer
 //!   ([`Config::max_unconfirmed`], [`Config::max_unconfirmed_bytes`]) are
 //!   all bounded, and a full unconfirmed buffer makes a send wait up to the
 //!   write timeout for confirmations, then fail unsent.
+//! - **Fairness.** The listener's queue serves senders in turn and keeps
+//!   room for each: a sender flooding it delays another sender's message
+//!   by at most one message of each sender with something queued, and
+//!   cannot take the whole byte budget (the rule is on
+//!   [`Config::max_queued_bytes`]).
 //!
 //! A handler that panics on a message never confirms it, so the sender
 //! re-sends it on its next connection, before anything later: the pair
