@@ -217,17 +217,17 @@ where
                 FrameKind::Request => {
                     (self.handler)(
                         Incoming::Request {
-                        peer,
-                        envelope: frame.envelope,
-                        reply: Reply {
-                            writer: Arc::clone(&answers),
-                            shared: Arc::clone(&self.shared),
-                            request: frame.number,
-                            max_frame_len: self.config.max_frame_len,
-                            answered: false,
-                            _envelope: PhantomData,
+                            peer,
+                            envelope: frame.envelope,
+                            reply: Reply {
+                                writer: Arc::clone(&answers),
+                                shared: Arc::clone(&self.shared),
+                                request: frame.number,
+                                max_frame_len: self.config.max_frame_len,
+                                answered: false,
+                                _envelope: PhantomData,
+                            },
                         },
-                    },
                         len,
                     );
                 }

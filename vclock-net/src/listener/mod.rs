@@ -242,7 +242,11 @@ where
     where
         H: Fn(Incoming<K, M>) + Send + Sync + 'static,
     {
-        Self::start(listener, config, Arc::new(move |incoming, _| handler(incoming)))
+        Self::start(
+            listener,
+            config,
+            Arc::new(move |incoming, _| handler(incoming)),
+        )
     }
 
     fn start(listener: TcpListener, config: Config, handler: Handler<K, M>) -> Result<Self> {

@@ -151,7 +151,6 @@ impl<K: Ord + Clone, M> FairQueue<K, M> {
         }
         true
     }
-
 }
 
 /// The receiving end of a [`FairQueue`], as the [`Listener`](crate::Listener)
@@ -272,7 +271,10 @@ impl<K: Ord + Clone, M> State<K, M> {
     fn take(&mut self) -> Option<Incoming<K, M>> {
         let key = self.turns.pop_front()?;
         let lane = self.lanes.get_mut(&key).expect("a lane in turn exists");
-        let (item, bytes) = lane.queue.pop_front().expect("a lane in turn holds an item");
+        let (item, bytes) = lane
+            .queue
+            .pop_front()
+            .expect("a lane in turn holds an item");
         lane.bytes -= bytes;
         let (more, waiting) = (!lane.queue.is_empty(), lane.waiting > 0);
         self.items -= 1;
