@@ -1,8 +1,11 @@
 //! What the loopback benches share: the envelope they send, plain-socket
 //! framing, and a vclock-net server that answers requests.
 
+// Each bench file uses a part of this.
+#![allow(dead_code)]
+
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 
 use vclock_net::codec::{self, FrameKind};
 use vclock_net::{Config, Envelope, Incoming, Listener, VectorClock};
@@ -39,7 +42,12 @@ pub(crate) fn read_plain_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> boo
 /// A listener whose handler answers every request with the request itself,
 /// from node 2, on the connection's thread.
 pub(crate) fn echo_request_server() -> Listener<u32, String> {
-    Listener::bind_with_handler(localhost(), Config::default(), |incoming| {
+    echo_request_server_on(TcpListener::bind(localhost()).unwrap(), Config::default())
+}
+
+/// [`echo_request_server`] on `socket`, with `config`.
+pub(crate) fn echo_request_server_on(socket: TcpListener, config: Config) -> Listener<u32, String> {
+    Listener::from_std_with_handler(socket, config, |incoming| {
         if let Incoming::Request {
             mut envelope,
             reply,
