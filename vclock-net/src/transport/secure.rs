@@ -164,30 +164,44 @@ impl<R> OpeningReader<R> {
     }
 }
 
+/// How much a reader asks the socket for at once: a burst of records (or a
+/// record of the largest size) in one system call, as the plain stream's
+/// buffered reader does.
+const READ_CHUNK: usize = 64 * 1024;
+
 impl<R: Read> Read for OpeningReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.at == self.plain.len() {
             self.plain.clear();
             self.at = 0;
-            // The length prefix, then the record: read whole, through the
-            // inner reader's deadlines.
-            let mut prefix = [0; PREFIX_LEN];
-            let mut got = 0;
-            while got < PREFIX_LEN {
-                match self.inner.read(&mut prefix[got..]) {
-                    Ok(0) if got == 0 => return Ok(0),
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            let len = usize::from(u16::from_be_bytes(prefix));
-            self.sealed.resize(len, 0);
-            self.inner.read_exact(&mut self.sealed)?;
-            self.opener
-                .open_one(&self.sealed, &mut self.plain)
+            // Every whole record already read is opened at once; only when
+            // none is left is the socket read again, as much as has arrived
+            // (through the inner reader's deadlines), not a record's prefix
+            // and body in two system calls.
+            let used = self
+                .opener
+                .open_whole(&self.sealed, &mut self.plain)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            self.sealed.drain(..used);
+            if !self.plain.is_empty() {
+                break;
+            }
+            let start = self.sealed.len();
+            self.sealed.resize(start + READ_CHUNK, 0);
+            let read = loop {
+                match self.inner.read(&mut self.sealed[start..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other,
+                }
+            };
+            self.sealed.truncate(start + *read.as_ref().unwrap_or(&0));
+            if read? == 0 {
+                return if self.sealed.is_empty() {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                };
+            }
         }
         let n = buf.len().min(self.plain.len() - self.at);
         buf[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
