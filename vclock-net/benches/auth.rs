@@ -6,7 +6,7 @@
 #![allow(missing_docs)]
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
@@ -15,38 +15,14 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 mod common;
-use common::{echo_request_server_on, envelope, frame_bytes, localhost, read_plain_frame};
-use vclock_net::{Cluster, Config, Incoming, KeyPair, Listener, Sender};
+use common::{configs, echo_request_server_on, envelope, frame_bytes, localhost, read_plain_frame};
+use vclock_net::{Incoming, Listener, Sender};
 
 /// Messages per iteration of the one-way benches.
 const BATCH: u64 = 1000;
 
 /// How long a bench waits for a signal before deciding something hung.
 const HUNG: Duration = Duration::from_secs(30);
-
-/// The two ends' configurations: the client (node 1) and the server
-/// (node 2, listening on `server`), either unauthenticated or members of
-/// one cluster.
-fn configs(authenticated: bool, server: SocketAddr) -> (Config, Config) {
-    if !authenticated {
-        return (Config::default(), Config::default());
-    }
-    let (client_keys, server_keys) = (KeyPair::generate().unwrap(), KeyPair::generate().unwrap());
-    // The client's listening address only has to be a distinct one.
-    let client_addr = TcpListener::bind(localhost())
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let cluster = Cluster::new([
-        (1u32, client_addr, client_keys.public()),
-        (2u32, server, server_keys.public()),
-    ])
-    .unwrap();
-    (
-        Config::default().authenticated(client_keys, cluster.clone()),
-        Config::default().authenticated(server_keys, cluster),
-    )
-}
 
 fn mode(authenticated: bool) -> &'static str {
     if authenticated {

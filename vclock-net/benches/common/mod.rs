@@ -8,7 +8,7 @@ use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
 
 use vclock_net::codec::{self, FrameKind};
-use vclock_net::{Config, Envelope, Incoming, Listener, VectorClock};
+use vclock_net::{Cluster, Config, Envelope, Incoming, KeyPair, Listener, VectorClock};
 
 pub(crate) type Env = Envelope<u32, String>;
 
@@ -59,4 +59,28 @@ pub(crate) fn echo_request_server_on(socket: TcpListener, config: Config) -> Lis
         }
     })
     .unwrap()
+}
+
+/// The two ends' configurations: the client (node 1) and the server
+/// (node 2, listening on `server`), either unauthenticated or members of
+/// one cluster.
+pub(crate) fn configs(authenticated: bool, server: SocketAddr) -> (Config, Config) {
+    if !authenticated {
+        return (Config::default(), Config::default());
+    }
+    let (client_keys, server_keys) = (KeyPair::generate().unwrap(), KeyPair::generate().unwrap());
+    // The client's listening address only has to be a distinct one.
+    let client_addr = TcpListener::bind(localhost())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cluster = Cluster::new([
+        (1u32, client_addr, client_keys.public()),
+        (2u32, server, server_keys.public()),
+    ])
+    .unwrap();
+    (
+        Config::default().authenticated(client_keys, cluster.clone()),
+        Config::default().authenticated(server_keys, cluster),
+    )
 }

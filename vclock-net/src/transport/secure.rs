@@ -147,7 +147,12 @@ impl Opener {
 pub(crate) struct OpeningReader<R> {
     pub(crate) inner: R,
     opener: Opener,
+    /// Sealed bytes read from `inner`; `sealed[lo..hi]` are not opened
+    /// yet. Allocated once, on the first read, and never resized after,
+    /// so that reads do not zero the buffer again each time.
     sealed: Vec<u8>,
+    lo: usize,
+    hi: usize,
     plain: Vec<u8>,
     at: usize,
 }
@@ -158,6 +163,8 @@ impl<R> OpeningReader<R> {
             inner,
             opener,
             sealed: Vec::new(),
+            lo: 0,
+            hi: 0,
             plain: Vec::new(),
             at: 0,
         }
@@ -168,6 +175,10 @@ impl<R> OpeningReader<R> {
 /// record of the largest size) in one system call, as the plain stream's
 /// buffered reader does.
 const READ_CHUNK: usize = 64 * 1024;
+
+/// The sealed buffer: a read of [`READ_CHUNK`] after the part of a record
+/// (less than the largest) left from the last one.
+const SEALED_BUFFER: usize = READ_CHUNK + PREFIX_LEN + MAX_MESSAGE;
 
 impl<R: Read> Read for OpeningReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -180,28 +191,32 @@ impl<R: Read> Read for OpeningReader<R> {
             // and body in two system calls.
             let used = self
                 .opener
-                .open_whole(&self.sealed, &mut self.plain)
+                .open_whole(&self.sealed[self.lo..self.hi], &mut self.plain)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-            self.sealed.drain(..used);
+            self.lo += used;
             if !self.plain.is_empty() {
                 break;
             }
-            let start = self.sealed.len();
-            self.sealed.resize(start + READ_CHUNK, 0);
+            if self.sealed.is_empty() {
+                self.sealed = vec![0; SEALED_BUFFER];
+            }
+            // What is left is part of one record: move it to the front.
+            self.sealed.copy_within(self.lo..self.hi, 0);
+            (self.lo, self.hi) = (0, self.hi - self.lo);
             let read = loop {
-                match self.inner.read(&mut self.sealed[start..]) {
+                match self.inner.read(&mut self.sealed[self.hi..]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    other => break other,
+                    other => break other?,
                 }
             };
-            self.sealed.truncate(start + *read.as_ref().unwrap_or(&0));
-            if read? == 0 {
-                return if self.sealed.is_empty() {
+            if read == 0 {
+                return if self.hi == 0 {
                     Ok(0)
                 } else {
                     Err(io::ErrorKind::UnexpectedEof.into())
                 };
             }
+            self.hi += read;
         }
         let n = buf.len().min(self.plain.len() - self.at);
         buf[..n].copy_from_slice(&self.plain[self.at..self.at + n]);
