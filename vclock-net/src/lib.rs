@@ -131,7 +131,7 @@
 //! [`Cluster`] description (every member's id, address and [`PublicKey`])
 //! and their own [`KeyPair`] with [`Config::authenticated`], and every
 //! connection instead begins with a mutual authentication handshake (the
-//! Noise protocol framework's `XX` pattern, X25519, ChaCha20-Poly1305 and
+//! Noise protocol framework's `XX` pattern, X25519, AES-256-GCM and
 //! BLAKE2s, implemented by the `snow` crate), after which every byte either
 //! way is encrypted and integrity-protected:
 //!

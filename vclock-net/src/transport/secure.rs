@@ -1,6 +1,6 @@
 //! The secure stream: after the handshake, every byte either way travels
 //! in records, a `u16` big-endian length and one Noise transport message
-//! (the bytes encrypted with ChaCha20-Poly1305 and a 16-byte tag). The
+//! (the bytes encrypted with AES-256-GCM and a 16-byte tag). The
 //! Noise nonce numbers the records implicitly, so a record altered,
 //! dropped, replayed or reordered on the path makes the next decryption
 //! fail, and the connection is closed as [`Altered`].
