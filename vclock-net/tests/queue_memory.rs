@@ -99,7 +99,7 @@ fn eight_flooding_members_cannot_grow_a_node_past_the_byte_bound() {
         );
 
         // Every frame sent arrives, each member's in order.
-        let mut next = vec![1; FLOODERS + 1];
+        let mut next = [1; FLOODERS + 1];
         let total: u64 = flooded.iter().map(|(_, sent)| sent).sum();
         for _ in 0..total {
             let Some(Incoming::Message { envelope, .. }) = inbox.recv() else {
