@@ -287,3 +287,124 @@ impl<K: Ord + Clone, M> State<K, M> {
         Some(item)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Envelope;
+    use crate::error::Error;
+    use vclock_core::VectorClock;
+
+    type Queue = FairQueue<String, u64>;
+
+    fn message(from: &str, n: u64) -> Incoming<String, u64> {
+        Incoming::Message {
+            peer: ([127, 0, 0, 1], 1).into(),
+            envelope: Envelope::new(from.to_string(), VectorClock::new(), n),
+        }
+    }
+
+    fn rejection() -> Incoming<String, u64> {
+        Incoming::Rejected {
+            peer: ([127, 0, 0, 1], 1).into(),
+            error: Error::EmptyFrame,
+        }
+    }
+
+    fn taken(queue: &Queue) -> Option<(String, u64)> {
+        match queue.try_pop()? {
+            Incoming::Message { envelope, .. } => Some((envelope.from, envelope.payload)),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn fits(queue: &Queue, from: &str, bytes: usize) -> bool {
+        lock(&queue.state).fits(
+            &Some(from.to_string()),
+            bytes,
+            queue.max_items,
+            queue.max_bytes,
+        )
+    }
+
+    #[test]
+    fn one_sender_fills_at_most_half_and_another_still_fits() {
+        let queue = Queue::new(100, 1000);
+        for n in 0..5 {
+            assert!(fits(&queue, "a", 100));
+            assert!(queue.push(message("a", n), 100));
+        }
+        // a holds 500 of 1000: its share while alone.
+        assert!(!fits(&queue, "a", 100));
+        assert!(fits(&queue, "b", 100));
+        assert_eq!(queue.queued_bytes(), 500);
+    }
+
+    #[test]
+    fn the_share_shrinks_with_every_sender_holding_or_waiting() {
+        let queue = Queue::new(100, 900);
+        for from in ["a", "b", "c"] {
+            for n in 0..2 {
+                assert!(queue.push(message(from, n), 100));
+            }
+        }
+        // Three senders: a third each (300), and 600 of 900 queued.
+        assert!(fits(&queue, "a", 100));
+        assert!(!fits(&queue, "a", 101));
+        // A fourth sender waiting makes it a quarter (225).
+        lock(&queue.state)
+            .lanes
+            .entry(Some("d".to_string()))
+            .or_default()
+            .waiting += 1;
+        assert!(!fits(&queue, "a", 100));
+        assert!(fits(&queue, "d", 100));
+    }
+
+    #[test]
+    fn the_totals_bound_even_a_sender_with_nothing_queued() {
+        let queue = Queue::new(3, 1000);
+        for (from, n) in [("a", 0), ("b", 0), ("c", 0)] {
+            assert!(queue.push(message(from, n), 10));
+        }
+        // Three items of three: nobody fits, and a rejection is dropped
+        // rather than waiting.
+        assert!(!fits(&queue, "d", 1));
+        assert!(!queue.push(rejection(), 0));
+        // An empty queue takes one item larger than the byte budget.
+        let queue = Queue::new(3, 1000);
+        assert!(fits(&queue, "a", 5000));
+        assert!(queue.push(message("a", 0), 5000));
+        assert!(!fits(&queue, "b", 1));
+    }
+
+    #[test]
+    fn senders_are_served_in_turn_each_in_order() {
+        let queue = Queue::new(100, 10_000);
+        for n in 0..3 {
+            assert!(queue.push(message("a", n), 10));
+        }
+        assert!(queue.push(message("b", 0), 10));
+        assert!(queue.push(message("c", 0), 10));
+        assert!(queue.push(message("b", 1), 10));
+        let order: Vec<_> = std::iter::from_fn(|| taken(&queue)).collect();
+        let expected = [("a", 0), ("b", 0), ("c", 0), ("a", 1), ("b", 1), ("a", 2)];
+        assert_eq!(
+            order,
+            expected.map(|(from, n)| (from.to_string(), n)).to_vec()
+        );
+        assert_eq!(queue.queued_bytes(), 0);
+        assert!(lock(&queue.state).lanes.is_empty());
+    }
+
+    #[test]
+    fn closing_drops_what_is_queued_and_refuses_more() {
+        let queue = Queue::new(100, 10_000);
+        assert!(queue.push(message("a", 0), 10));
+        queue.close();
+        assert!(queue.try_pop().is_none());
+        assert!(queue.pop(None).is_none());
+        assert!(!queue.push(message("a", 1), 10));
+        assert_eq!(queue.queued_bytes(), 0);
+    }
+}
