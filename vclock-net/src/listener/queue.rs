@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::listener::Incoming;
@@ -26,8 +26,6 @@ pub(super) struct FairQueue<K, M> {
     available: AtomicUsize,
     /// Receivers wait here for something to take.
     ready: Condvar,
-    /// Connection threads wait here for room.
-    room: Condvar,
     max_items: usize,
     max_bytes: usize,
 }
@@ -76,6 +74,11 @@ struct State<K, M> {
 struct Lane<K, M> {
     queue: VecDeque<(Incoming<K, M>, usize)>,
     bytes: usize,
+    /// Where connection threads of this sender wait for room, so that a
+    /// receiver wakes only those the room it made lets in.
+    room: Arc<Condvar>,
+    /// The largest frame a waiting connection thread wants to queue.
+    want: usize,
     /// Connection threads of this sender waiting for room (one, unless a
     /// replaced connection is still finishing its frame).
     waiting: usize,
@@ -87,6 +90,8 @@ impl<K, M> Default for Lane<K, M> {
             queue: VecDeque::new(),
             bytes: 0,
             waiting: 0,
+            room: Arc::new(Condvar::new()),
+            want: 0,
         }
     }
 }
@@ -108,7 +113,6 @@ impl<K: Ord + Clone, M> FairQueue<K, M> {
             }),
             available: AtomicUsize::new(0),
             ready: Condvar::new(),
-            room: Condvar::new(),
             max_items: max_items.max(1),
             max_bytes,
         }
@@ -136,9 +140,12 @@ impl<K: Ord + Clone, M> FairQueue<K, M> {
             if key.is_none() {
                 return false;
             }
-            state.lanes.entry(key.clone()).or_default().waiting += 1;
+            let lane = state.lanes.entry(key.clone()).or_default();
+            lane.waiting += 1;
+            lane.want = lane.want.max(bytes);
+            let room = Arc::clone(&lane.room);
             state.pushers_waiting += 1;
-            state = self.room.wait(state).unwrap_or_else(|e| e.into_inner());
+            state = room.wait(state).unwrap_or_else(|e| e.into_inner());
             state.pushers_waiting -= 1;
             if state.closed {
                 // Closing took the lanes away.
@@ -146,6 +153,9 @@ impl<K: Ord + Clone, M> FairQueue<K, M> {
             }
             let lane = state.lanes.get_mut(&key).expect("a waiting lane is kept");
             lane.waiting -= 1;
+            if lane.waiting == 0 {
+                lane.want = 0;
+            }
             if lane.waiting == 0 && lane.queue.is_empty() {
                 state.lanes.remove(&key);
             }
@@ -201,9 +211,7 @@ where
             if let Some(item) = state.take() {
                 self.available.store(state.items, Ordering::Release);
                 if state.pushers_waiting > 0 {
-                    // Every waiter checks the share rule again; the one
-                    // the rule now lets in goes ahead.
-                    self.room.notify_all();
+                    state.wake(self.max_items, self.max_bytes);
                 }
                 return Some(item);
             }
@@ -256,7 +264,7 @@ where
         let item = state.take();
         self.available.store(state.items, Ordering::Release);
         if item.is_some() && state.pushers_waiting > 0 {
-            self.room.notify_all();
+            state.wake(self.max_items, self.max_bytes);
         }
         item
     }
@@ -277,9 +285,11 @@ where
         };
         // Dropped outside the lock: a queued request's reply tells its
         // sender "no reply" as it drops, which writes to a socket.
+        for lane in dropped.values() {
+            lane.room.notify_all();
+        }
         drop(dropped);
         self.ready.notify_all();
-        self.room.notify_all();
     }
 }
 
@@ -303,6 +313,28 @@ impl<K: Ord + Clone, M> State<K, M> {
         };
         let contenders = self.lanes.len().max(2);
         lane.queue.len() < max_items / contenders && lane.bytes + bytes <= max_bytes / contenders
+    }
+
+    /// Wakes the connection threads that the room now lets in: a sender
+    /// with nothing queued as soon as its frame fits (it must not wait
+    /// behind anyone's backlog), and one with something queued only once
+    /// it is down to three quarters of its share, so that a sender at its
+    /// share queues a run of messages per wake-up instead of one message
+    /// per message received.
+    fn wake(&self, max_items: usize, max_bytes: usize) {
+        let contenders = self.lanes.len().max(2);
+        let (share_items, share_bytes) = (max_items / contenders, max_bytes / contenders);
+        for (key, lane) in &self.lanes {
+            if lane.waiting == 0 || !self.fits(key, lane.want, max_items, max_bytes) {
+                continue;
+            }
+            if lane.queue.is_empty()
+                || (lane.queue.len() <= share_items * 3 / 4
+                    && lane.bytes + lane.want <= share_bytes * 3 / 4)
+            {
+                lane.room.notify_all();
+            }
+        }
     }
 
     /// Takes the front item of the lane whose turn it is, and puts the
