@@ -95,9 +95,12 @@ pub struct Config {
     /// only within its share of both limits: the limit divided by the
     /// number of senders that have something queued or wait for room, and
     /// never more than half. So one sender can never take the whole
-    /// budget, and a second sender's message finds room at once, behind at
-    /// most one message of each other sender. Rejections take turns as
-    /// one more sender.
+    /// budget: with one sender flooding, a second sender's message finds
+    /// room at once and is served after at most one more of the
+    /// flooder's. When several flooders fill the totals between them, a
+    /// newcomer waits for the application to take messages, while each of
+    /// them is held to a share that counts the newcomer. Rejections take
+    /// turns as one more sender.
     ///
     /// A listener's memory for messages is thus bounded by about
     /// `max_queued_bytes` plus one frame per connection being read or

@@ -113,9 +113,11 @@
 //!   all bounded, and a full unconfirmed buffer makes a send wait up to the
 //!   write timeout for confirmations, then fail unsent.
 //! - **Fairness.** The listener's queue serves senders in turn and keeps
-//!   room for each: a sender flooding it delays another sender's message
-//!   by at most one message of each sender with something queued, and
-//!   cannot take the whole byte budget (the rule is on
+//!   room for others: a queued message is served after at most one
+//!   message of each other sender with something queued, and a sender
+//!   with something queued may add to it only within its share, never
+//!   more than half of the budget, so that a message from another finds
+//!   room while one sender floods (the rule is on
 //!   [`Config::max_queued_bytes`]).
 //!
 //! A handler that panics on a message never confirms it, so the sender

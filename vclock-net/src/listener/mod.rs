@@ -121,9 +121,9 @@ pub enum Incoming<K, M> {
 /// something queued or wait (the rule is on
 /// [`Config::max_queued_bytes`]). A connection thread whose message does
 /// not fit stops reading, which slows that sender alone down through TCP
-/// flow control instead of buffering without bound; a flooding sender
-/// delays another sender's message by at most one message of each sender
-/// that has something queued. A rejection never waits for room: when it
+/// flow control instead of buffering without bound. Once queued, a
+/// sender's message is served after at most one message of each other
+/// sender with something queued. A rejection never waits for room: when it
 /// does not fit it is dropped, so that a bad connection releases its slot
 /// at once.
 ///
