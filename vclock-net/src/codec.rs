@@ -40,7 +40,7 @@
 //! ```text
 //! preamble  = magic "VCLK" | version u16 BE = SECURE_VERSION (3)
 //! handshake = records 0x16 | length u16 BE | Noise message, three of them:
-//!             Noise_XX_25519_ChaChaPoly_BLAKE2s, each side's first message
+//!             Noise_XX_25519_AESGCM_BLAKE2s, each side's first message
 //!             carrying its cluster summary (member count, a hash of the ids
 //!             and addresses, a hash of the ids and keys); either side may
 //!             send a refusal (0x18, as above) instead and close

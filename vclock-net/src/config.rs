@@ -73,16 +73,45 @@ pub struct Config {
     /// pushes back on the senders through TCP flow control. Default 1024:
     /// bounded, so a peer cannot make the listener allocate without limit
     /// when the application drains slowly, and deep enough that a burst
-    /// from a few peers does not stall them.
+    /// from a few peers does not stall them. The queue is also bounded in
+    /// bytes ([`max_queued_bytes`](Config#structfield.max_queued_bytes)),
+    /// and both limits are shared fairly between senders (see there).
+    pub queue_capacity: usize,
+    /// Most bytes a listener queues for the application: the encoded
+    /// frames, as they were on the wire, of the messages and requests
+    /// waiting for [`Listener::recv`](crate::Listener::recv). A connection
+    /// thread whose message does not fit waits, without reading, until the
+    /// application has taken enough; that pushes back on its sender alone.
+    /// Default 32 MiB: thousands of typical messages, or 32 of the largest
+    /// frames, while eight peers flooding frames of 1 MiB cannot grow a
+    /// node by gigabytes. An empty queue takes any one frame, so a frame
+    /// larger than this is still delivered.
+    ///
+    /// **Fair shares.** [`recv`](crate::Listener::recv) serves senders in
+    /// turn, one message each, so a flooding sender's backlog never sits
+    /// in front of another sender's message, and each sender's messages
+    /// still come in their order. A sender that has nothing queued waits
+    /// only for the totals; one that has something queued may queue more
+    /// only within its share of both limits: the limit divided by the
+    /// number of senders that have something queued or wait for room, and
+    /// never more than half. So one sender can never take the whole
+    /// budget: with one sender flooding, a second sender's message finds
+    /// room at once and is served after at most one more of the
+    /// flooder's. When several flooders fill the totals between them, a
+    /// newcomer waits for the application to take messages, while each of
+    /// them is held to a share that counts the newcomer. Rejections take
+    /// turns as one more sender.
     ///
     /// A listener's memory for messages is thus bounded by about
-    /// `(queue_capacity + max_connections) * max_frame_len` encoded bytes
-    /// (with the defaults, 1.25 GiB if every frame were 1 MiB), and decoded
-    /// envelopes can be a few times larger than their encoding (a clock id
-    /// of one to five bytes on the wire takes the size of `K` in memory).
-    /// Lower `max_frame_len` or `queue_capacity` where peers are not
-    /// trusted and frames may be large.
-    pub queue_capacity: usize,
+    /// `max_queued_bytes` plus one frame per connection being read or
+    /// waiting for room (`max_connections * max_frame_len` at worst, 256 MiB
+    /// with the defaults; 40 MiB for eight connections sending frames of
+    /// 1 MiB), plus what is held back behind gaps
+    /// ([`max_held`](Config#structfield.max_held)). Decoded envelopes can
+    /// be a few times larger than their encoding (a clock id of one to five
+    /// bytes on the wire takes the size of `K` in memory). A listener with
+    /// its own handler queues nothing: the handler decides.
+    pub max_queued_bytes: usize,
     /// How long a connection may go without starting a frame before the
     /// listener closes it; `None` keeps idle connections open for ever.
     /// Default 5 minutes: long enough that a chatty peer keeps its
@@ -170,6 +199,7 @@ impl Default for Config {
             ack_timeout: Duration::from_secs(5),
             max_connections: 256,
             queue_capacity: 1024,
+            max_queued_bytes: 32 * 1024 * 1024,
             idle_timeout: Some(Duration::from_secs(300)),
             max_held: 256,
             max_unconfirmed: 4096,
@@ -230,6 +260,13 @@ impl Config {
     #[must_use]
     pub fn queue_capacity(mut self, n: usize) -> Self {
         self.queue_capacity = n;
+        self
+    }
+
+    /// Sets [`max_queued_bytes`](Config#structfield.max_queued_bytes).
+    #[must_use]
+    pub fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes;
         self
     }
 

@@ -106,11 +106,19 @@
 //!   answered with [`Reply::send`] on the same connection.
 //! - **Limits.** Every frame up to [`Config::max_frame_len`] that the sender
 //!   accepted decodes ([`codec::decode_limit`]); a declared length is
-//!   checked before anything is allocated; the listener's queue, the
-//!   messages held back and the sender's unconfirmed buffer
+//!   checked before anything is allocated; the listener's queue (in items
+//!   and bytes, [`Config::queue_capacity`], [`Config::max_queued_bytes`]),
+//!   the messages held back and the sender's unconfirmed buffer
 //!   ([`Config::max_unconfirmed`], [`Config::max_unconfirmed_bytes`]) are
 //!   all bounded, and a full unconfirmed buffer makes a send wait up to the
 //!   write timeout for confirmations, then fail unsent.
+//! - **Fairness.** The listener's queue serves senders in turn and keeps
+//!   room for others: a queued message is served after at most one
+//!   message of each other sender with something queued, and a sender
+//!   with something queued may add to it only within its share, never
+//!   more than half of the budget, so that a message from another finds
+//!   room while one sender floods (the rule is on
+//!   [`Config::max_queued_bytes`]).
 //!
 //! A handler that panics on a message never confirms it, so the sender
 //! re-sends it on its next connection, before anything later: the pair
@@ -125,7 +133,7 @@
 //! [`Cluster`] description (every member's id, address and [`PublicKey`])
 //! and their own [`KeyPair`] with [`Config::authenticated`], and every
 //! connection instead begins with a mutual authentication handshake (the
-//! Noise protocol framework's `XX` pattern, X25519, ChaCha20-Poly1305 and
+//! Noise protocol framework's `XX` pattern, X25519, AES-256-GCM and
 //! BLAKE2s, implemented by the `snow` crate), after which every byte either
 //! way is encrypted and integrity-protected:
 //!

@@ -103,6 +103,16 @@ fn several_senders_into_one_listener_keep_order_per_connection() {
                         let envelope = Envelope::new(id.clone(), clock, (n, String::new()));
                         sender.send(addr, &envelope).unwrap();
                     }
+                    // `send` does not mean delivered: a sender dropped with
+                    // messages unconfirmed resets its connection, and the
+                    // listener loses what it had not read yet (a listener
+                    // sharing its queue between senders reads each of them
+                    // more slowly than one alone).
+                    assert!(
+                        sender
+                            .wait_confirmed(addr, EACH, Duration::from_secs(10))
+                            .unwrap()
+                    );
                 })
             })
             .collect();

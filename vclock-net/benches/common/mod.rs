@@ -1,11 +1,14 @@
 //! What the loopback benches share: the envelope they send, plain-socket
 //! framing, and a vclock-net server that answers requests.
 
+// Each bench file uses a part of this.
+#![allow(dead_code)]
+
 use std::io::Read;
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 
 use vclock_net::codec::{self, FrameKind};
-use vclock_net::{Config, Envelope, Incoming, Listener, VectorClock};
+use vclock_net::{Cluster, Config, Envelope, Incoming, KeyPair, Listener, VectorClock};
 
 pub(crate) type Env = Envelope<u32, String>;
 
@@ -39,7 +42,12 @@ pub(crate) fn read_plain_frame(reader: &mut impl Read, buf: &mut Vec<u8>) -> boo
 /// A listener whose handler answers every request with the request itself,
 /// from node 2, on the connection's thread.
 pub(crate) fn echo_request_server() -> Listener<u32, String> {
-    Listener::bind_with_handler(localhost(), Config::default(), |incoming| {
+    echo_request_server_on(TcpListener::bind(localhost()).unwrap(), Config::default())
+}
+
+/// [`echo_request_server`] on `socket`, with `config`.
+pub(crate) fn echo_request_server_on(socket: TcpListener, config: Config) -> Listener<u32, String> {
+    Listener::from_std_with_handler(socket, config, |incoming| {
         if let Incoming::Request {
             mut envelope,
             reply,
@@ -51,4 +59,28 @@ pub(crate) fn echo_request_server() -> Listener<u32, String> {
         }
     })
     .unwrap()
+}
+
+/// The two ends' configurations: the client (node 1) and the server
+/// (node 2, listening on `server`), either unauthenticated or members of
+/// one cluster.
+pub(crate) fn configs(authenticated: bool, server: SocketAddr) -> (Config, Config) {
+    if !authenticated {
+        return (Config::default(), Config::default());
+    }
+    let (client_keys, server_keys) = (KeyPair::generate().unwrap(), KeyPair::generate().unwrap());
+    // The client's listening address only has to be a distinct one.
+    let client_addr = TcpListener::bind(localhost())
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let cluster = Cluster::new([
+        (1u32, client_addr, client_keys.public()),
+        (2u32, server, server_keys.public()),
+    ])
+    .unwrap();
+    (
+        Config::default().authenticated(client_keys, cluster.clone()),
+        Config::default().authenticated(server_keys, cluster),
+    )
 }

@@ -135,5 +135,5 @@ pub(super) fn accept_loop<K, M>(
 /// Calls the handler on the accept thread, where a panic must not stop the
 /// listener accepting.
 fn report_from_accept_thread<K, M>(handler: &Handler<K, M>, incoming: Incoming<K, M>) {
-    let _ = panic::catch_unwind(AssertUnwindSafe(|| handler(incoming)));
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| handler(incoming, 0)));
 }

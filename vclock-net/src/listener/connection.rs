@@ -21,7 +21,7 @@ use crate::session::inbound::Offer;
 use crate::transport::secure::is_altered;
 use crate::transport::tcp::{Deadline, is_broken_connection};
 use crate::wire::control::{encode_ack, encode_hello, encode_no_reply, encode_refusal};
-use crate::wire::frame::{Frame, FrameKind, decode_buffered_frame, read_frame};
+use crate::wire::frame::{Frame, FrameKind, decode_buffered_frame, read_measured_frame};
 
 /// How often a connection thread waiting for the next frame wakes to check
 /// for shutdown, at most. Shutting down also closes every socket, which
@@ -79,10 +79,13 @@ where
             // peer's fault and nobody is listening for them any more; nor
             // are those of a connection its sender has replaced.
             if !self.shared.is_shutting_down() && !replaced {
-                (self.handler)(Incoming::Rejected {
-                    peer: self.peer,
-                    error,
-                });
+                (self.handler)(
+                    Incoming::Rejected {
+                        peer: self.peer,
+                        error,
+                    },
+                    0,
+                );
             }
         }
     }
@@ -174,27 +177,29 @@ where
             };
             // Usually the whole frame is in the buffer already: decode it
             // there. Otherwise read the rest, within the read timeout.
-            let frame = match decode_buffered_frame::<K, M>(buffered, self.config.max_frame_len)? {
-                Some((frame, len)) => {
-                    reader.consume(len);
-                    frame
-                }
-                None => {
-                    reader.get_mut().patient().deadline = Deadline::after(read_timeout);
-                    let read = read_frame::<K, M, _>(&mut reader, self.config.max_frame_len);
-                    match read.map_err(|e| self.read_failure(e))? {
-                        Some(frame) => frame,
-                        None => return Ok(()),
+            let (frame, len) =
+                match decode_buffered_frame::<K, M>(buffered, self.config.max_frame_len)? {
+                    Some((frame, len)) => {
+                        reader.consume(len);
+                        (frame, len)
                     }
-                }
-            };
+                    None => {
+                        reader.get_mut().patient().deadline = Deadline::after(read_timeout);
+                        let read =
+                            read_measured_frame::<K, M, _>(&mut reader, self.config.max_frame_len);
+                        match read.map_err(|e| self.read_failure(e))? {
+                            Some(measured) => measured,
+                            None => return Ok(()),
+                        }
+                    }
+                };
             if frame.envelope.from != header.id {
                 return Err(Error::SenderMismatch);
             }
             let kind = frame.kind;
             match kind {
                 FrameKind::Message | FrameKind::AckRequested => {
-                    if !self.deliver(frame, &mut progress)? {
+                    if !self.deliver(frame, len, &mut progress)? {
                         return Ok(());
                     }
                     if kind == FrameKind::AckRequested {
@@ -210,18 +215,21 @@ where
                     }
                 }
                 FrameKind::Request => {
-                    (self.handler)(Incoming::Request {
-                        peer,
-                        envelope: frame.envelope,
-                        reply: Reply {
-                            writer: Arc::clone(&answers),
-                            shared: Arc::clone(&self.shared),
-                            request: frame.number,
-                            max_frame_len: self.config.max_frame_len,
-                            answered: false,
-                            _envelope: PhantomData,
+                    (self.handler)(
+                        Incoming::Request {
+                            peer,
+                            envelope: frame.envelope,
+                            reply: Reply {
+                                writer: Arc::clone(&answers),
+                                shared: Arc::clone(&self.shared),
+                                request: frame.number,
+                                max_frame_len: self.config.max_frame_len,
+                                answered: false,
+                                _envelope: PhantomData,
+                            },
                         },
-                    });
+                        len,
+                    );
                 }
             }
             if self.shared.is_shutting_down() {
@@ -236,7 +244,12 @@ where
     /// session's lock, whatever is now next in order. Returns false if this
     /// connection has been replaced by a newer one of the same sender (or
     /// the listener is shutting down), which ends it quietly.
-    fn deliver(&self, frame: Frame<K, M>, progress: &mut Progress<K, M>) -> Result<bool> {
+    fn deliver(
+        &self,
+        frame: Frame<K, M>,
+        len: usize,
+        progress: &mut Progress<K, M>,
+    ) -> Result<bool> {
         let mut session = enter(&progress.session);
         if !session.is_current(self.id) {
             return Ok(false);
@@ -255,25 +268,25 @@ where
         // an envelope moved through the hold-back queue's types costs a
         // copy of the whole envelope per step.
         let next = if seq == expected {
-            Some((self.peer, frame.envelope))
+            Some((self.peer, frame.envelope, len))
         } else {
             let offered = session
                 .inbound
-                .offer(seq, (self.peer, frame.envelope))
+                .offer(seq, (self.peer, frame.envelope, len))
                 .map_err(|_| out_of_range())?;
             match offered {
                 Offer::Deliver(next) => Some(next),
                 Offer::Held | Offer::Duplicate => None,
             }
         };
-        if let Some((peer, envelope)) = next {
-            (self.handler)(Incoming::Message { peer, envelope });
+        if let Some((peer, envelope, len)) = next {
+            (self.handler)(Incoming::Message { peer, envelope }, len);
             if self.shared.is_shutting_down() {
                 return Ok(false);
             }
             session.inbound.delivered(seq);
-            while let Some((seq, (peer, envelope))) = session.inbound.next_held() {
-                (self.handler)(Incoming::Message { peer, envelope });
+            while let Some((seq, (peer, envelope, len))) = session.inbound.next_held() {
+                (self.handler)(Incoming::Message { peer, envelope }, len);
                 if self.shared.is_shutting_down() {
                     return Ok(false);
                 }

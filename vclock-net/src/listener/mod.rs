@@ -5,6 +5,7 @@
 mod accept;
 mod connection;
 mod greet;
+mod queue;
 mod reply;
 mod sessions;
 mod shared;
@@ -13,9 +14,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, bounded};
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
@@ -23,6 +23,7 @@ use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::session::new_incarnation;
 use accept::{accept_loop, wake_address};
+use queue::{FairQueue, Receive};
 pub use reply::Reply;
 use shared::Shared;
 
@@ -113,11 +114,25 @@ pub enum Incoming<K, M> {
 /// reported (a sender dropped with acknowledgements unread resets it), nor
 /// is one replaced by a newer connection of the same sender.
 ///
-/// The queue holds at most [`Config::queue_capacity`] items. When it is
-/// full, connection threads stop reading, which slows the senders down
-/// through TCP flow control instead of buffering without bound. A
-/// rejection never waits for room: when the queue is full it is dropped,
-/// so that a bad connection releases its slot at once.
+/// The queue holds at most [`Config::queue_capacity`] items and
+/// [`Config::max_queued_bytes`] bytes of encoded frames, shared fairly:
+/// [`recv`](Listener::recv) serves senders in turn, one message each, and
+/// a sender may fill only its share of the room while others have
+/// something queued or wait (the rule is on
+/// [`Config::max_queued_bytes`]). A connection thread whose message does
+/// not fit stops reading, which slows that sender alone down through TCP
+/// flow control instead of buffering without bound. Once queued, a
+/// sender's message is served after at most one message of each other
+/// sender with something queued. A rejection never waits for room: when it
+/// does not fit it is dropped, so that a bad connection releases its slot
+/// at once.
+///
+/// With a handler, nothing is queued and fairness is the handler's: each
+/// connection calls it on its own thread, and the listener holds no lock
+/// shared between senders while it runs (only the sender's own session
+/// lock), so a handler that returns quickly for one sender is never held
+/// up by another sender's traffic. A handler that queues what it gets
+/// decides itself how to bound and share that queue.
 ///
 /// The listener is `Send` and `Sync`: several threads may receive from
 /// it (each item goes to one of them). Dropping the listener shuts it
@@ -126,10 +141,10 @@ pub enum Incoming<K, M> {
 pub struct Listener<K, M> {
     local_addr: SocketAddr,
     /// The queue the default handler feeds; `None` for a listener with its
-    /// own handler, and once shut down. A multi-consumer channel, so that
-    /// threads sharing the listener receive side by side: one waiting in
-    /// `recv` never holds up another's `try_recv` or `recv_timeout`.
-    queue: Option<Receiver<Incoming<K, M>>>,
+    /// own handler, and once shut down. Threads sharing the listener
+    /// receive side by side: one waiting in `recv` never holds up
+    /// another's `try_recv` or `recv_timeout`.
+    queue: Option<Arc<dyn Receive<K, M>>>,
     shared: Arc<Shared>,
     accept_thread: Option<JoinHandle<()>>,
 }
@@ -159,15 +174,18 @@ where
     ///
     /// [`Error::Listen`] if the listener cannot be set up.
     pub fn from_std(listener: TcpListener, config: Config) -> Result<Self> {
-        let (sender, queue) = bounded(config.queue_capacity.max(1));
-        let mut listener = Self::from_std_with_handler(listener, config, move |incoming| {
+        let queue = Arc::new(FairQueue::new(
+            config.queue_capacity,
+            config.max_queued_bytes,
+        ));
+        let feed = Arc::clone(&queue);
+        let queue: Arc<dyn Receive<K, M>> = queue;
+        let handler: Handler<K, M> = Arc::new(move |incoming, bytes| {
             // Fails only once the listener is shutting down and the queue
-            // is gone; the connection thread then stops without an ack.
-            let _ = match incoming {
-                rejected @ Incoming::Rejected { .. } => sender.try_send(rejected).ok(),
-                message => sender.send(message).ok(),
-            };
-        })?;
+            // is closed; the connection thread then stops without an ack.
+            let _ = feed.push(incoming, bytes);
+        });
+        let mut listener = Self::start(listener, config, handler)?;
         listener.queue = Some(queue);
         Ok(listener)
     }
@@ -224,9 +242,16 @@ where
     where
         H: Fn(Incoming<K, M>) + Send + Sync + 'static,
     {
+        Self::start(
+            listener,
+            config,
+            Arc::new(move |incoming, _| handler(incoming)),
+        )
+    }
+
+    fn start(listener: TcpListener, config: Config, handler: Handler<K, M>) -> Result<Self> {
         listener.set_nonblocking(false).map_err(Error::Listen)?;
         let local_addr = listener.local_addr().map_err(Error::Listen)?;
-        let handler: Handler<K, M> = Arc::new(handler);
         let shared = Arc::new(Shared::new(new_incarnation()));
         let accept_shared = Arc::clone(&shared);
         let accept_thread = thread::Builder::new()
@@ -242,8 +267,9 @@ where
     }
 }
 
-/// What every connection thread calls with what it produces.
-pub(crate) type Handler<K, M> = Arc<dyn Fn(Incoming<K, M>) + Send + Sync>;
+/// What every connection thread calls with what it produces, and the
+/// length on the wire of the frame it came in (0 for a rejection).
+pub(crate) type Handler<K, M> = Arc<dyn Fn(Incoming<K, M>, usize) + Send + Sync>;
 
 fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })
@@ -262,7 +288,7 @@ impl<K, M> Listener<K, M> {
     /// handler.
     #[must_use]
     pub fn recv(&self) -> Option<Incoming<K, M>> {
-        self.queue()?.recv().ok()
+        self.queue.as_ref()?.pop(None)
     }
 
     /// Waits up to `timeout` for the next message or rejection. Returns
@@ -270,13 +296,15 @@ impl<K, M> Listener<K, M> {
     /// was built with a handler.
     #[must_use]
     pub fn recv_timeout(&self, timeout: Duration) -> Option<Incoming<K, M>> {
-        self.queue()?.recv_timeout(timeout).ok()
+        // A timeout too far ahead to represent waits for ever.
+        let deadline = Instant::now().checked_add(timeout);
+        self.queue.as_ref()?.pop(deadline)
     }
 
     /// The next message or rejection if one is queued, without waiting.
     #[must_use]
     pub fn try_recv(&self) -> Option<Incoming<K, M>> {
-        self.queue()?.try_recv().ok()
+        self.queue.as_ref()?.try_pop()
     }
 
     /// A blocking iterator over what arrives; it ends only when the
@@ -285,8 +313,14 @@ impl<K, M> Listener<K, M> {
         std::iter::from_fn(move || self.recv())
     }
 
-    fn queue(&self) -> Option<&Receiver<Incoming<K, M>>> {
-        self.queue.as_ref()
+    /// How many bytes the queue holds now: the encoded frames (as they
+    /// were on the wire) of the messages and requests queued for
+    /// [`recv`](Listener::recv), at most about
+    /// [`Config::max_queued_bytes`]. Always 0 for a listener built with a
+    /// handler.
+    #[must_use]
+    pub fn queued_bytes(&self) -> usize {
+        self.queue.as_ref().map_or(0, |queue| queue.queued_bytes())
     }
 
     /// This listener's incarnation: the random number its hellos carry,
@@ -318,9 +352,11 @@ impl<K, M> Listener<K, M> {
             return;
         };
         self.shared.shutting_down.store(true, Ordering::Release);
-        // Connection threads blocked on a full queue (in the default
-        // handler) wake up when the receiving end is gone.
-        self.queue = None;
+        // Connection threads waiting for room (in the default handler)
+        // wake up and give their message up when the queue closes.
+        if let Some(queue) = self.queue.take() {
+            queue.close();
+        }
         // The accept thread is blocked in accept(); a connection wakes it,
         // and it then closes every connection and joins their threads. If
         // even a loopback connection fails, the thread is left to finish on

@@ -15,7 +15,9 @@ use crate::session::inbound::Inbound;
 /// so two connections of one sender can never reorder them.
 #[derive(Debug)]
 pub(super) struct Session<K, M> {
-    pub(super) inbound: Inbound<(SocketAddr, Envelope<K, M>)>,
+    /// Held-back messages keep their connection's address and their length
+    /// on the wire, for the handler.
+    pub(super) inbound: Inbound<(SocketAddr, Envelope<K, M>, usize)>,
     /// The connection (its id and socket) that the sender uses now.
     current: Option<(u64, Arc<TcpStream>)>,
 }

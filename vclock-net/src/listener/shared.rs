@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::transport::secure::{Sealer, sealed_len};
+use crate::transport::secure::Sealer;
 use crate::wire::frame::write_encoded;
 
 /// State shared by the listener handle, the accept thread, the connection
@@ -108,6 +108,10 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// The largest buffer for sealed answers a connection keeps between
+/// answers: acknowledgements and typical replies fit many times over.
+const KEPT_ANSWER_BUFFER: usize = 64 * 1024;
+
 /// A connection's socket as the writers of answers share it: the one
 /// descriptor of the connection, and a lock held while one whole answer is
 /// written, so that answers never interleave.
@@ -115,15 +119,16 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 pub(super) struct AnswerWriter {
     pub(super) stream: Arc<TcpStream>,
     /// On an authenticated connection, the sending direction of its secure
-    /// stream; the lock is held while one whole answer is written.
-    lock: Mutex<Option<Sealer>>,
+    /// stream and a buffer for sealed answers, kept from one answer to the
+    /// next; the lock is held while one whole answer is written.
+    lock: Mutex<Option<(Sealer, Vec<u8>)>>,
 }
 
 impl AnswerWriter {
     pub(super) fn new(stream: Arc<TcpStream>, sealer: Option<Sealer>) -> Self {
         Self {
             stream,
-            lock: Mutex::new(sealer),
+            lock: Mutex::new(sealer.map(|sealer| (sealer, Vec::new()))),
         }
     }
 
@@ -131,20 +136,25 @@ impl AnswerWriter {
     /// of the answer may have gone out and nothing after it could be read
     /// correctly.
     pub(super) fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut sealer = lock(&self.lock);
-        let sealed;
-        let bytes = match sealer.as_mut() {
+        let mut secure = lock(&self.lock);
+        let bytes = match secure.as_mut() {
             None => bytes,
-            Some(sealer) => {
-                let mut out = Vec::with_capacity(sealed_len(bytes.len()));
-                sealer.seal(bytes, &mut out);
-                sealed = out;
-                &sealed
+            Some((sealer, sealed)) => {
+                sealed.clear();
+                sealer.seal(bytes, sealed);
+                sealed
             }
         };
-        write_encoded(&mut &*self.stream, bytes).inspect_err(|_| {
+        let written = write_encoded(&mut &*self.stream, bytes).inspect_err(|_| {
             let _ = self.stream.shutdown(Shutdown::Both);
-        })
+        });
+        // A large reply's buffer is not kept for the connection's life.
+        if let Some((_, sealed)) = secure.as_mut() {
+            if sealed.capacity() > KEPT_ANSWER_BUFFER {
+                *sealed = Vec::new();
+            }
+        }
+        written
     }
 
     /// Closes the connection, after any answer being written.

@@ -36,8 +36,15 @@ use crate::wire::control::{MAGIC, MAX_REASON, REFUSAL_TAG, clean_reason, encode_
 use crate::wire::frame::read_exact;
 
 /// The Noise protocol: the `XX` pattern (both static keys sent, encrypted),
-/// X25519, ChaCha20-Poly1305, BLAKE2s.
-pub(crate) const PATTERN: &str = "Noise_XX_25519_ChaChaPoly_BLAKE2s";
+/// X25519, AES-256-GCM, BLAKE2s. AES-GCM rather than ChaCha20-Poly1305
+/// because, with the AES and carry-less multiply instructions that x86-64
+/// and ARMv8 processors have (and the `aes-gcm` crate detects at run time),
+/// it seals and opens a small frame several times faster: an authenticated
+/// request's round trip on loopback measured 1.07x the unauthenticated one
+/// with AES-GCM against 1.33x with ChaCha20-Poly1305 (the crate's README,
+/// "Speed"). Without those instructions the crate falls back to a slower,
+/// still constant-time implementation.
+pub(crate) const PATTERN: &str = "Noise_XX_25519_AESGCM_BLAKE2s";
 
 /// Mixed into the handshake hash: a handshake of any other protocol or
 /// version cannot complete.

@@ -1,6 +1,6 @@
 //! The secure stream: after the handshake, every byte either way travels
 //! in records, a `u16` big-endian length and one Noise transport message
-//! (the bytes encrypted with ChaCha20-Poly1305 and a 16-byte tag). The
+//! (the bytes encrypted with AES-256-GCM and a 16-byte tag). The
 //! Noise nonce numbers the records implicitly, so a record altered,
 //! dropped, replayed or reordered on the path makes the next decryption
 //! fail, and the connection is closed as [`Altered`].
@@ -147,7 +147,12 @@ impl Opener {
 pub(crate) struct OpeningReader<R> {
     pub(crate) inner: R,
     opener: Opener,
+    /// Sealed bytes read from `inner`; `sealed[lo..hi]` are not opened
+    /// yet. Allocated once, on the first read, and never resized after,
+    /// so that reads do not zero the buffer again each time.
     sealed: Vec<u8>,
+    lo: usize,
+    hi: usize,
     plain: Vec<u8>,
     at: usize,
 }
@@ -158,36 +163,60 @@ impl<R> OpeningReader<R> {
             inner,
             opener,
             sealed: Vec::new(),
+            lo: 0,
+            hi: 0,
             plain: Vec::new(),
             at: 0,
         }
     }
 }
 
+/// How much a reader asks the socket for at once: a burst of records (or a
+/// record of the largest size) in one system call, as the plain stream's
+/// buffered reader does.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// The sealed buffer: a read of [`READ_CHUNK`] after the part of a record
+/// (less than the largest) left from the last one.
+const SEALED_BUFFER: usize = READ_CHUNK + PREFIX_LEN + MAX_MESSAGE;
+
 impl<R: Read> Read for OpeningReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         while self.at == self.plain.len() {
             self.plain.clear();
             self.at = 0;
-            // The length prefix, then the record: read whole, through the
-            // inner reader's deadlines.
-            let mut prefix = [0; PREFIX_LEN];
-            let mut got = 0;
-            while got < PREFIX_LEN {
-                match self.inner.read(&mut prefix[got..]) {
-                    Ok(0) if got == 0 => return Ok(0),
-                    Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            let len = usize::from(u16::from_be_bytes(prefix));
-            self.sealed.resize(len, 0);
-            self.inner.read_exact(&mut self.sealed)?;
-            self.opener
-                .open_one(&self.sealed, &mut self.plain)
+            // Every whole record already read is opened at once; only when
+            // none is left is the socket read again, as much as has arrived
+            // (through the inner reader's deadlines), not a record's prefix
+            // and body in two system calls.
+            let used = self
+                .opener
+                .open_whole(&self.sealed[self.lo..self.hi], &mut self.plain)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+            self.lo += used;
+            if !self.plain.is_empty() {
+                break;
+            }
+            if self.sealed.is_empty() {
+                self.sealed = vec![0; SEALED_BUFFER];
+            }
+            // What is left is part of one record: move it to the front.
+            self.sealed.copy_within(self.lo..self.hi, 0);
+            (self.lo, self.hi) = (0, self.hi - self.lo);
+            let read = loop {
+                match self.inner.read(&mut self.sealed[self.hi..]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    other => break other?,
+                }
+            };
+            if read == 0 {
+                return if self.hi == 0 {
+                    Ok(0)
+                } else {
+                    Err(io::ErrorKind::UnexpectedEof.into())
+                };
+            }
+            self.hi += read;
         }
         let n = buf.len().min(self.plain.len() - self.at);
         buf[..n].copy_from_slice(&self.plain[self.at..self.at + n]);

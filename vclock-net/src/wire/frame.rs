@@ -159,6 +159,20 @@ where
     M: DeserializeOwned,
     R: Read,
 {
+    Ok(read_measured_frame(reader, max_frame_len)?.map(|(frame, _)| frame))
+}
+
+/// Reads one frame as [`read_frame`] does, and returns it with its length
+/// on the wire (prefix included), which a listener's queue counts.
+pub(crate) fn read_measured_frame<K, M, R>(
+    reader: &mut R,
+    max_frame_len: u32,
+) -> Result<Option<(Frame<K, M>, usize)>>
+where
+    K: DeserializeOwned + Ord,
+    M: DeserializeOwned,
+    R: Read,
+{
     let mut prefix = [0; LENGTH_PREFIX_LEN];
     let got = read_up_to(reader, &mut prefix, "a frame's length prefix")?;
     if got == 0 {
@@ -178,7 +192,7 @@ where
     if body.len() < len {
         return Err(Error::Truncated("a frame"));
     }
-    decode_frame_body(&body).map(Some)
+    decode_frame_body(&body).map(|frame| Some((frame, LENGTH_PREFIX_LEN + len)))
 }
 
 /// Decodes the frame at the start of `bytes` in place, if `bytes` holds all

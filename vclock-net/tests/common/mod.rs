@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod members;
 pub(crate) mod netns;
 pub(crate) mod relay;
 
