@@ -123,12 +123,16 @@ fn direct_messages_wait_for_their_causal_past_across_processes() {
     let mut j = CausalDelivery::<u32, &str>::new(2);
     let mut k = CausalDelivery::<u32, &str>::new(3);
     // j sends p to i, then q to k; k delivers q and sends r to i.
-    let p = j.send_to(1).unwrap(); // {j->i: 1}
-    let q = j.send_to(3).unwrap(); // {j->i: 1, j->k: 1}
+    // Stamps carry the constraints known before the send: p none, q
+    // {j->i: 1}; k drops none of q's (they are for i), and r carries
+    // {j->i: 1} (r's own number, message 1 from k to i, is its seq).
+    let p = j.send_to(1).unwrap();
+    assert_eq!(p.entries(), 0);
+    let q = j.send_to(3).unwrap();
     k.receive(q, "q").unwrap();
     assert_eq!(taken(&mut k), ["q"]);
-    let r = k.send_to(1).unwrap(); // {j->i: 1, j->k: 1, k->i: 1}
-    assert_eq!(r.entries(), 3);
+    let r = k.send_to(1).unwrap();
+    assert_eq!(r.direct().collect::<Vec<_>>(), [(&1, &2, 1)]);
 
     // r overtakes p at i and waits for it; a broadcast of j's that follows
     // p waits too (broadcasts and direct messages are ordered together).
@@ -155,6 +159,63 @@ fn direct_messages_wait_for_their_causal_past_across_processes() {
         ["b", "r"].iter().collect()
     );
     assert_eq!(i.held_len(), 0);
+}
+
+#[test]
+fn constraints_are_pruned_once_a_later_message_implies_them() {
+    let mut a = CausalDelivery::<u32, &str>::new(1);
+    let mut b = CausalDelivery::<u32, &str>::new(2);
+    let mut c = CausalDelivery::<u32, &str>::new(3);
+    // a -> c, then a -> b: b learns {a->c: 1}.
+    let first = a.send_to(3).unwrap();
+    b.receive(a.send_to(2).unwrap(), "ab").unwrap();
+    taken(&mut b);
+    // b -> c replaces every constraint for c in b's knowledge by
+    // {b->c: 1}: a message that follows it waits for it, and it waits for
+    // {a->c: 1}.
+    let relay = b.send_to(3).unwrap();
+    assert_eq!(relay.direct().collect::<Vec<_>>(), [(&3, &1, 1)]);
+    let after = b.send_to(1).unwrap();
+    assert_eq!(after.direct().collect::<Vec<_>>(), [(&3, &2, 1)]);
+    // A broadcast implies everything before it: the next stamp is bare.
+    let broadcast_stamp = b.broadcast().unwrap();
+    assert_eq!(broadcast_stamp.direct().count(), 2);
+    let bare = b.send_to(1).unwrap();
+    assert_eq!(bare.direct().count(), 0);
+    assert_eq!(bare.entries(), 1, "just b's broadcast count");
+
+    // At c the broadcast, then the relay arrive first: the broadcast waits
+    // for the relay, which waits for a's first message; c names the
+    // latest of each chain (the relay), not what the relay itself implies.
+    assert!(matches!(
+        c.receive(broadcast_stamp, "b-all").unwrap(),
+        Arrival::Held(_)
+    ));
+    assert_eq!(
+        c.waits_for(&broadcast(2, 1)),
+        Some(vec![Missing {
+            sender: 2,
+            destination: Destination::To(3),
+            first: 1,
+            last: 1
+        }])
+    );
+    assert!(matches!(
+        c.receive(relay, "relay").unwrap(),
+        Arrival::Held(_)
+    ));
+    assert_eq!(
+        c.waits_for(&direct(2, 3, 1)),
+        Some(vec![Missing {
+            sender: 1,
+            destination: Destination::To(3),
+            first: 1,
+            last: 1
+        }])
+    );
+    c.receive(first, "first").unwrap();
+    assert_eq!(taken(&mut c), ["first", "relay", "b-all"]);
+    assert_eq!(c.held_len(), 0);
 }
 
 #[test]
@@ -295,9 +356,9 @@ mod serde_form {
         let stamp = stamp();
         let config = bincode::config::standard();
         let bytes = bincode::serde::encode_to_vec(&stamp, config).unwrap();
-        // sender 1, destination To(3) (tag + id), broadcasts {1: 1},
-        // direct {2: {1: 1}, 3: {1: 1}}.
-        assert_eq!(bytes.len(), 1 + 2 + 3 + 1 + 2 * 4);
+        // sender 1, destination To(3) (tag + id), seq 1, broadcasts {1: 1},
+        // direct [(2, 1, 1)] (length + triple).
+        assert_eq!(bytes.len(), 1 + 2 + 1 + 3 + 4);
         let (decoded, _): (CausalStamp<u32>, _) =
             bincode::serde::decode_from_slice(&bytes, config).unwrap();
         assert_eq!(decoded, stamp);
@@ -305,7 +366,7 @@ mod serde_form {
         let json = serde_json::to_string(&stamp).unwrap();
         assert_eq!(
             json,
-            r#"{"sender":1,"destination":{"To":3},"broadcasts":{"1":1},"direct":{"2":{"1":1},"3":{"1":1}}}"#
+            r#"{"sender":1,"destination":{"To":3},"seq":1,"broadcasts":{"1":1},"direct":[[2,1,1]]}"#
         );
         assert_eq!(
             serde_json::from_str::<CausalStamp<u32>>(&json).unwrap(),
@@ -314,20 +375,46 @@ mod serde_form {
     }
 
     #[test]
-    fn decoding_normalises_empty_columns_and_rejects_stamps_that_name_no_message() {
-        let with_empty =
-            r#"{"sender":1,"destination":"All","broadcasts":{"1":2},"direct":{"4":{}}}"#;
-        let plain = r#"{"sender":1,"destination":"All","broadcasts":{"1":2},"direct":{}}"#;
-        let a: CausalStamp<u32> = serde_json::from_str(with_empty).unwrap();
-        let b: CausalStamp<u32> = serde_json::from_str(plain).unwrap();
-        assert_eq!(a, b);
-
-        let zero = r#"{"sender":1,"destination":"All","broadcasts":{"2":2},"direct":{}}"#;
-        let err = serde_json::from_str::<CausalStamp<u32>>(zero).unwrap_err();
-        assert!(err.to_string().contains("sequence number 0"), "{err}");
-        let to_self =
-            r#"{"sender":1,"destination":{"To":1},"broadcasts":{},"direct":{"1":{"1":1}}}"#;
-        let err = serde_json::from_str::<CausalStamp<u32>>(to_self).unwrap_err();
-        assert!(err.to_string().contains("to itself"), "{err}");
+    fn decoding_rejects_stamps_that_name_no_message_or_contradict_themselves() {
+        let good = r#"{"sender":1,"destination":"All","seq":2,"broadcasts":{"1":2},"direct":[[2,3,1],[3,2,4]]}"#;
+        assert!(serde_json::from_str::<CausalStamp<u32>>(good).is_ok());
+        let cases = [
+            (
+                r#"{"sender":1,"destination":"All","seq":0,"broadcasts":{},"direct":[]}"#,
+                "sequence number 0",
+            ),
+            (
+                r#"{"sender":1,"destination":{"To":1},"seq":1,"broadcasts":{},"direct":[]}"#,
+                "to itself",
+            ),
+            (
+                r#"{"sender":1,"destination":"All","seq":2,"broadcasts":{"1":3},"direct":[]}"#,
+                "counts its sender's broadcasts differently",
+            ),
+            (
+                r#"{"sender":1,"destination":{"To":2},"seq":2,"broadcasts":{},"direct":[[2,1,2]]}"#,
+                "as many messages to the receiver as its own number",
+            ),
+            (
+                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[3,2,1],[2,3,1]]}"#,
+                "not sorted",
+            ),
+            (
+                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[2,3,1],[2,3,2]]}"#,
+                "not sorted without repeats",
+            ),
+            (
+                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[2,3,0]]}"#,
+                "count 0",
+            ),
+            (
+                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[2,2,1]]}"#,
+                "from a process to itself",
+            ),
+        ];
+        for (json, why) in cases {
+            let err = serde_json::from_str::<CausalStamp<u32>>(json).unwrap_err();
+            assert!(err.to_string().contains(why), "{json}: {err}");
+        }
     }
 }

@@ -7,7 +7,7 @@ mod error;
 mod holdback;
 mod stamp;
 
-use alloc::collections::{BTreeMap, VecDeque, btree_map};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 pub use error::{CausalError, Refused};
@@ -16,6 +16,7 @@ pub use stamp::{CausalStamp, Destination, MessageId, Missing};
 use crate::VectorClock;
 use check::Check;
 use holdback::{Held, HoldBack, Kind, Slot};
+use stamp::Constraint;
 
 /// Settings of a [`CausalDelivery`].
 ///
@@ -106,10 +107,13 @@ pub struct Delivery<K, M> {
 ///   addressed to a process has arrived there at least once, all of them
 ///   have been delivered and nothing is held.
 /// - **no false waiting**: a held message waits exactly for the messages in
-///   its causal past, addressed to this process, that are not delivered yet
-///   ([`waits_for`](Self::waits_for) names them). If one of those
-///   is lost, the messages that depend on it stay held, and every other
+///   its causal past, addressed to this process, that are not delivered yet:
+///   it is delivered as soon as the last of them is. If one of those is
+///   lost, the messages that depend on it stay held, and every other
 ///   message is still delivered as soon as its own predecessors are.
+///   [`waits_for`](Self::waits_for) names the latest of them from each
+///   chain the stamp tracks; every other one precedes a named one (and is
+///   named once that one has arrived and is held itself).
 ///
 /// This assumes that every process of the group has a unique id and sends
 /// and delivers all its messages through its own `CausalDelivery`, and that a
@@ -123,32 +127,36 @@ pub struct Delivery<K, M> {
 /// process, how many of its broadcasts the sender had sent or delivered, and
 /// broadcast `s` from `j` is deliverable when `s - 1` broadcasts from `j` and
 /// at least the stamped number from every other process have been delivered.
-/// Direct messages follow Raynal-Schiper-Toueg: the stamp also carries, for
-/// each (sender, receiver) pair the sender has heard of, how many direct
-/// messages were sent on it, and a receiver reads only its own column (the
-/// pairs that end at itself) against the direct messages it delivered. Both
-/// parts are checked for every message, so broadcasts and direct messages
-/// are ordered with each other too.
+/// Direct messages are numbered per (sender, receiver) pair, and a stamp
+/// carries the direct messages of its causal past that a receiver may still
+/// have to wait for, as constraints "the first `c` messages from `k` to
+/// `r`", pruned in the manner of Kshemkalyani-Singhal (see [`CausalStamp`]):
+/// a process keeps at most one constraint per pair, replaces all those for
+/// `r` by its own when it sends to `r` (the new message implies them),
+/// forgets them all when it broadcasts (the broadcast implies them), and
+/// never keeps those for itself (it has delivered them). Receiver `r` checks
+/// the message's own predecessor, the broadcast vector, and the constraints
+/// for `r`. Broadcasts and direct messages are therefore ordered with each
+/// other too.
 ///
-/// With `n` processes and `d` pairs that have exchanged direct messages (as
-/// far as the sender knows; `0 <= d <= n * (n - 1)`):
+/// With `n` processes and `c` constraints in a stamp (`0 <= c <= n (n - 1)`;
+/// in practice about one per receiver the sender has heard of since its
+/// last broadcast, and none in a group that only broadcasts):
 ///
 /// | | per message |
 /// |---|---|
-/// | stamp | `n + d` counters; encoded, about two varints per counter (ids and counters below 251 take one byte each) |
-/// | send | copy the process's knowledge: `O(n + d)` |
-/// | delivery check | `O(n log n)` over the broadcast vector and the own column, walked once per message however often it is re-checked |
-/// | delivery | `O(1)` for a broadcast; merge of the matrix part for a direct message, `O(d)` |
+/// | stamp | `n + c` counters; encoded, about two varints per broadcast counter and three per constraint (ids and counters below 251 take one byte each) |
+/// | send | copy the broadcast vector and the constraints: `O(n + c)` |
+/// | delivery check | `O(n + c)` over the broadcast vector and the constraints for this process, walked once per message however often it is re-checked |
+/// | delivery | one counter; merging the constraints is one pass in place when their pairs are known, `O(c + k)` for `k` known, plus a sort when new pairs appear |
 /// | hold-back | `O(log h)` to hold or release one of `h` held messages; a delivery re-checks only the messages waiting on it |
 ///
-/// A group that only broadcasts therefore pays `n` counters a message, like
-/// the vector clock it already sends. Broadcasting every direct message and
-/// delivering it only where addressed would keep stamps at `n` counters but
-/// send each direct message to all `n - 1` others (about `n^2` counters on
-/// the network per message) and make receivers wait for messages between
-/// other processes; Schiper-Eggli-Sandoz stamps also grow to `n - 1` vectors
-/// in the worst case. The matrix part is exact: a receiver waits only for
-/// messages addressed to itself.
+/// The alternatives cost more: Raynal-Schiper-Toueg's full matrix (this
+/// crate's first method) carries every known pair, up to `n (n - 1)`
+/// counters on every message, and merges them all at every delivery;
+/// broadcasting every direct message and delivering it only where addressed
+/// sends `n - 1` copies and makes receivers wait for messages between other
+/// processes.
 ///
 /// # Example
 ///
@@ -195,10 +203,14 @@ pub struct CausalDelivery<K, M> {
     config: CausalConfig,
     /// Broadcasts sent by this process (own entry) and delivered here.
     broadcasts: VectorClock<K>,
-    /// Receiver -> sender -> direct messages known to have been sent. The
-    /// own column counts the direct messages delivered here, the own entry
-    /// of every other column those this process sent. No column is empty.
-    direct: BTreeMap<K, VectorClock<K>>,
+    /// Direct messages sent by this process, per receiver.
+    sent: VectorClock<K>,
+    /// Direct messages delivered here, per sender.
+    received: VectorClock<K>,
+    /// The direct-message constraints the next stamp carries, sorted by
+    /// (receiver, sender), at most one per pair, none for this process as
+    /// receiver (see [`CausalStamp`] for how they are pruned).
+    known: Vec<Constraint<K>>,
     held: HoldBack<K, M>,
     ready: VecDeque<Delivery<K, M>>,
 }
@@ -218,7 +230,9 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             id,
             config,
             broadcasts: VectorClock::new(),
-            direct: BTreeMap::new(),
+            sent: VectorClock::new(),
+            received: VectorClock::new(),
+            known: Vec::new(),
             held: HoldBack::new(),
             ready: VecDeque::new(),
         }
@@ -244,10 +258,14 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// [`CausalError::CounterOverflow`] if this process has already sent
     /// `u64::MAX` broadcasts; nothing changes and nothing may be sent.
     pub fn broadcast(&mut self) -> Result<CausalStamp<K>, CausalError<K>> {
-        self.broadcasts
+        let seq = self
+            .broadcasts
             .increment(self.id.clone())
             .map_err(|_| CausalError::CounterOverflow)?;
-        Ok(self.stamp(Destination::All))
+        // Every receiver delivers the broadcast after the constraints it
+        // carries, and every later stamp counts it: they are implied now.
+        let direct = core::mem::take(&mut self.known);
+        Ok(self.stamp(Destination::All, seq, direct))
     }
 
     /// A direct send event: the stamp for a message to process `to` only.
@@ -262,21 +280,32 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         if to == self.id {
             return Err(CausalError::SendToSelf);
         }
-        let column = self.direct.entry(to.clone()).or_default();
-        // A column that exists is never empty, so a failed increment cannot
-        // leave an empty one behind.
-        column
-            .increment(self.id.clone())
+        let seq = self
+            .sent
+            .increment(to.clone())
             .map_err(|_| CausalError::CounterOverflow)?;
-        Ok(self.stamp(Destination::To(to)))
+        let direct = self.known.clone();
+        // The constraints for `to` are implied by this message from now on:
+        // it carries them, and `to` delivers it only after them.
+        let start = self.known.partition_point(|(r, _, _)| *r < to);
+        let len = self.known[start..].partition_point(|(r, _, _)| *r == to);
+        let own = (to.clone(), self.id.clone(), seq);
+        self.known.splice(start..start + len, core::iter::once(own));
+        Ok(self.stamp(Destination::To(to), seq, direct))
     }
 
-    fn stamp(&self, destination: Destination<K>) -> CausalStamp<K> {
+    fn stamp(
+        &self,
+        destination: Destination<K>,
+        seq: u64,
+        direct: Vec<Constraint<K>>,
+    ) -> CausalStamp<K> {
         CausalStamp {
             sender: self.id.clone(),
             destination,
+            seq,
             broadcasts: self.broadcasts.clone(),
-            direct: self.direct.clone(),
+            direct,
         }
     }
 
@@ -377,9 +406,12 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             .map(|(slot, held)| (self.id_of(slot), &held.message))
     }
 
-    /// What held message `id` waits for: every message in its causal past,
-    /// addressed to this process, that is not delivered yet, as ranges per
-    /// sender and destination. `None` if `id` is not held here.
+    /// What held message `id` waits for, as ranges per sender and
+    /// destination: messages in its causal past, addressed to this process,
+    /// not delivered yet. Every broadcast it waits for is named; of the
+    /// direct messages, those its stamp names (the latest of each chain it
+    /// tracks), and every other undelivered direct message in its past
+    /// precedes a named one. `None` if `id` is not held here.
     #[must_use]
     pub fn waits_for(&self, id: &MessageId<K>) -> Option<Vec<Missing<K>>> {
         let held = self.held.get(&self.slot_of(id)?)?;
@@ -432,7 +464,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     fn delivered(&self, kind: Kind, sender: &K) -> u64 {
         match kind {
             Kind::Broadcast => self.broadcasts.get(sender),
-            Kind::Direct => self.direct.get(&self.id).map_or(0, |mine| mine.get(sender)),
+            Kind::Direct => self.received.get(sender),
         }
     }
 
@@ -440,9 +472,8 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// what it really sent.
     fn possible(&self, stamp: &CausalStamp<K>) -> bool {
         stamp.broadcasts.get(&self.id) <= self.broadcasts.get(&self.id)
-            && stamp.direct.iter().all(|(receiver, column)| {
-                let sent = self.direct.get(receiver).map_or(0, |c| c.get(&self.id));
-                column.get(&self.id) <= sent
+            && stamp.direct.iter().all(|(receiver, sender, count)| {
+                *sender != self.id || *count <= self.sent.get(receiver)
             })
     }
 
@@ -450,9 +481,8 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         Check {
             me: &self.id,
             stamp,
-            column: stamp.direct.get(&self.id),
             delivered_broadcasts: &self.broadcasts,
-            delivered_direct: self.direct.get(&self.id),
+            delivered_direct: &self.received,
         }
     }
 
@@ -464,21 +494,15 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
 
     /// Records the delivery of the message in `slot` and queues it. Its
     /// requirements are met, so the broadcast part of its stamp is already
-    /// covered and only its own count and the direct matrix can grow.
+    /// covered and only its own count and the known constraints can grow.
     fn deliver(&mut self, slot: &Slot<K>, stamp: CausalStamp<K>, message: M, was_held: bool) {
-        if slot.kind == Kind::Broadcast {
-            // Exactly `seq - 1` were delivered, so this cannot overflow.
-            let counted = self.broadcasts.increment(slot.sender.clone());
-            debug_assert_eq!(counted, Ok(slot.seq));
-        }
-        for (receiver, column) in stamp.direct {
-            match self.direct.entry(receiver) {
-                btree_map::Entry::Vacant(entry) => {
-                    entry.insert(column);
-                }
-                btree_map::Entry::Occupied(mut entry) => entry.get_mut().merge(&column),
-            }
-        }
+        // Exactly `seq - 1` were delivered, so this cannot overflow.
+        let counted = match slot.kind {
+            Kind::Broadcast => self.broadcasts.increment_borrowed(&slot.sender),
+            Kind::Direct => self.received.increment_borrowed(&slot.sender),
+        };
+        debug_assert_eq!(counted, Ok(slot.seq));
+        merge_known(&mut self.known, stamp.direct, &self.id);
         self.ready.push_back(Delivery {
             id: self.id_of(slot),
             message,
@@ -509,6 +533,35 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
                 }
             }
         }
+    }
+}
+
+/// Merges the constraints a delivered stamp carried into `known`: the
+/// larger count per pair, and none for `me` as receiver (the delivery check
+/// has just found them met). Both lists are sorted; in a steady run the
+/// pairs are mostly known already, and then the merge is one pass in place.
+fn merge_known<K: Ord>(known: &mut Vec<Constraint<K>>, incoming: Vec<Constraint<K>>, me: &K) {
+    if incoming.is_empty() {
+        return;
+    }
+    let mut new = Vec::new();
+    let mut at = 0;
+    for (receiver, sender, count) in incoming {
+        if receiver == *me {
+            continue;
+        }
+        let key = (&receiver, &sender);
+        while known.get(at).is_some_and(|(r, s, _)| (r, s) < key) {
+            at += 1;
+        }
+        match known.get_mut(at) {
+            Some((r, s, c)) if (&*r, &*s) == key => *c = (*c).max(count),
+            _ => new.push((receiver, sender, count)),
+        }
+    }
+    if !new.is_empty() {
+        known.append(&mut new);
+        known.sort_unstable_by(|(r1, s1, _), (r2, s2, _)| (r1, s1).cmp(&(r2, s2)));
     }
 }
 

@@ -1,7 +1,7 @@
 //! What a message carries for causal delivery ([`CausalStamp`]) and how
 //! messages are named ([`MessageId`], [`Destination`], [`Missing`]).
 
-use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::VectorClock;
@@ -109,27 +109,42 @@ impl<K: fmt::Display> fmt::Display for Missing<K> {
     }
 }
 
+/// One known direct message: `(receiver, sender, count)` reads "the first
+/// `count` direct messages from `sender` to `receiver` must be delivered at
+/// `receiver` before what follows them".
+pub(super) type Constraint<K> = (K, K, u64);
+
 /// The causal-delivery stamp a message carries, made by
 /// [`CausalDelivery::broadcast`](crate::CausalDelivery::broadcast) or
 /// [`CausalDelivery::send_to`](crate::CausalDelivery::send_to).
 ///
-/// It holds what the sender knew when it sent:
+/// It holds the message's sequence number and what the sender knew when it
+/// sent:
 ///
 /// - `broadcasts`: for each process, how many of its broadcasts the sender
 ///   had sent or delivered (Birman-Schiper-Stephenson's vector);
-/// - `direct`: for each receiver `r` and sender `s`, how many direct messages
-///   from `s` to `r` the sender knew to have been sent (the non-zero part of
-///   Raynal-Schiper-Toueg's matrix), kept only for pairs that have exchanged
-///   direct messages.
+/// - `direct`: the direct messages in the sender's causal past that a
+///   receiver may still have to wait for, as `(receiver, sender, count)`
+///   constraints ("the first `count` messages from `sender` to `receiver`"),
+///   pruned as in Kshemkalyani-Singhal: a constraint is dropped as soon as a
+///   later message implies it, that is, when the process sends a direct
+///   message to the same receiver (that message carries the constraint and
+///   is delivered after it), when it broadcasts (the broadcast is delivered
+///   everywhere after its constraints, and every later stamp counts it in
+///   `broadcasts`), and at the receiver itself once it has delivered the
+///   message it names.
 ///
-/// A broadcast-only group therefore pays one entry per member; direct
-/// messages add one entry per (sender, receiver) pair the sender has heard
-/// of, at most `n * (n - 1)`. Zero counters and empty columns are never
-/// stored, so equal knowledge means equal stamps and equal bytes.
+/// A broadcast-only group therefore pays one counter per member and no
+/// constraints. Direct messages add at most one constraint per (sender,
+/// receiver) pair, `n * (n - 1)` in the worst case, but usually far fewer:
+/// the constraints for a receiver are replaced by one at every send to it.
+/// Zero counters are never stored and constraints are sorted by receiver,
+/// then sender, so equal knowledge means equal stamps and equal bytes.
 ///
 /// A stamp always names a message with a sequence number of at least 1 and
 /// never a direct message from a process to itself; deserialization rejects
-/// bytes that break this.
+/// bytes that break this, unsorted or zero constraints, and stamps whose
+/// constraints on their own sequence contradict its number.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
@@ -145,8 +160,9 @@ impl<K: fmt::Display> fmt::Display for Missing<K> {
 pub struct CausalStamp<K> {
     pub(super) sender: K,
     pub(super) destination: Destination<K>,
+    pub(super) seq: u64,
     pub(super) broadcasts: VectorClock<K>,
-    pub(super) direct: BTreeMap<K, VectorClock<K>>,
+    pub(super) direct: Vec<Constraint<K>>,
 }
 
 impl<K: Ord + Clone> CausalStamp<K> {
@@ -165,13 +181,7 @@ impl<K: Ord + Clone> CausalStamp<K> {
     /// The message's sequence number (see [`MessageId`]).
     #[must_use]
     pub fn seq(&self) -> u64 {
-        match &self.destination {
-            Destination::All => self.broadcasts.get(&self.sender),
-            Destination::To(to) => self
-                .direct
-                .get(to)
-                .map_or(0, |column| column.get(&self.sender)),
-        }
+        self.seq
     }
 
     /// The message's name.
@@ -189,7 +199,7 @@ impl<K: Ord + Clone> CausalStamp<K> {
         MessageId {
             sender: self.sender.clone(),
             destination: self.destination.clone(),
-            seq: self.seq(),
+            seq: self.seq,
         }
     }
 
@@ -199,43 +209,90 @@ impl<K: Ord + Clone> CausalStamp<K> {
         &self.broadcasts
     }
 
-    /// For each receiver, how many direct messages from each sender to it
-    /// the sender of this stamp knew of. Receivers without any are absent.
-    pub fn direct(&self) -> impl Iterator<Item = (&K, &VectorClock<K>)> {
-        self.direct.iter()
+    /// The direct-message constraints, as `(receiver, sender, count)`:
+    /// the first `count` direct messages from `sender` to `receiver` are in
+    /// the causal past of this message and not known to be implied by a
+    /// later one. Sorted by receiver, then sender.
+    ///
+    /// ```
+    /// use vclock_core::CausalDelivery;
+    /// let mut node = CausalDelivery::<u32, ()>::new(1);
+    /// node.send_to(2)?;
+    /// node.send_to(2)?;
+    /// let stamp = node.send_to(3)?;
+    /// // The second message to 2 implies the first.
+    /// assert_eq!(stamp.direct().collect::<Vec<_>>(), [(&2, &1, 2)]);
+    /// # Ok::<(), vclock_core::CausalError<u32>>(())
+    /// ```
+    pub fn direct(&self) -> impl Iterator<Item = (&K, &K, u64)> {
+        self.direct.iter().map(|(r, s, c)| (r, s, *c))
     }
 
-    /// The number of counters the stamp carries: the measure of its size,
-    /// which is what it costs on the wire (about two varints each).
+    /// The number of counters the stamp carries (broadcast counters and
+    /// direct constraints): the measure of its size, which is what it costs
+    /// on the wire (two to three varints each).
     #[must_use]
     pub fn entries(&self) -> usize {
-        self.broadcasts.len() + self.direct.values().map(VectorClock::len).sum::<usize>()
+        self.broadcasts.len() + self.direct.len()
     }
 
     /// Why this stamp cannot name a message, if it cannot. Stamps made by
     /// `CausalDelivery` never have a defect; decoded ones are checked.
     #[cfg(feature = "serde")]
     fn defect(&self) -> Option<&'static str> {
-        if matches!(&self.destination, Destination::To(to) if *to == self.sender) {
-            return Some("causal stamp describes a direct message from a process to itself");
-        }
-        if self.seq() == 0 {
+        if self.seq == 0 {
             return Some(
                 "causal stamp gives its message the sequence number 0 (numbers start at 1)",
+            );
+        }
+        match &self.destination {
+            Destination::To(to) if *to == self.sender => {
+                return Some("causal stamp describes a direct message from a process to itself");
+            }
+            Destination::To(to) => {
+                let earlier = self
+                    .direct
+                    .iter()
+                    .find(|(r, s, _)| r == to && *s == self.sender);
+                if earlier.is_some_and(|(_, _, count)| *count >= self.seq) {
+                    return Some(
+                        "causal stamp claims its sender had sent at least as many messages to the receiver as its own number",
+                    );
+                }
+            }
+            Destination::All => {
+                if self.broadcasts.get(&self.sender) != self.seq {
+                    return Some(
+                        "causal stamp of a broadcast counts its sender's broadcasts differently from its number",
+                    );
+                }
+            }
+        }
+        let sorted = self
+            .direct
+            .windows(2)
+            .all(|pair| (&pair[0].0, &pair[0].1) < (&pair[1].0, &pair[1].1));
+        if !sorted {
+            return Some("causal stamp's direct constraints are not sorted without repeats");
+        }
+        if self.direct.iter().any(|(r, s, c)| *c == 0 || r == s) {
+            return Some(
+                "causal stamp has a direct constraint with count 0 or from a process to itself",
             );
         }
         None
     }
 }
 
-/// The serialized form of a stamp, checked and normalised on the way in.
+/// The serialized form of a stamp, checked on the way in.
 #[cfg(feature = "serde")]
 #[derive(serde::Deserialize)]
 struct StampParts<K: Ord> {
     sender: K,
     destination: Destination<K>,
+    seq: u64,
     broadcasts: VectorClock<K>,
-    direct: BTreeMap<K, VectorClock<K>>,
+    direct: Vec<Constraint<K>>,
 }
 
 #[cfg(feature = "serde")]
@@ -243,15 +300,12 @@ impl<K: Ord + Clone> TryFrom<StampParts<K>> for CausalStamp<K> {
     type Error = &'static str;
 
     fn try_from(parts: StampParts<K>) -> Result<Self, Self::Error> {
-        let mut direct = parts.direct;
-        // An empty column means "no direct messages known", the same as an
-        // absent one; dropping it keeps equal stamps equal.
-        direct.retain(|_, column| !column.is_empty());
         let stamp = Self {
             sender: parts.sender,
             destination: parts.destination,
+            seq: parts.seq,
             broadcasts: parts.broadcasts,
-            direct,
+            direct: parts.direct,
         };
         match stamp.defect() {
             Some(defect) => Err(defect),
