@@ -125,14 +125,15 @@ fn direct_messages_wait_for_their_causal_past_across_processes() {
     // j sends p to i, then q to k; k delivers q and sends r to i.
     // Stamps carry the constraints known before the send: p none, q
     // {j->i: 1}; k drops none of q's (they are for i), and r carries
-    // {j->i: 1} (r's own number, message 1 from k to i, is its seq).
+    // {j->i: 1} (r's own number, message 1 from k to i, is its seq). The
+    // constraint also says that message was j's direct send 1.
     let p = j.send_to(1).unwrap();
-    assert_eq!(p.entries(), 0);
+    assert_eq!(p.direct().count(), 0);
     let q = j.send_to(3).unwrap();
     k.receive(q, "q").unwrap();
     assert_eq!(taken(&mut k), ["q"]);
     let r = k.send_to(1).unwrap();
-    assert_eq!(r.direct().collect::<Vec<_>>(), [(&1, &2, 1)]);
+    assert_eq!(r.direct().collect::<Vec<_>>(), [(&2, &1, 1, 1)]);
 
     // r overtakes p at i and waits for it; a broadcast of j's that follows
     // p waits too (broadcasts and direct messages are ordered together).
@@ -174,15 +175,20 @@ fn constraints_are_pruned_once_a_later_message_implies_them() {
     // {b->c: 1}: a message that follows it waits for it, and it waits for
     // {a->c: 1}.
     let relay = b.send_to(3).unwrap();
-    assert_eq!(relay.direct().collect::<Vec<_>>(), [(&3, &1, 1)]);
+    assert_eq!(relay.direct().collect::<Vec<_>>(), [(&1, &3, 1, 1)]);
     let after = b.send_to(1).unwrap();
-    assert_eq!(after.direct().collect::<Vec<_>>(), [(&3, &2, 1)]);
+    assert_eq!(after.direct().collect::<Vec<_>>(), [(&2, &3, 1, 1)]);
     // A broadcast implies everything before it: the next stamp is bare.
     let broadcast_stamp = b.broadcast().unwrap();
     assert_eq!(broadcast_stamp.direct().count(), 2);
     let bare = b.send_to(1).unwrap();
     assert_eq!(bare.direct().count(), 0);
-    assert_eq!(bare.entries(), 1, "just b's broadcast count");
+    assert_eq!(bare.broadcasts().len() + bare.direct_sends().len(), 3);
+    assert_eq!(
+        bare.entries(),
+        3,
+        "b's broadcast count, a's and b's direct sends"
+    );
 
     // At c the broadcast, then the relay arrive first: the broadcast waits
     // for the relay, which waits for a's first message; c names the
@@ -357,8 +363,8 @@ mod serde_form {
         let config = bincode::config::standard();
         let bytes = bincode::serde::encode_to_vec(&stamp, config).unwrap();
         // sender 1, destination To(3) (tag + id), seq 1, broadcasts {1: 1},
-        // direct [(2, 1, 1)] (length + triple).
-        assert_eq!(bytes.len(), 1 + 2 + 1 + 3 + 4);
+        // direct sends {1: 2}, direct [(1, 2, 1, 1)] (length + four).
+        assert_eq!(bytes.len(), 1 + 2 + 1 + 3 + 3 + 5);
         let (decoded, _): (CausalStamp<u32>, _) =
             bincode::serde::decode_from_slice(&bytes, config).unwrap();
         assert_eq!(decoded, stamp);
@@ -366,7 +372,7 @@ mod serde_form {
         let json = serde_json::to_string(&stamp).unwrap();
         assert_eq!(
             json,
-            r#"{"sender":1,"destination":{"To":3},"seq":1,"broadcasts":{"1":1},"direct":[[2,1,1]]}"#
+            r#"{"sender":1,"destination":{"To":3},"seq":1,"broadcasts":{"1":1},"direct_sends":{"1":2},"direct":[[1,2,1,1]]}"#
         );
         assert_eq!(
             serde_json::from_str::<CausalStamp<u32>>(&json).unwrap(),
@@ -376,45 +382,115 @@ mod serde_form {
 
     #[test]
     fn decoding_rejects_stamps_that_name_no_message_or_contradict_themselves() {
-        let good = r#"{"sender":1,"destination":"All","seq":2,"broadcasts":{"1":2},"direct":[[2,3,1],[3,2,4]]}"#;
-        assert!(serde_json::from_str::<CausalStamp<u32>>(good).is_ok());
+        let stamp = |destination: &str, seq: u64, broadcasts: &str, sends: &str, direct: &str| {
+            format!(
+                r#"{{"sender":1,"destination":{destination},"seq":{seq},"broadcasts":{broadcasts},"direct_sends":{sends},"direct":{direct}}}"#
+            )
+        };
+        let good = stamp(
+            r#""All""#,
+            2,
+            r#"{"1":2}"#,
+            r#"{"2":1,"3":4}"#,
+            "[[2,3,1,1],[3,2,4,4]]",
+        );
+        assert!(serde_json::from_str::<CausalStamp<u32>>(&good).is_ok());
+        let all = r#""All""#;
         let cases = [
+            (stamp(all, 0, "{}", "{}", "[]"), "sequence number 0"),
             (
-                r#"{"sender":1,"destination":"All","seq":0,"broadcasts":{},"direct":[]}"#,
-                "sequence number 0",
-            ),
-            (
-                r#"{"sender":1,"destination":{"To":1},"seq":1,"broadcasts":{},"direct":[]}"#,
+                stamp(r#"{"To":1}"#, 1, "{}", r#"{"1":1}"#, "[]"),
                 "to itself",
             ),
             (
-                r#"{"sender":1,"destination":"All","seq":2,"broadcasts":{"1":3},"direct":[]}"#,
+                stamp(all, 2, r#"{"1":3}"#, "{}", "[]"),
                 "counts its sender's broadcasts differently",
             ),
             (
-                r#"{"sender":1,"destination":{"To":2},"seq":2,"broadcasts":{},"direct":[[2,1,2]]}"#,
+                stamp(r#"{"To":2}"#, 1, "{}", "{}", "[]"),
+                "counts no direct send of its sender",
+            ),
+            (
+                stamp(r#"{"To":2}"#, 2, "{}", r#"{"1":3}"#, "[[1,2,2,2]]"),
                 "as many messages to the receiver as its own number",
             ),
             (
-                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[3,2,1],[2,3,1]]}"#,
+                stamp(
+                    all,
+                    1,
+                    r#"{"1":1}"#,
+                    r#"{"2":1,"3":1}"#,
+                    "[[3,2,1,1],[2,3,1,1]]",
+                ),
                 "not sorted",
             ),
             (
-                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[2,3,1],[2,3,2]]}"#,
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":2}"#, "[[2,3,1,1],[2,3,2,2]]"),
                 "not sorted without repeats",
             ),
             (
-                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[2,3,0]]}"#,
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":1}"#, "[[2,3,0,1]]"),
                 "count 0",
             ),
             (
-                r#"{"sender":1,"destination":"All","seq":1,"broadcasts":{"1":1},"direct":[[2,2,1]]}"#,
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":1}"#, "[[2,2,1,1]]"),
                 "from a process to itself",
+            ),
+            (
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":1}"#, "[[2,3,1,5]]"),
+                "send number its direct-send counts do not cover",
+            ),
+            (
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":2}"#, "[[2,3,3,2]]"),
+                "send number its direct-send counts do not cover",
             ),
         ];
         for (json, why) in cases {
-            let err = serde_json::from_str::<CausalStamp<u32>>(json).unwrap_err();
+            let err = serde_json::from_str::<CausalStamp<u32>>(&json).unwrap_err();
             assert!(err.to_string().contains(why), "{json}: {err}");
         }
     }
+}
+
+/// After every pair of 8 processes has exchanged direct messages (each
+/// delivered at once), a chain of direct messages around the group carries
+/// only a few constraints: those of the warm-up are dropped once a stamp
+/// shows that its sender knew of them but no longer carries them (they
+/// were delivered or implied). Without that pruning every stamp of the
+/// chain would carry all 56 pairs.
+#[test]
+fn stamps_stay_small_once_the_news_of_deliveries_comes_around() {
+    const N: u32 = 8;
+    let mut nodes: Vec<_> = (0..N).map(CausalDelivery::<u32, ()>::new).collect();
+    for _ in 0..2 {
+        for from in 0..N {
+            for to in (0..N).filter(|&to| to != from) {
+                let stamp = nodes[from as usize].send_to(to).unwrap();
+                let node = &mut nodes[to as usize];
+                assert!(matches!(node.receive(stamp, ()), Ok(Arrival::Delivered(_))));
+                node.deliveries().for_each(drop);
+            }
+        }
+    }
+    let mut largest = 0;
+    for round in 0..3 * N {
+        let from = 1 + round % (N - 1);
+        let next = 1 + from % (N - 1);
+        let to_zero = nodes[from as usize].send_to(0).unwrap();
+        let relay = nodes[from as usize].send_to(next).unwrap();
+        if round >= 2 * N {
+            largest = largest
+                .max(to_zero.direct().count())
+                .max(relay.direct().count());
+        }
+        for (to, stamp) in [(0, to_zero), (next, relay)] {
+            let node = &mut nodes[to as usize];
+            assert!(matches!(node.receive(stamp, ()), Ok(Arrival::Delivered(_))));
+            node.deliveries().for_each(drop);
+        }
+    }
+    assert!(
+        largest <= 3,
+        "a stamp of the chain carries {largest} constraints"
+    );
 }

@@ -4,7 +4,7 @@
 //! both in id order.
 
 use super::holdback::{Kind, Slot};
-use super::stamp::{CausalStamp, Constraint, Destination};
+use super::stamp::{CausalStamp, Destination};
 use crate::VectorClock;
 
 pub(super) struct Check<'a, K> {
@@ -26,24 +26,16 @@ impl<K: Ord + Clone> Check<'_, K> {
         }
     }
 
-    /// The stamp's direct constraints for this process (a contiguous run,
-    /// as constraints are sorted by receiver).
-    fn column(&self) -> &[Constraint<K>] {
-        let direct = &self.stamp.direct;
-        let start = direct.partition_point(|(r, _, _)| r < self.me);
-        let len = direct[start..].partition_point(|(r, _, _)| r == self.me);
-        &direct[start..start + len]
-    }
-
     /// The first requirement at index `from` or later that is not met, as
     /// its index and a slot reading "the delivered count of this sequence
     /// reaches `seq`"; `None` when all are met.
     ///
     /// Index 0 is the message's predecessor in its own sequence, then come
     /// the broadcast entries, then the direct constraints for this process.
-    /// Each part is walked against the delivered counts with two pointers
-    /// (ids are sorted on both sides), so a full check is linear in the
-    /// stamp's entries and the delivered vector, and resuming at `from`
+    /// The broadcast entries are walked against the delivered counts with
+    /// two pointers (ids are sorted on both sides), so a full check is
+    /// linear in the stamp's entries and the delivered vector (plus a binary
+    /// search per constraint for this process), and resuming at `from`
     /// costs one binary search.
     pub(super) fn first_unmet(&self, from: usize) -> Option<(usize, Slot<K>)> {
         let own = self.own_kind();
@@ -78,30 +70,18 @@ impl<K: Ord + Clone> Check<'_, K> {
                 return Some((1 + index, slot));
             }
         }
-        let column = self.column();
+        // The constraints are sorted by sender; those for this process are
+        // spread among them, and few, so each is looked up on its own.
         let start = from.saturating_sub(offset);
-        if start >= column.len() {
-            return None;
-        }
-        // The walk wants ids and counters apart; the column is short, so
-        // finding its first unmet constraint by hand is as cheap.
-        let delivered = self.delivered_direct;
-        let (done_ids, done_counters) = (delivered.ids(), delivered.counters());
-        let mut at = done_ids.partition_point(|id| *id < column[start].1);
-        for (index, (_, sender, count)) in column.iter().enumerate().skip(start) {
-            while done_ids.get(at).is_some_and(|id| id < sender) {
-                at += 1;
-            }
+        for (index, (sender, receiver, count, _)) in
+            self.stamp.direct.iter().enumerate().skip(start)
+        {
             // The message's own sequence is requirement 0, which covers
             // every earlier constraint on it (decoding checks that).
-            if own == Kind::Direct && *sender == self.stamp.sender {
+            if receiver != self.me || (own == Kind::Direct && *sender == self.stamp.sender) {
                 continue;
             }
-            let done = match done_ids.get(at) {
-                Some(id) if id == sender => done_counters[at],
-                _ => 0,
-            };
-            if done < *count {
+            if self.delivered_direct.get(sender) < *count {
                 let slot = Slot {
                     sender: sender.clone(),
                     kind: Kind::Direct,

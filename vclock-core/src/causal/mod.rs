@@ -7,6 +7,7 @@ mod error;
 mod holdback;
 mod stamp;
 
+use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
@@ -133,22 +134,28 @@ pub struct Delivery<K, M> {
 /// `r`", pruned in the manner of Kshemkalyani-Singhal (see [`CausalStamp`]):
 /// a process keeps at most one constraint per pair, replaces all those for
 /// `r` by its own when it sends to `r` (the new message implies them),
-/// forgets them all when it broadcasts (the broadcast implies them), and
-/// never keeps those for itself (it has delivered them). Receiver `r` checks
+/// forgets them all when it broadcasts (the broadcast implies them), never
+/// keeps those for itself (it has delivered them), and drops one when a
+/// stamp it delivers comes from a process that knew of it but no longer
+/// carries it. To know who knew of what, a stamp also counts the direct
+/// sends of each process in its causal past (a vector like the broadcast
+/// one; each constraint names the send it stands for). Receiver `r` checks
 /// the message's own predecessor, the broadcast vector, and the constraints
 /// for `r`. Broadcasts and direct messages are therefore ordered with each
 /// other too.
 ///
-/// With `n` processes and `c` constraints in a stamp (`0 <= c <= n (n - 1)`;
-/// in practice about one per receiver the sender has heard of since its
-/// last broadcast, and none in a group that only broadcasts):
+/// With `n` processes, `d <= n` of which have sent direct messages, and `c`
+/// constraints in a stamp (`0 <= c <= n (n - 1)`; in practice a few, as a
+/// constraint lives until the next message to its receiver or until the
+/// news of its delivery comes back, and none in a group that only
+/// broadcasts):
 ///
 /// | | per message |
 /// |---|---|
-/// | stamp | `n + c` counters; encoded, about two varints per broadcast counter and three per constraint (ids and counters below 251 take one byte each) |
-/// | send | copy the broadcast vector and the constraints: `O(n + c)` |
-/// | delivery check | `O(n + c)` over the broadcast vector and the constraints for this process, walked once per message however often it is re-checked |
-/// | delivery | one counter; merging the constraints is one pass in place when their pairs are known, `O(c + k)` for `k` known, plus a sort when new pairs appear |
+/// | stamp | `n + d` counters and `c` constraints; encoded, about two varints per counter and four per constraint (ids and counters below 251 take one byte each) |
+/// | send | copy the two vectors and the constraints: `O(n + d + c)` |
+/// | delivery check | `O(n + c log n)` over the broadcast vector and the constraints for this process, walked once per message however often it is re-checked |
+/// | delivery | one counter; merge the direct-send vector, `O(d)` (one pass without moving anything when both know the same senders), and the constraints, one pass over both sides' |
 /// | hold-back | `O(log h)` to hold or release one of `h` held messages; a delivery re-checks only the messages waiting on it |
 ///
 /// The alternatives cost more: Raynal-Schiper-Toueg's full matrix (this
@@ -207,10 +214,15 @@ pub struct CausalDelivery<K, M> {
     sent: VectorClock<K>,
     /// Direct messages delivered here, per sender.
     received: VectorClock<K>,
+    /// Direct messages (to anyone) in this process's causal past, per
+    /// sender; the own entry counts its own direct sends.
+    direct_sends: VectorClock<K>,
     /// The direct-message constraints the next stamp carries, sorted by
-    /// (receiver, sender), at most one per pair, none for this process as
+    /// (sender, receiver), at most one per pair, none for this process as
     /// receiver (see [`CausalStamp`] for how they are pruned).
     known: Vec<Constraint<K>>,
+    /// Spare storage for merging constraints, kept to reuse its capacity.
+    scratch: Vec<Constraint<K>>,
     held: HoldBack<K, M>,
     ready: VecDeque<Delivery<K, M>>,
 }
@@ -232,7 +244,9 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             broadcasts: VectorClock::new(),
             sent: VectorClock::new(),
             received: VectorClock::new(),
+            direct_sends: VectorClock::new(),
             known: Vec::new(),
+            scratch: Vec::new(),
             held: HoldBack::new(),
             ready: VecDeque::new(),
         }
@@ -280,17 +294,23 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         if to == self.id {
             return Err(CausalError::SendToSelf);
         }
-        let seq = self
-            .sent
-            .increment(to.clone())
-            .map_err(|_| CausalError::CounterOverflow)?;
+        if self.sent.get(&to) == u64::MAX || self.direct_sends.get(&self.id) == u64::MAX {
+            return Err(CausalError::CounterOverflow);
+        }
+        let seq = self.sent.increment(to.clone()).expect("checked above");
+        let send = self
+            .direct_sends
+            .increment(self.id.clone())
+            .expect("checked above");
         let direct = self.known.clone();
         // The constraints for `to` are implied by this message from now on:
         // it carries them, and `to` delivers it only after them.
-        let start = self.known.partition_point(|(r, _, _)| *r < to);
-        let len = self.known[start..].partition_point(|(r, _, _)| *r == to);
-        let own = (to.clone(), self.id.clone(), seq);
-        self.known.splice(start..start + len, core::iter::once(own));
+        self.known.retain(|(_, r, _, _)| *r != to);
+        let own = (self.id.clone(), to.clone(), seq, send);
+        let at = self
+            .known
+            .partition_point(|(k, r, _, _)| (k, r) < (&own.0, &own.1));
+        self.known.insert(at, own);
         Ok(self.stamp(Destination::To(to), seq, direct))
     }
 
@@ -305,6 +325,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             destination,
             seq,
             broadcasts: self.broadcasts.clone(),
+            direct_sends: self.direct_sends.clone(),
             direct,
         }
     }
@@ -316,7 +337,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     ///
     /// # Errors
     ///
-    /// A [`Refused`] that gives back the stamp and the message, with
+    /// A boxed [`Refused`] that gives back the stamp and the message, with
     /// [`CausalError::FromSelf`], [`CausalError::NotAddressedHere`],
     /// [`CausalError::ImpossibleStamp`] or [`CausalError::HoldBackFull`].
     /// Nothing changes.
@@ -324,7 +345,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         &mut self,
         stamp: CausalStamp<K>,
         message: M,
-    ) -> Result<Arrival<K>, Refused<K, M>> {
+    ) -> Result<Arrival<K>, Box<Refused<K, M>>> {
         let id = stamp.id();
         let kind = match &stamp.destination {
             _ if stamp.sender == self.id => {
@@ -472,7 +493,8 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// what it really sent.
     fn possible(&self, stamp: &CausalStamp<K>) -> bool {
         stamp.broadcasts.get(&self.id) <= self.broadcasts.get(&self.id)
-            && stamp.direct.iter().all(|(receiver, sender, count)| {
+            && stamp.direct_sends.get(&self.id) <= self.direct_sends.get(&self.id)
+            && stamp.direct.iter().all(|(sender, receiver, count, _)| {
                 *sender != self.id || *count <= self.sent.get(receiver)
             })
     }
@@ -502,7 +524,21 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             Kind::Direct => self.received.increment_borrowed(&slot.sender),
         };
         debug_assert_eq!(counted, Ok(slot.seq));
-        merge_known(&mut self.known, stamp.direct, &self.id);
+        if !(stamp.direct.is_empty() && self.known.is_empty()) {
+            let mut merged = core::mem::take(&mut self.scratch);
+            let mut mine = core::mem::take(&mut self.known);
+            merge_known(
+                &mut merged,
+                (&mut mine, &self.direct_sends),
+                (stamp.direct, &stamp.direct_sends),
+                &self.id,
+            );
+            self.known = merged;
+            self.scratch = mine;
+        }
+        if !stamp.direct_sends.is_empty() {
+            self.direct_sends.merge(&stamp.direct_sends);
+        }
         self.ready.push_back(Delivery {
             id: self.id_of(slot),
             message,
@@ -536,41 +572,76 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     }
 }
 
-/// Merges the constraints a delivered stamp carried into `known`: the
-/// larger count per pair, and none for `me` as receiver (the delivery check
-/// has just found them met). Both lists are sorted; in a steady run the
-/// pairs are mostly known already, and then the merge is one pass in place.
-fn merge_known<K: Ord>(known: &mut Vec<Constraint<K>>, incoming: Vec<Constraint<K>>, me: &K) {
-    if incoming.is_empty() {
-        return;
+/// Merges this process's constraints (`mine`, with its direct-send counts)
+/// with those a delivered stamp carried (`theirs`) into `out`, which is
+/// empty; `mine` is left empty, its storage kept for the next merge.
+///
+/// A constraint that one side knew of (its direct-send count covers the
+/// constraint's send) but does not carry, nor a later one of the same
+/// pair, was dropped there as delivered or implied (a side only ever drops
+/// a pair's constraint for such a reason, and never takes back one it
+/// knew of), so it is dropped here too. Of a pair both carry, the larger
+/// count stands. Constraints for `me` are met (the delivery check has just
+/// found so) and are not kept.
+///
+/// Both lists and both direct-send vectors are sorted by sender, so this
+/// is one pass over the lists with a pointer into each vector.
+fn merge_known<K: Ord>(
+    out: &mut Vec<Constraint<K>>,
+    (mine, my_sends): (&mut Vec<Constraint<K>>, &VectorClock<K>),
+    (theirs, their_sends): (Vec<Constraint<K>>, &VectorClock<K>),
+    me: &K,
+) {
+    use core::cmp::Ordering;
+
+    /// Whether `sends` covers direct send `send` of `sender`, moving `at`
+    /// forward only (senders come in order).
+    fn covers<K: Ord>(sends: &VectorClock<K>, at: &mut usize, sender: &K, send: u64) -> bool {
+        let ids = sends.ids();
+        while ids.get(*at).is_some_and(|k| k < sender) {
+            *at += 1;
+        }
+        matches!(ids.get(*at), Some(k) if k == sender && sends.counters()[*at] >= send)
     }
-    let mut new = Vec::new();
-    let mut at = 0;
-    for (receiver, sender, count) in incoming {
-        if receiver == *me {
-            continue;
-        }
-        let key = (&receiver, &sender);
-        while known.get(at).is_some_and(|(r, s, _)| (r, s) < key) {
-            at += 1;
-        }
-        match known.get_mut(at) {
-            Some((r, s, c)) if (&*r, &*s) == key => *c = (*c).max(count),
-            _ => new.push((receiver, sender, count)),
-        }
-    }
-    if !new.is_empty() {
-        known.append(&mut new);
-        known.sort_unstable_by(|(r1, s1, _), (r2, s2, _)| (r1, s1).cmp(&(r2, s2)));
+
+    let (mut my_at, mut their_at) = (0, 0);
+    let mut a = mine.drain(..).peekable();
+    let mut b = theirs.into_iter().peekable();
+    loop {
+        let order = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) => (&x.0, &x.1).cmp(&(&y.0, &y.1)),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => break,
+        };
+        let kept = match order {
+            Ordering::Less => a
+                .next()
+                .filter(|x| !covers(their_sends, &mut their_at, &x.0, x.3)),
+            Ordering::Greater => b
+                .next()
+                .filter(|y| y.1 != *me && !covers(my_sends, &mut my_at, &y.0, y.3)),
+            Ordering::Equal => {
+                let (x, y) = (a.next(), b.next());
+                if x.as_ref().map(|x| x.2) >= y.as_ref().map(|y| y.2) {
+                    x
+                } else {
+                    y
+                }
+            }
+        };
+        out.extend(kept);
     }
 }
 
-fn refuse<K, M>(error: CausalError<K>, stamp: CausalStamp<K>, message: M) -> Refused<K, M> {
-    Refused {
+/// A refusal, boxed: refusals are rare, and a small `Err` keeps every
+/// `receive` result small.
+fn refuse<K, M>(error: CausalError<K>, stamp: CausalStamp<K>, message: M) -> Box<Refused<K, M>> {
+    Box::new(Refused {
         error,
         stamp,
         message,
-    }
+    })
 }
 
 /// The crate README's example, run as a doctest so it cannot rot.

@@ -109,10 +109,12 @@ impl<K: fmt::Display> fmt::Display for Missing<K> {
     }
 }
 
-/// One known direct message: `(receiver, sender, count)` reads "the first
-/// `count` direct messages from `sender` to `receiver` must be delivered at
-/// `receiver` before what follows them".
-pub(super) type Constraint<K> = (K, K, u64);
+/// One known direct message, as `(sender, receiver, count, send)`: the
+/// first `count` direct messages from `sender` to `receiver` must be
+/// delivered at `receiver` before what follows them; the last of them was
+/// `sender`'s direct send number `send` (to any receiver), which tells
+/// whether another process's knowledge covers it.
+pub(super) type Constraint<K> = (K, K, u64, u64);
 
 /// The causal-delivery stamp a message carries, made by
 /// [`CausalDelivery::broadcast`](crate::CausalDelivery::broadcast) or
@@ -123,28 +125,36 @@ pub(super) type Constraint<K> = (K, K, u64);
 ///
 /// - `broadcasts`: for each process, how many of its broadcasts the sender
 ///   had sent or delivered (Birman-Schiper-Stephenson's vector);
+/// - `direct_sends`: for each process, how many of its direct messages (to
+///   anyone) are in the sender's causal past; empty in a group that only
+///   broadcasts;
 /// - `direct`: the direct messages in the sender's causal past that a
-///   receiver may still have to wait for, as `(receiver, sender, count)`
-///   constraints ("the first `count` messages from `sender` to `receiver`"),
-///   pruned as in Kshemkalyani-Singhal: a constraint is dropped as soon as a
-///   later message implies it, that is, when the process sends a direct
-///   message to the same receiver (that message carries the constraint and
-///   is delivered after it), when it broadcasts (the broadcast is delivered
-///   everywhere after its constraints, and every later stamp counts it in
-///   `broadcasts`), and at the receiver itself once it has delivered the
-///   message it names.
+///   receiver may still have to wait for, as constraints (see
+///   [`direct`](Self::direct)), pruned in the manner of Kshemkalyani and
+///   Singhal: a process drops a constraint as soon as a later message
+///   implies it or it is known to be delivered, that is, when it sends a
+///   direct message to the same receiver (that message carries the
+///   constraint and is delivered after it), when it broadcasts (the
+///   broadcast is delivered everywhere after its constraints, and every
+///   later stamp counts it in `broadcasts`), when it is the receiver itself
+///   (it has delivered the message), and when a stamp it delivers comes
+///   from a process that knew of the message (`direct_sends`) but no longer
+///   carries it (that process dropped it for one of these reasons).
 ///
 /// A broadcast-only group therefore pays one counter per member and no
-/// constraints. Direct messages add at most one constraint per (sender,
-/// receiver) pair, `n * (n - 1)` in the worst case, but usually far fewer:
-/// the constraints for a receiver are replaced by one at every send to it.
-/// Zero counters are never stored and constraints are sorted by receiver,
-/// then sender, so equal knowledge means equal stamps and equal bytes.
+/// more. Direct messages add one counter per process that sent any and at
+/// most one constraint per (sender, receiver) pair, `n * (n - 1)` in the
+/// worst case, but usually a few: constraints live only until the next
+/// message to the same receiver, or until the news of their delivery
+/// comes back. Zero counters are never stored and constraints are sorted
+/// by sender, then receiver, so equal knowledge means equal stamps and
+/// equal bytes.
 ///
 /// A stamp always names a message with a sequence number of at least 1 and
 /// never a direct message from a process to itself; deserialization rejects
-/// bytes that break this, unsorted or zero constraints, and stamps whose
-/// constraints on their own sequence contradict its number.
+/// bytes that break this, and stamps that contradict themselves (see
+/// [`CausalDelivery`](crate::CausalDelivery)'s serde notes in the crate
+/// README).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
@@ -162,6 +172,7 @@ pub struct CausalStamp<K> {
     pub(super) destination: Destination<K>,
     pub(super) seq: u64,
     pub(super) broadcasts: VectorClock<K>,
+    pub(super) direct_sends: VectorClock<K>,
     pub(super) direct: Vec<Constraint<K>>,
 }
 
@@ -209,10 +220,19 @@ impl<K: Ord + Clone> CausalStamp<K> {
         &self.broadcasts
     }
 
-    /// The direct-message constraints, as `(receiver, sender, count)`:
-    /// the first `count` direct messages from `sender` to `receiver` are in
-    /// the causal past of this message and not known to be implied by a
-    /// later one. Sorted by receiver, then sender.
+    /// How many direct messages of each process (to any receiver) are in
+    /// the causal past of this message, this one included.
+    #[must_use]
+    pub fn direct_sends(&self) -> &VectorClock<K> {
+        &self.direct_sends
+    }
+
+    /// The direct-message constraints, as `(sender, receiver, count,
+    /// send)`: the first `count` direct messages from `sender` to
+    /// `receiver` are in the causal past of this message and not known to
+    /// be delivered or implied by a later one; the last of them was
+    /// `sender`'s direct send number `send`. Sorted by sender, then
+    /// receiver.
     ///
     /// ```
     /// use vclock_core::CausalDelivery;
@@ -220,20 +240,20 @@ impl<K: Ord + Clone> CausalStamp<K> {
     /// node.send_to(2)?;
     /// node.send_to(2)?;
     /// let stamp = node.send_to(3)?;
-    /// // The second message to 2 implies the first.
-    /// assert_eq!(stamp.direct().collect::<Vec<_>>(), [(&2, &1, 2)]);
+    /// // The second message to 2 (1's second direct send) implies the first.
+    /// assert_eq!(stamp.direct().collect::<Vec<_>>(), [(&1, &2, 2, 2)]);
     /// # Ok::<(), vclock_core::CausalError<u32>>(())
     /// ```
-    pub fn direct(&self) -> impl Iterator<Item = (&K, &K, u64)> {
-        self.direct.iter().map(|(r, s, c)| (r, s, *c))
+    pub fn direct(&self) -> impl Iterator<Item = (&K, &K, u64, u64)> {
+        self.direct.iter().map(|(k, r, c, w)| (k, r, *c, *w))
     }
 
-    /// The number of counters the stamp carries (broadcast counters and
-    /// direct constraints): the measure of its size, which is what it costs
-    /// on the wire (two to three varints each).
+    /// The number of counters the stamp carries (broadcast and direct-send
+    /// counters, and constraints): the measure of its size. On the wire a
+    /// counter costs about two varints and a constraint four.
     #[must_use]
     pub fn entries(&self) -> usize {
-        self.broadcasts.len() + self.direct.len()
+        self.broadcasts.len() + self.direct_sends.len() + self.direct.len()
     }
 
     /// Why this stamp cannot name a message, if it cannot. Stamps made by
@@ -250,11 +270,16 @@ impl<K: Ord + Clone> CausalStamp<K> {
                 return Some("causal stamp describes a direct message from a process to itself");
             }
             Destination::To(to) => {
+                if self.direct_sends.get(&self.sender) == 0 {
+                    return Some(
+                        "causal stamp of a direct message counts no direct send of its sender",
+                    );
+                }
                 let earlier = self
                     .direct
                     .iter()
-                    .find(|(r, s, _)| r == to && *s == self.sender);
-                if earlier.is_some_and(|(_, _, count)| *count >= self.seq) {
+                    .find(|(k, r, _, _)| *k == self.sender && r == to);
+                if earlier.is_some_and(|(_, _, count, _)| *count >= self.seq) {
                     return Some(
                         "causal stamp claims its sender had sent at least as many messages to the receiver as its own number",
                     );
@@ -275,9 +300,12 @@ impl<K: Ord + Clone> CausalStamp<K> {
         if !sorted {
             return Some("causal stamp's direct constraints are not sorted without repeats");
         }
-        if self.direct.iter().any(|(r, s, c)| *c == 0 || r == s) {
+        let bad = self.direct.iter().any(|(k, r, c, w)| {
+            *c == 0 || k == r || *w == 0 || *w > self.direct_sends.get(k) || c > w
+        });
+        if bad {
             return Some(
-                "causal stamp has a direct constraint with count 0 or from a process to itself",
+                "causal stamp has a direct constraint with count 0, from a process to itself, or a send number its direct-send counts do not cover",
             );
         }
         None
@@ -292,6 +320,7 @@ struct StampParts<K: Ord> {
     destination: Destination<K>,
     seq: u64,
     broadcasts: VectorClock<K>,
+    direct_sends: VectorClock<K>,
     direct: Vec<Constraint<K>>,
 }
 
@@ -305,6 +334,7 @@ impl<K: Ord + Clone> TryFrom<StampParts<K>> for CausalStamp<K> {
             destination: parts.destination,
             seq: parts.seq,
             broadcasts: parts.broadcasts,
+            direct_sends: parts.direct_sends,
             direct: parts.direct,
         };
         match stamp.defect() {
