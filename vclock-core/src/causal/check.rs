@@ -103,6 +103,26 @@ impl<K: Ord + Clone> Check<'_, K> {
         skip_sender: bool,
     ) -> Option<(usize, Slot<K>)> {
         let (done_ids, done_counters) = (delivered.ids(), delivered.counters());
+        if ids == done_ids {
+            // The usual case once every member has been heard from: the
+            // same ids on both sides, so only the counters are compared.
+            let pairs = counters.iter().zip(done_counters).enumerate().skip(from);
+            for (index, (&count, &done)) in pairs {
+                let sender = &ids[index];
+                if count > done
+                    && sender != self.me
+                    && !(skip_sender && *sender == self.stamp.sender)
+                {
+                    let slot = Slot {
+                        sender: sender.clone(),
+                        kind,
+                        seq: count,
+                    };
+                    return Some((index, slot));
+                }
+            }
+            return None;
+        }
         let first = ids.get(from)?;
         let mut at = done_ids.partition_point(|id| id < first);
         for (index, (sender, &count)) in ids.iter().zip(counters).enumerate().skip(from) {
