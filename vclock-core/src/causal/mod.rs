@@ -343,7 +343,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// Nothing changes.
     pub fn receive(
         &mut self,
-        stamp: CausalStamp<K>,
+        mut stamp: CausalStamp<K>,
         message: M,
     ) -> Result<Arrival<K>, Box<Refused<K, M>>> {
         let id = stamp.id();
@@ -370,7 +370,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         }
         match self.first_unmet(&stamp, 0) {
             None => {
-                self.deliver(&slot, stamp, message, false);
+                self.deliver(&slot, &mut stamp, message, false);
                 self.release(slot);
                 Ok(Arrival::Delivered(id))
             }
@@ -517,7 +517,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// Records the delivery of the message in `slot` and queues it. Its
     /// requirements are met, so the broadcast part of its stamp is already
     /// covered and only its own count and the known constraints can grow.
-    fn deliver(&mut self, slot: &Slot<K>, stamp: CausalStamp<K>, message: M, was_held: bool) {
+    fn deliver(&mut self, slot: &Slot<K>, stamp: &mut CausalStamp<K>, message: M, was_held: bool) {
         // Exactly `seq - 1` were delivered, so this cannot overflow.
         let counted = match slot.kind {
             Kind::Broadcast => self.broadcasts.increment_borrowed(&slot.sender),
@@ -530,7 +530,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             merge_known(
                 &mut merged,
                 (&mut mine, &self.direct_sends),
-                (stamp.direct, &stamp.direct_sends),
+                (core::mem::take(&mut stamp.direct), &stamp.direct_sends),
                 &self.id,
             );
             self.known = merged;
@@ -565,7 +565,10 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
                     }
                     None => {
                         if let Some(held) = self.held.remove(&waiting) {
-                            self.deliver(&waiting, held.stamp, held.message, true);
+                            let Held {
+                                mut stamp, message, ..
+                            } = held;
+                            self.deliver(&waiting, &mut stamp, message, true);
                             delivered.push(waiting);
                         }
                     }
