@@ -9,7 +9,7 @@
 //! the two records) did not happen: it is the last of its counter, or
 //! followed by a record with the same or a lower counter.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -119,12 +119,19 @@ impl Node {
             }
         }
         let mut arrived: Vec<Envelope<u32, Payload>> = Vec::new();
+        // The last arrival of each message, by its name.
+        let mut by_id: BTreeMap<MessageId<u32>, usize> = BTreeMap::new();
         let mut delivered = BTreeSet::new();
         let now = Instant::now();
         for (record, keep) in records.into_iter().zip(happened) {
             match record {
                 _ if !keep => {}
-                CausalRecord::Arrived(envelope) => arrived.push(*envelope),
+                CausalRecord::Arrived(envelope) => {
+                    if let Some(stamp) = &envelope.payload.stamp {
+                        by_id.insert(stamp.id(), arrived.len());
+                    }
+                    arrived.push(*envelope);
+                }
                 CausalRecord::Sent { event, to } => {
                     let sent = match to {
                         Some(to) => causal.send_to(to),
@@ -134,13 +141,9 @@ impl Node {
                     replayed.sent += 1;
                 }
                 CausalRecord::Delivered { event, id } => {
-                    let envelope = arrived
-                        .iter()
-                        .rev()
-                        .find(|e| e.payload.stamp.as_ref().is_some_and(|s| s.id() == id))
-                        .ok_or_else(|| {
-                            format!("event {event} delivers {id}, which never arrived")
-                        })?;
+                    let envelope = by_id.get(&id).map(|&at| &arrived[at]).ok_or_else(|| {
+                        format!("event {event} delivers {id}, which never arrived")
+                    })?;
                     let stamp = envelope.payload.stamp.clone().expect("found by its stamp");
                     let pending = Pending {
                         clock: envelope.clock.clone(),
