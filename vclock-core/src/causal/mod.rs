@@ -289,7 +289,8 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     ///
     /// [`CausalError::SendToSelf`] if `to` is this process, and
     /// [`CausalError::CounterOverflow`] if it has already sent `u64::MAX`
-    /// direct messages to `to`; nothing changes in either case.
+    /// direct messages (to `to`, or in all); nothing changes in either
+    /// case.
     pub fn send_to(&mut self, to: K) -> Result<CausalStamp<K>, CausalError<K>> {
         if to == self.id {
             return Err(CausalError::SendToSelf);
