@@ -1,84 +1,31 @@
 //! Causal delivery: [`CausalDelivery`] holds back what arrives too early.
-//! The stamp and message names live in `stamp`, the errors in `error`, the
-//! index of held messages in `holdback`; this file has the delivery rules.
+//! The stamp and message names live in `stamp`, the settings and results in
+//! `config`, the errors in `error`, the index of held messages in
+//! `holdback`, the delivery condition in `check`, the merge of constraints
+//! in `known`, and the queries about held messages in `inspect`; this file
+//! has the sending and delivery rules.
 
 mod check;
+mod config;
 mod error;
 mod holdback;
+mod inspect;
+mod known;
 mod stamp;
 
 use alloc::boxed::Box;
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+pub use config::{Arrival, CausalConfig, Delivery};
 pub use error::{CausalError, Refused};
 pub use stamp::{CausalStamp, Destination, MessageId, Missing};
 
 use crate::VectorClock;
 use check::Check;
 use holdback::{Held, HoldBack, Kind, Slot};
+use known::merge_known;
 use stamp::Constraint;
-
-/// Settings of a [`CausalDelivery`].
-///
-/// ```
-/// use vclock_core::CausalConfig;
-/// let config = CausalConfig::default().max_held(16);
-/// assert_eq!(config.max_held, 16);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct CausalConfig {
-    /// How many messages may be held back at once. An arrival that would
-    /// have to wait when this many are held is refused with
-    /// [`CausalError::HoldBackFull`] and handed back to the caller.
-    ///
-    /// Default 1024: far more than reordering on one network produces (a
-    /// few hundred milliseconds of delay at a few thousand messages per
-    /// second), while it bounds what a peer that lies in its stamps, or
-    /// whose predecessor was lost, can pin in memory.
-    pub max_held: usize,
-}
-
-impl Default for CausalConfig {
-    fn default() -> Self {
-        Self { max_held: 1024 }
-    }
-}
-
-impl CausalConfig {
-    /// Sets [`max_held`](Self::max_held).
-    #[must_use]
-    pub fn max_held(mut self, max_held: usize) -> Self {
-        self.max_held = max_held;
-        self
-    }
-}
-
-/// What [`CausalDelivery::receive`] did with an arrival.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Arrival<K> {
-    /// The message was delivered at once (it is in the delivery queue,
-    /// followed by any held messages it released).
-    Delivered(MessageId<K>),
-    /// The message waits for earlier messages; see
-    /// [`CausalDelivery::waits_for`].
-    Held(MessageId<K>),
-    /// The message was already delivered or is already held; this copy was
-    /// dropped.
-    Duplicate(MessageId<K>),
-}
-
-/// A delivered message, taken from [`CausalDelivery::deliveries`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Delivery<K, M> {
-    /// The message's name.
-    pub id: MessageId<K>,
-    /// The message as given to [`CausalDelivery::receive`].
-    pub message: M,
-    /// Whether it was held back before it could be delivered.
-    pub was_held: bool,
-}
 
 /// A [`CausalDelivery<K, M>`] belongs to one process. It stamps the
 /// process's outgoing messages ([`broadcast`](Self::broadcast),
@@ -402,86 +349,6 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         core::iter::from_fn(move || self.ready.pop_front())
     }
 
-    /// How many delivered messages are queued, not yet taken out.
-    #[must_use]
-    pub fn ready_len(&self) -> usize {
-        self.ready.len()
-    }
-
-    /// How many messages are held back.
-    #[must_use]
-    pub fn held_len(&self) -> usize {
-        self.held.len()
-    }
-
-    /// Whether message `id` is held back here.
-    #[must_use]
-    pub fn is_held(&self, id: &MessageId<K>) -> bool {
-        self.slot_of(id)
-            .is_some_and(|slot| self.held.contains(&slot))
-    }
-
-    /// The held messages, in order of sender and sequence number.
-    pub fn held(&self) -> impl Iterator<Item = (MessageId<K>, &M)> {
-        self.held
-            .iter()
-            .map(|(slot, held)| (self.id_of(slot), &held.message))
-    }
-
-    /// What held message `id` waits for, as ranges per sender and
-    /// destination: messages in its causal past, addressed to this process,
-    /// not delivered yet. Every broadcast it waits for is named; of the
-    /// direct messages, those its stamp names (the latest of each chain it
-    /// tracks), and every other undelivered direct message in its past
-    /// precedes a named one. `None` if `id` is not held here.
-    #[must_use]
-    pub fn waits_for(&self, id: &MessageId<K>) -> Option<Vec<Missing<K>>> {
-        let held = self.held.get(&self.slot_of(id)?)?;
-        let check = self.check(&held.stamp);
-        let mut from = 0;
-        let missing = core::iter::from_fn(|| {
-            let (index, need) = check.first_unmet(from)?;
-            from = index + 1;
-            Some(need)
-        })
-        .map(|need| Missing {
-            first: self.delivered(need.kind, &need.sender) + 1,
-            last: need.seq,
-            destination: self.destination_of(need.kind),
-            sender: need.sender,
-        })
-        .collect();
-        Some(missing)
-    }
-
-    fn slot_of(&self, id: &MessageId<K>) -> Option<Slot<K>> {
-        let kind = match &id.destination {
-            Destination::All => Kind::Broadcast,
-            Destination::To(to) if *to == self.id => Kind::Direct,
-            Destination::To(_) => return None,
-        };
-        Some(Slot {
-            sender: id.sender.clone(),
-            kind,
-            seq: id.seq,
-        })
-    }
-
-    fn id_of(&self, slot: &Slot<K>) -> MessageId<K> {
-        MessageId {
-            sender: slot.sender.clone(),
-            destination: self.destination_of(slot.kind),
-            seq: slot.seq,
-        }
-    }
-
-    fn destination_of(&self, kind: Kind) -> Destination<K> {
-        match kind {
-            Kind::Broadcast => Destination::All,
-            Kind::Direct => Destination::To(self.id.clone()),
-        }
-    }
-
     /// How many messages of `sender`'s `kind` sequence were delivered here.
     fn delivered(&self, kind: Kind, sender: &K) -> u64 {
         match kind {
@@ -576,68 +443,6 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
                 }
             }
         }
-    }
-}
-
-/// Merges this process's constraints (`mine`, with its direct-send counts)
-/// with those a delivered stamp carried (`theirs`) into `out`, which is
-/// empty; `mine` is left empty, its storage kept for the next merge.
-///
-/// A constraint that one side knew of (its direct-send count covers the
-/// constraint's send) but does not carry, nor a later one of the same
-/// pair, was dropped there as delivered or implied (a side only ever drops
-/// a pair's constraint for such a reason, and never takes back one it
-/// knew of), so it is dropped here too. Of a pair both carry, the larger
-/// count stands. Constraints for `me` are met (the delivery check has just
-/// found so) and are not kept.
-///
-/// Both lists and both direct-send vectors are sorted by sender, so this
-/// is one pass over the lists with a pointer into each vector.
-fn merge_known<K: Ord>(
-    out: &mut Vec<Constraint<K>>,
-    (mine, my_sends): (&mut Vec<Constraint<K>>, &VectorClock<K>),
-    (theirs, their_sends): (Vec<Constraint<K>>, &VectorClock<K>),
-    me: &K,
-) {
-    use core::cmp::Ordering;
-
-    /// Whether `sends` covers direct send `send` of `sender`, moving `at`
-    /// forward only (senders come in order).
-    fn covers<K: Ord>(sends: &VectorClock<K>, at: &mut usize, sender: &K, send: u64) -> bool {
-        let ids = sends.ids();
-        while ids.get(*at).is_some_and(|k| k < sender) {
-            *at += 1;
-        }
-        matches!(ids.get(*at), Some(k) if k == sender && sends.counters()[*at] >= send)
-    }
-
-    let (mut my_at, mut their_at) = (0, 0);
-    let mut a = mine.drain(..).peekable();
-    let mut b = theirs.into_iter().peekable();
-    loop {
-        let order = match (a.peek(), b.peek()) {
-            (Some(x), Some(y)) => (&x.0, &x.1).cmp(&(&y.0, &y.1)),
-            (Some(_), None) => Ordering::Less,
-            (None, Some(_)) => Ordering::Greater,
-            (None, None) => break,
-        };
-        let kept = match order {
-            Ordering::Less => a
-                .next()
-                .filter(|x| !covers(their_sends, &mut their_at, &x.0, x.3)),
-            Ordering::Greater => b
-                .next()
-                .filter(|y| y.1 != *me && !covers(my_sends, &mut my_at, &y.0, y.3)),
-            Ordering::Equal => {
-                let (x, y) = (a.next(), b.next());
-                if x.as_ref().map(|x| x.2) >= y.as_ref().map(|y| y.2) {
-                    x
-                } else {
-                    y
-                }
-            }
-        };
-        out.extend(kept);
     }
 }
 
