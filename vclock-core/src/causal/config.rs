@@ -15,7 +15,7 @@ use super::stamp::MessageId;
 pub struct CausalConfig {
     /// How many messages may be held back at once. An arrival that would
     /// have to wait when this many are held is refused with
-    /// [`CausalError::HoldBackFull`] and handed back to the caller.
+    /// [`CausalError::HoldBackFull`](crate::CausalError::HoldBackFull) and handed back to the caller.
     ///
     /// Default 1024: far more than reordering on one network produces (a
     /// few hundred milliseconds of delay at a few thousand messages per
