@@ -65,7 +65,7 @@
 #![deny(missing_docs, unreachable_pub)]
 
 // The heap comes in through smallvec and, for causal delivery's hold-back
-// and direct-message matrix, through `alloc::collections`.
+// and direct-message constraints, through `alloc`.
 extern crate alloc;
 // proptest needs std; the `proptest` feature is for test code on a std target.
 #[cfg(feature = "proptest")]

@@ -123,12 +123,17 @@ fn direct_messages_wait_for_their_causal_past_across_processes() {
     let mut j = CausalDelivery::<u32, &str>::new(2);
     let mut k = CausalDelivery::<u32, &str>::new(3);
     // j sends p to i, then q to k; k delivers q and sends r to i.
-    let p = j.send_to(1).unwrap(); // {j->i: 1}
-    let q = j.send_to(3).unwrap(); // {j->i: 1, j->k: 1}
+    // Stamps carry the constraints known before the send: p none, q
+    // {j->i: 1}; k drops none of q's (they are for i), and r carries
+    // {j->i: 1} (r's own number, message 1 from k to i, is its seq). The
+    // constraint also says that message was j's direct send 1.
+    let p = j.send_to(1).unwrap();
+    assert_eq!(p.direct().count(), 0);
+    let q = j.send_to(3).unwrap();
     k.receive(q, "q").unwrap();
     assert_eq!(taken(&mut k), ["q"]);
-    let r = k.send_to(1).unwrap(); // {j->i: 1, j->k: 1, k->i: 1}
-    assert_eq!(r.entries(), 3);
+    let r = k.send_to(1).unwrap();
+    assert_eq!(r.direct().collect::<Vec<_>>(), [(&2, &1, 1, 1)]);
 
     // r overtakes p at i and waits for it; a broadcast of j's that follows
     // p waits too (broadcasts and direct messages are ordered together).
@@ -155,6 +160,68 @@ fn direct_messages_wait_for_their_causal_past_across_processes() {
         ["b", "r"].iter().collect()
     );
     assert_eq!(i.held_len(), 0);
+}
+
+#[test]
+fn constraints_are_pruned_once_a_later_message_implies_them() {
+    let mut a = CausalDelivery::<u32, &str>::new(1);
+    let mut b = CausalDelivery::<u32, &str>::new(2);
+    let mut c = CausalDelivery::<u32, &str>::new(3);
+    // a -> c, then a -> b: b learns {a->c: 1}.
+    let first = a.send_to(3).unwrap();
+    b.receive(a.send_to(2).unwrap(), "ab").unwrap();
+    taken(&mut b);
+    // b -> c replaces every constraint for c in b's knowledge by
+    // {b->c: 1}: a message that follows it waits for it, and it waits for
+    // {a->c: 1}.
+    let relay = b.send_to(3).unwrap();
+    assert_eq!(relay.direct().collect::<Vec<_>>(), [(&1, &3, 1, 1)]);
+    let after = b.send_to(1).unwrap();
+    assert_eq!(after.direct().collect::<Vec<_>>(), [(&2, &3, 1, 1)]);
+    // A broadcast implies everything before it: the next stamp is bare.
+    let broadcast_stamp = b.broadcast().unwrap();
+    assert_eq!(broadcast_stamp.direct().count(), 2);
+    let bare = b.send_to(1).unwrap();
+    assert_eq!(bare.direct().count(), 0);
+    assert_eq!(bare.broadcasts().len() + bare.direct_sends().len(), 3);
+    assert_eq!(
+        bare.entries(),
+        3,
+        "b's broadcast count, a's and b's direct sends"
+    );
+
+    // At c the broadcast, then the relay arrive first: the broadcast waits
+    // for the relay, which waits for a's first message; c names the
+    // latest of each chain (the relay), not what the relay itself implies.
+    assert!(matches!(
+        c.receive(broadcast_stamp, "b-all").unwrap(),
+        Arrival::Held(_)
+    ));
+    assert_eq!(
+        c.waits_for(&broadcast(2, 1)),
+        Some(vec![Missing {
+            sender: 2,
+            destination: Destination::To(3),
+            first: 1,
+            last: 1
+        }])
+    );
+    assert!(matches!(
+        c.receive(relay, "relay").unwrap(),
+        Arrival::Held(_)
+    ));
+    assert_eq!(
+        c.waits_for(&direct(2, 3, 1)),
+        Some(vec![Missing {
+            sender: 1,
+            destination: Destination::To(3),
+            first: 1,
+            last: 1
+        }])
+    );
+    c.receive(first, "first").unwrap();
+    assert_eq!(taken(&mut c), ["first", "relay", "b-all"]);
+    assert_eq!(c.held_len(), 0);
 }
 
 #[test]
@@ -295,9 +362,9 @@ mod serde_form {
         let stamp = stamp();
         let config = bincode::config::standard();
         let bytes = bincode::serde::encode_to_vec(&stamp, config).unwrap();
-        // sender 1, destination To(3) (tag + id), broadcasts {1: 1},
-        // direct {2: {1: 1}, 3: {1: 1}}.
-        assert_eq!(bytes.len(), 1 + 2 + 3 + 1 + 2 * 4);
+        // sender 1, destination To(3) (tag + id), seq 1, broadcasts {1: 1},
+        // direct sends {1: 2}, direct [(1, 2, 1, 1)] (length + four).
+        assert_eq!(bytes.len(), 1 + 2 + 1 + 3 + 3 + 5);
         let (decoded, _): (CausalStamp<u32>, _) =
             bincode::serde::decode_from_slice(&bytes, config).unwrap();
         assert_eq!(decoded, stamp);
@@ -305,7 +372,7 @@ mod serde_form {
         let json = serde_json::to_string(&stamp).unwrap();
         assert_eq!(
             json,
-            r#"{"sender":1,"destination":{"To":3},"broadcasts":{"1":1},"direct":{"2":{"1":1},"3":{"1":1}}}"#
+            r#"{"sender":1,"destination":{"To":3},"seq":1,"broadcasts":{"1":1},"direct_sends":{"1":2},"direct":[[1,2,1,1]]}"#
         );
         assert_eq!(
             serde_json::from_str::<CausalStamp<u32>>(&json).unwrap(),
@@ -314,20 +381,116 @@ mod serde_form {
     }
 
     #[test]
-    fn decoding_normalises_empty_columns_and_rejects_stamps_that_name_no_message() {
-        let with_empty =
-            r#"{"sender":1,"destination":"All","broadcasts":{"1":2},"direct":{"4":{}}}"#;
-        let plain = r#"{"sender":1,"destination":"All","broadcasts":{"1":2},"direct":{}}"#;
-        let a: CausalStamp<u32> = serde_json::from_str(with_empty).unwrap();
-        let b: CausalStamp<u32> = serde_json::from_str(plain).unwrap();
-        assert_eq!(a, b);
-
-        let zero = r#"{"sender":1,"destination":"All","broadcasts":{"2":2},"direct":{}}"#;
-        let err = serde_json::from_str::<CausalStamp<u32>>(zero).unwrap_err();
-        assert!(err.to_string().contains("sequence number 0"), "{err}");
-        let to_self =
-            r#"{"sender":1,"destination":{"To":1},"broadcasts":{},"direct":{"1":{"1":1}}}"#;
-        let err = serde_json::from_str::<CausalStamp<u32>>(to_self).unwrap_err();
-        assert!(err.to_string().contains("to itself"), "{err}");
+    fn decoding_rejects_stamps_that_name_no_message_or_contradict_themselves() {
+        let stamp = |destination: &str, seq: u64, broadcasts: &str, sends: &str, direct: &str| {
+            format!(
+                r#"{{"sender":1,"destination":{destination},"seq":{seq},"broadcasts":{broadcasts},"direct_sends":{sends},"direct":{direct}}}"#
+            )
+        };
+        let good = stamp(
+            r#""All""#,
+            2,
+            r#"{"1":2}"#,
+            r#"{"2":1,"3":4}"#,
+            "[[2,3,1,1],[3,2,4,4]]",
+        );
+        assert!(serde_json::from_str::<CausalStamp<u32>>(&good).is_ok());
+        let all = r#""All""#;
+        let cases = [
+            (stamp(all, 0, "{}", "{}", "[]"), "sequence number 0"),
+            (
+                stamp(r#"{"To":1}"#, 1, "{}", r#"{"1":1}"#, "[]"),
+                "to itself",
+            ),
+            (
+                stamp(all, 2, r#"{"1":3}"#, "{}", "[]"),
+                "counts its sender's broadcasts differently",
+            ),
+            (
+                stamp(r#"{"To":2}"#, 1, "{}", "{}", "[]"),
+                "counts no direct send of its sender",
+            ),
+            (
+                stamp(r#"{"To":2}"#, 2, "{}", r#"{"1":3}"#, "[[1,2,2,2]]"),
+                "as many messages to the receiver as its own number",
+            ),
+            (
+                stamp(
+                    all,
+                    1,
+                    r#"{"1":1}"#,
+                    r#"{"2":1,"3":1}"#,
+                    "[[3,2,1,1],[2,3,1,1]]",
+                ),
+                "not sorted",
+            ),
+            (
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":2}"#, "[[2,3,1,1],[2,3,2,2]]"),
+                "not sorted without repeats",
+            ),
+            (
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":1}"#, "[[2,3,0,1]]"),
+                "count 0",
+            ),
+            (
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":1}"#, "[[2,2,1,1]]"),
+                "from a process to itself",
+            ),
+            (
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":1}"#, "[[2,3,1,5]]"),
+                "send number its direct-send counts do not cover",
+            ),
+            (
+                stamp(all, 1, r#"{"1":1}"#, r#"{"2":2}"#, "[[2,3,3,2]]"),
+                "send number its direct-send counts do not cover",
+            ),
+        ];
+        for (json, why) in cases {
+            let err = serde_json::from_str::<CausalStamp<u32>>(&json).unwrap_err();
+            assert!(err.to_string().contains(why), "{json}: {err}");
+        }
     }
+}
+
+/// After every pair of 8 processes has exchanged direct messages (each
+/// delivered at once), a chain of direct messages around the group carries
+/// only a few constraints: those of the warm-up are dropped once a stamp
+/// shows that its sender knew of them but no longer carries them (they
+/// were delivered or implied). Without that pruning every stamp of the
+/// chain would carry all 56 pairs.
+#[test]
+fn stamps_stay_small_once_the_news_of_deliveries_comes_around() {
+    const N: u32 = 8;
+    let mut nodes: Vec<_> = (0..N).map(CausalDelivery::<u32, ()>::new).collect();
+    for _ in 0..2 {
+        for from in 0..N {
+            for to in (0..N).filter(|&to| to != from) {
+                let stamp = nodes[from as usize].send_to(to).unwrap();
+                let node = &mut nodes[to as usize];
+                assert!(matches!(node.receive(stamp, ()), Ok(Arrival::Delivered(_))));
+                node.deliveries().for_each(drop);
+            }
+        }
+    }
+    let mut largest = 0;
+    for round in 0..3 * N {
+        let from = 1 + round % (N - 1);
+        let next = 1 + from % (N - 1);
+        let to_zero = nodes[from as usize].send_to(0).unwrap();
+        let relay = nodes[from as usize].send_to(next).unwrap();
+        if round >= 2 * N {
+            largest = largest
+                .max(to_zero.direct().count())
+                .max(relay.direct().count());
+        }
+        for (to, stamp) in [(0, to_zero), (next, relay)] {
+            let node = &mut nodes[to as usize];
+            assert!(matches!(node.receive(stamp, ()), Ok(Arrival::Delivered(_))));
+            node.deliveries().for_each(drop);
+        }
+    }
+    assert!(
+        largest <= 3,
+        "a stamp of the chain carries {largest} constraints"
+    );
 }

@@ -26,19 +26,23 @@ pub(crate) fn max_text_len(n: u32) -> usize {
     (MAX_FRAME as usize).saturating_sub(overhead)
 }
 
-/// The most nodes a `--causal` network may have. A causal stamp carries up
-/// to `n + n (n - 1)` counters (see [`max_causal_text_len`]): at 100 nodes
-/// at most about 150 KB of a frame, leaving most of it for the text.
+/// The most nodes a `--causal` network may have. A causal stamp carries at
+/// most `2 n` counters and `n (n - 1)` constraints (see
+/// [`max_causal_text_len`]): at 100 nodes at most about 200 KB of a frame,
+/// leaving most of it for the text.
 pub(crate) const MAX_CAUSAL_NODES: u32 = 100;
 
-/// The longest message text with `--causal`: [`max_text_len`] less a
-/// generous bound on the causal stamp (the sender and destination, `n`
-/// broadcast counters, and up to `n` columns of `n` direct-message
-/// counters, each id a varint of at most 5 bytes, each counter or length
-/// of at most 10), and the byte that says a stamp is there.
+/// The longest message text with `--causal`: [`max_text_len`] less a bound
+/// on the causal stamp in bincode's varints. Node ids are at most
+/// [`MAX_CAUSAL_NODES`], below 251, so one byte each; a counter or a length
+/// takes at most 9. The stamp: the byte that says it is there, the sender,
+/// the destination (a tag and an id), the sequence number, the broadcast
+/// and direct-send vectors (a length and up to `n` id/counter pairs each),
+/// and up to `n (n - 1)` constraints of two ids and two counters.
 pub(crate) fn max_causal_text_len(n: u32) -> usize {
     let nodes = n as usize;
-    let stamp = 1 + 5 + 6 + (10 + nodes * 15) + 10 + nodes * (5 + 10 + nodes * 15);
+    let vector = 9 + nodes * (1 + 9);
+    let stamp = 1 + 1 + 2 + 9 + 2 * vector + 9 + nodes * nodes.saturating_sub(1) * (2 + 2 * 9);
     max_text_len(n).saturating_sub(stamp)
 }
 

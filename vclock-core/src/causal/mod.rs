@@ -1,82 +1,31 @@
 //! Causal delivery: [`CausalDelivery`] holds back what arrives too early.
-//! The stamp and message names live in `stamp`, the errors in `error`, the
-//! index of held messages in `holdback`; this file has the delivery rules.
+//! The stamp and message names live in `stamp`, the settings and results in
+//! `config`, the errors in `error`, the index of held messages in
+//! `holdback`, the delivery condition in `check`, the merge of constraints
+//! in `known`, and the queries about held messages in `inspect`; this file
+//! has the sending and delivery rules.
 
 mod check;
+mod config;
 mod error;
 mod holdback;
+mod inspect;
+mod known;
 mod stamp;
 
-use alloc::collections::{BTreeMap, VecDeque, btree_map};
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
+pub use config::{Arrival, CausalConfig, Delivery};
 pub use error::{CausalError, Refused};
 pub use stamp::{CausalStamp, Destination, MessageId, Missing};
 
 use crate::VectorClock;
 use check::Check;
 use holdback::{Held, HoldBack, Kind, Slot};
-
-/// Settings of a [`CausalDelivery`].
-///
-/// ```
-/// use vclock_core::CausalConfig;
-/// let config = CausalConfig::default().max_held(16);
-/// assert_eq!(config.max_held, 16);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub struct CausalConfig {
-    /// How many messages may be held back at once. An arrival that would
-    /// have to wait when this many are held is refused with
-    /// [`CausalError::HoldBackFull`] and handed back to the caller.
-    ///
-    /// Default 1024: far more than reordering on one network produces (a
-    /// few hundred milliseconds of delay at a few thousand messages per
-    /// second), while it bounds what a peer that lies in its stamps, or
-    /// whose predecessor was lost, can pin in memory.
-    pub max_held: usize,
-}
-
-impl Default for CausalConfig {
-    fn default() -> Self {
-        Self { max_held: 1024 }
-    }
-}
-
-impl CausalConfig {
-    /// Sets [`max_held`](Self::max_held).
-    #[must_use]
-    pub fn max_held(mut self, max_held: usize) -> Self {
-        self.max_held = max_held;
-        self
-    }
-}
-
-/// What [`CausalDelivery::receive`] did with an arrival.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Arrival<K> {
-    /// The message was delivered at once (it is in the delivery queue,
-    /// followed by any held messages it released).
-    Delivered(MessageId<K>),
-    /// The message waits for earlier messages; see
-    /// [`CausalDelivery::waits_for`].
-    Held(MessageId<K>),
-    /// The message was already delivered or is already held; this copy was
-    /// dropped.
-    Duplicate(MessageId<K>),
-}
-
-/// A delivered message, taken from [`CausalDelivery::deliveries`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Delivery<K, M> {
-    /// The message's name.
-    pub id: MessageId<K>,
-    /// The message as given to [`CausalDelivery::receive`].
-    pub message: M,
-    /// Whether it was held back before it could be delivered.
-    pub was_held: bool,
-}
+use known::merge_known;
+use stamp::Constraint;
 
 /// A [`CausalDelivery<K, M>`] belongs to one process. It stamps the
 /// process's outgoing messages ([`broadcast`](Self::broadcast),
@@ -106,10 +55,13 @@ pub struct Delivery<K, M> {
 ///   addressed to a process has arrived there at least once, all of them
 ///   have been delivered and nothing is held.
 /// - **no false waiting**: a held message waits exactly for the messages in
-///   its causal past, addressed to this process, that are not delivered yet
-///   ([`waits_for`](Self::waits_for) names them). If one of those
-///   is lost, the messages that depend on it stay held, and every other
+///   its causal past, addressed to this process, that are not delivered yet:
+///   it is delivered as soon as the last of them is. If one of those is
+///   lost, the messages that depend on it stay held, and every other
 ///   message is still delivered as soon as its own predecessors are.
+///   [`waits_for`](Self::waits_for) names the latest of them from each
+///   chain the stamp tracks; every other one precedes a named one (and is
+///   named once that one has arrived and is held itself).
 ///
 /// This assumes that every process of the group has a unique id and sends
 /// and delivers all its messages through its own `CausalDelivery`, and that a
@@ -123,32 +75,42 @@ pub struct Delivery<K, M> {
 /// process, how many of its broadcasts the sender had sent or delivered, and
 /// broadcast `s` from `j` is deliverable when `s - 1` broadcasts from `j` and
 /// at least the stamped number from every other process have been delivered.
-/// Direct messages follow Raynal-Schiper-Toueg: the stamp also carries, for
-/// each (sender, receiver) pair the sender has heard of, how many direct
-/// messages were sent on it, and a receiver reads only its own column (the
-/// pairs that end at itself) against the direct messages it delivered. Both
-/// parts are checked for every message, so broadcasts and direct messages
-/// are ordered with each other too.
+/// Direct messages are numbered per (sender, receiver) pair, and a stamp
+/// carries the direct messages of its causal past that a receiver may still
+/// have to wait for, as constraints "the first `c` messages from `k` to
+/// `r`", pruned in the manner of Kshemkalyani-Singhal (see [`CausalStamp`]):
+/// a process keeps at most one constraint per pair, replaces all those for
+/// `r` by its own when it sends to `r` (the new message implies them),
+/// forgets them all when it broadcasts (the broadcast implies them), never
+/// keeps those for itself (it has delivered them), and drops one when a
+/// stamp it delivers comes from a process that knew of it but no longer
+/// carries it. To know who knew of what, a stamp also counts the direct
+/// sends of each process in its causal past (a vector like the broadcast
+/// one; each constraint names the send it stands for). Receiver `r` checks
+/// the message's own predecessor, the broadcast vector, and the constraints
+/// for `r`. Broadcasts and direct messages are therefore ordered with each
+/// other too.
 ///
-/// With `n` processes and `d` pairs that have exchanged direct messages (as
-/// far as the sender knows; `0 <= d <= n * (n - 1)`):
+/// With `n` processes, `d <= n` of which have sent direct messages, and `c`
+/// constraints in a stamp (`0 <= c <= n (n - 1)`; in practice a few, as a
+/// constraint lives until the next message to its receiver or until the
+/// news of its delivery comes back, and none in a group that only
+/// broadcasts):
 ///
 /// | | per message |
 /// |---|---|
-/// | stamp | `n + d` counters; encoded, about two varints per counter (ids and counters below 251 take one byte each) |
-/// | send | copy the process's knowledge: `O(n + d)` |
-/// | delivery check | `O(n log n)` over the broadcast vector and the own column, walked once per message however often it is re-checked |
-/// | delivery | `O(1)` for a broadcast; merge of the matrix part for a direct message, `O(d)` |
+/// | stamp | `n + d` counters and `c` constraints; encoded, about two varints per counter and four per constraint (ids and counters below 251 take one byte each) |
+/// | send | copy the two vectors and the constraints: `O(n + d + c)` |
+/// | delivery check | `O(n + c log n)` over the broadcast vector and the constraints for this process, walked once per message however often it is re-checked |
+/// | delivery | one counter; merge the direct-send vector, `O(d)` (one pass without moving anything when both know the same senders), and the constraints, one pass over both sides' |
 /// | hold-back | `O(log h)` to hold or release one of `h` held messages; a delivery re-checks only the messages waiting on it |
 ///
-/// A group that only broadcasts therefore pays `n` counters a message, like
-/// the vector clock it already sends. Broadcasting every direct message and
-/// delivering it only where addressed would keep stamps at `n` counters but
-/// send each direct message to all `n - 1` others (about `n^2` counters on
-/// the network per message) and make receivers wait for messages between
-/// other processes; Schiper-Eggli-Sandoz stamps also grow to `n - 1` vectors
-/// in the worst case. The matrix part is exact: a receiver waits only for
-/// messages addressed to itself.
+/// The alternatives cost more: Raynal-Schiper-Toueg's full matrix (this
+/// crate's first method) carries every known pair, up to `n (n - 1)`
+/// counters on every message, and merges them all at every delivery;
+/// broadcasting every direct message and delivering it only where addressed
+/// sends `n - 1` copies and makes receivers wait for messages between other
+/// processes.
 ///
 /// # Example
 ///
@@ -195,10 +157,19 @@ pub struct CausalDelivery<K, M> {
     config: CausalConfig,
     /// Broadcasts sent by this process (own entry) and delivered here.
     broadcasts: VectorClock<K>,
-    /// Receiver -> sender -> direct messages known to have been sent. The
-    /// own column counts the direct messages delivered here, the own entry
-    /// of every other column those this process sent. No column is empty.
-    direct: BTreeMap<K, VectorClock<K>>,
+    /// Direct messages sent by this process, per receiver.
+    sent: VectorClock<K>,
+    /// Direct messages delivered here, per sender.
+    received: VectorClock<K>,
+    /// Direct messages (to anyone) in this process's causal past, per
+    /// sender; the own entry counts its own direct sends.
+    direct_sends: VectorClock<K>,
+    /// The direct-message constraints the next stamp carries, sorted by
+    /// (sender, receiver), at most one per pair, none for this process as
+    /// receiver (see [`CausalStamp`] for how they are pruned).
+    known: Vec<Constraint<K>>,
+    /// Spare storage for merging constraints, kept to reuse its capacity.
+    scratch: Vec<Constraint<K>>,
     held: HoldBack<K, M>,
     ready: VecDeque<Delivery<K, M>>,
 }
@@ -218,7 +189,11 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             id,
             config,
             broadcasts: VectorClock::new(),
-            direct: BTreeMap::new(),
+            sent: VectorClock::new(),
+            received: VectorClock::new(),
+            direct_sends: VectorClock::new(),
+            known: Vec::new(),
+            scratch: Vec::new(),
             held: HoldBack::new(),
             ready: VecDeque::new(),
         }
@@ -244,10 +219,14 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// [`CausalError::CounterOverflow`] if this process has already sent
     /// `u64::MAX` broadcasts; nothing changes and nothing may be sent.
     pub fn broadcast(&mut self) -> Result<CausalStamp<K>, CausalError<K>> {
-        self.broadcasts
+        let seq = self
+            .broadcasts
             .increment(self.id.clone())
             .map_err(|_| CausalError::CounterOverflow)?;
-        Ok(self.stamp(Destination::All))
+        // Every receiver delivers the broadcast after the constraints it
+        // carries, and every later stamp counts it: they are implied now.
+        let direct = core::mem::take(&mut self.known);
+        Ok(self.stamp(Destination::All, seq, direct))
     }
 
     /// A direct send event: the stamp for a message to process `to` only.
@@ -257,26 +236,45 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     ///
     /// [`CausalError::SendToSelf`] if `to` is this process, and
     /// [`CausalError::CounterOverflow`] if it has already sent `u64::MAX`
-    /// direct messages to `to`; nothing changes in either case.
+    /// direct messages (to `to`, or in all); nothing changes in either
+    /// case.
     pub fn send_to(&mut self, to: K) -> Result<CausalStamp<K>, CausalError<K>> {
         if to == self.id {
             return Err(CausalError::SendToSelf);
         }
-        let column = self.direct.entry(to.clone()).or_default();
-        // A column that exists is never empty, so a failed increment cannot
-        // leave an empty one behind.
-        column
+        if self.sent.get(&to) == u64::MAX || self.direct_sends.get(&self.id) == u64::MAX {
+            return Err(CausalError::CounterOverflow);
+        }
+        let seq = self.sent.increment(to.clone()).expect("checked above");
+        let send = self
+            .direct_sends
             .increment(self.id.clone())
-            .map_err(|_| CausalError::CounterOverflow)?;
-        Ok(self.stamp(Destination::To(to)))
+            .expect("checked above");
+        let direct = self.known.clone();
+        // The constraints for `to` are implied by this message from now on:
+        // it carries them, and `to` delivers it only after them.
+        self.known.retain(|(_, r, _, _)| *r != to);
+        let own = (self.id.clone(), to.clone(), seq, send);
+        let at = self
+            .known
+            .partition_point(|(k, r, _, _)| (k, r) < (&own.0, &own.1));
+        self.known.insert(at, own);
+        Ok(self.stamp(Destination::To(to), seq, direct))
     }
 
-    fn stamp(&self, destination: Destination<K>) -> CausalStamp<K> {
+    fn stamp(
+        &self,
+        destination: Destination<K>,
+        seq: u64,
+        direct: Vec<Constraint<K>>,
+    ) -> CausalStamp<K> {
         CausalStamp {
             sender: self.id.clone(),
             destination,
+            seq,
             broadcasts: self.broadcasts.clone(),
-            direct: self.direct.clone(),
+            direct_sends: self.direct_sends.clone(),
+            direct,
         }
     }
 
@@ -287,15 +285,15 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     ///
     /// # Errors
     ///
-    /// A [`Refused`] that gives back the stamp and the message, with
+    /// A boxed [`Refused`] that gives back the stamp and the message, with
     /// [`CausalError::FromSelf`], [`CausalError::NotAddressedHere`],
     /// [`CausalError::ImpossibleStamp`] or [`CausalError::HoldBackFull`].
     /// Nothing changes.
     pub fn receive(
         &mut self,
-        stamp: CausalStamp<K>,
+        mut stamp: CausalStamp<K>,
         message: M,
-    ) -> Result<Arrival<K>, Refused<K, M>> {
+    ) -> Result<Arrival<K>, Box<Refused<K, M>>> {
         let id = stamp.id();
         let kind = match &stamp.destination {
             _ if stamp.sender == self.id => {
@@ -320,7 +318,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         }
         match self.first_unmet(&stamp, 0) {
             None => {
-                self.deliver(&slot, stamp, message, false);
+                self.deliver(&slot, &mut stamp, message, false);
                 self.release(slot);
                 Ok(Arrival::Delivered(id))
             }
@@ -351,88 +349,11 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         core::iter::from_fn(move || self.ready.pop_front())
     }
 
-    /// How many delivered messages are queued, not yet taken out.
-    #[must_use]
-    pub fn ready_len(&self) -> usize {
-        self.ready.len()
-    }
-
-    /// How many messages are held back.
-    #[must_use]
-    pub fn held_len(&self) -> usize {
-        self.held.len()
-    }
-
-    /// Whether message `id` is held back here.
-    #[must_use]
-    pub fn is_held(&self, id: &MessageId<K>) -> bool {
-        self.slot_of(id)
-            .is_some_and(|slot| self.held.contains(&slot))
-    }
-
-    /// The held messages, in order of sender and sequence number.
-    pub fn held(&self) -> impl Iterator<Item = (MessageId<K>, &M)> {
-        self.held
-            .iter()
-            .map(|(slot, held)| (self.id_of(slot), &held.message))
-    }
-
-    /// What held message `id` waits for: every message in its causal past,
-    /// addressed to this process, that is not delivered yet, as ranges per
-    /// sender and destination. `None` if `id` is not held here.
-    #[must_use]
-    pub fn waits_for(&self, id: &MessageId<K>) -> Option<Vec<Missing<K>>> {
-        let held = self.held.get(&self.slot_of(id)?)?;
-        let check = self.check(&held.stamp);
-        let mut from = 0;
-        let missing = core::iter::from_fn(|| {
-            let (index, need) = check.first_unmet(from)?;
-            from = index + 1;
-            Some(need)
-        })
-        .map(|need| Missing {
-            first: self.delivered(need.kind, &need.sender) + 1,
-            last: need.seq,
-            destination: self.destination_of(need.kind),
-            sender: need.sender,
-        })
-        .collect();
-        Some(missing)
-    }
-
-    fn slot_of(&self, id: &MessageId<K>) -> Option<Slot<K>> {
-        let kind = match &id.destination {
-            Destination::All => Kind::Broadcast,
-            Destination::To(to) if *to == self.id => Kind::Direct,
-            Destination::To(_) => return None,
-        };
-        Some(Slot {
-            sender: id.sender.clone(),
-            kind,
-            seq: id.seq,
-        })
-    }
-
-    fn id_of(&self, slot: &Slot<K>) -> MessageId<K> {
-        MessageId {
-            sender: slot.sender.clone(),
-            destination: self.destination_of(slot.kind),
-            seq: slot.seq,
-        }
-    }
-
-    fn destination_of(&self, kind: Kind) -> Destination<K> {
-        match kind {
-            Kind::Broadcast => Destination::All,
-            Kind::Direct => Destination::To(self.id.clone()),
-        }
-    }
-
     /// How many messages of `sender`'s `kind` sequence were delivered here.
     fn delivered(&self, kind: Kind, sender: &K) -> u64 {
         match kind {
             Kind::Broadcast => self.broadcasts.get(sender),
-            Kind::Direct => self.direct.get(&self.id).map_or(0, |mine| mine.get(sender)),
+            Kind::Direct => self.received.get(sender),
         }
     }
 
@@ -440,9 +361,9 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// what it really sent.
     fn possible(&self, stamp: &CausalStamp<K>) -> bool {
         stamp.broadcasts.get(&self.id) <= self.broadcasts.get(&self.id)
-            && stamp.direct.iter().all(|(receiver, column)| {
-                let sent = self.direct.get(receiver).map_or(0, |c| c.get(&self.id));
-                column.get(&self.id) <= sent
+            && stamp.direct_sends.get(&self.id) <= self.direct_sends.get(&self.id)
+            && stamp.direct.iter().all(|(sender, receiver, count, _)| {
+                *sender != self.id || *count <= self.sent.get(receiver)
             })
     }
 
@@ -450,9 +371,8 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         Check {
             me: &self.id,
             stamp,
-            column: stamp.direct.get(&self.id),
             delivered_broadcasts: &self.broadcasts,
-            delivered_direct: self.direct.get(&self.id),
+            delivered_direct: &self.received,
         }
     }
 
@@ -464,20 +384,28 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
 
     /// Records the delivery of the message in `slot` and queues it. Its
     /// requirements are met, so the broadcast part of its stamp is already
-    /// covered and only its own count and the direct matrix can grow.
-    fn deliver(&mut self, slot: &Slot<K>, stamp: CausalStamp<K>, message: M, was_held: bool) {
-        if slot.kind == Kind::Broadcast {
-            // Exactly `seq - 1` were delivered, so this cannot overflow.
-            let counted = self.broadcasts.increment(slot.sender.clone());
-            debug_assert_eq!(counted, Ok(slot.seq));
+    /// covered and only its own count and the known constraints can grow.
+    fn deliver(&mut self, slot: &Slot<K>, stamp: &mut CausalStamp<K>, message: M, was_held: bool) {
+        // Exactly `seq - 1` were delivered, so this cannot overflow.
+        let counted = match slot.kind {
+            Kind::Broadcast => self.broadcasts.increment_borrowed(&slot.sender),
+            Kind::Direct => self.received.increment_borrowed(&slot.sender),
+        };
+        debug_assert_eq!(counted, Ok(slot.seq));
+        if !(stamp.direct.is_empty() && self.known.is_empty()) {
+            let mut merged = core::mem::take(&mut self.scratch);
+            let mut mine = core::mem::take(&mut self.known);
+            merge_known(
+                &mut merged,
+                (&mut mine, &self.direct_sends),
+                (core::mem::take(&mut stamp.direct), &stamp.direct_sends),
+                &self.id,
+            );
+            self.known = merged;
+            self.scratch = mine;
         }
-        for (receiver, column) in stamp.direct {
-            match self.direct.entry(receiver) {
-                btree_map::Entry::Vacant(entry) => {
-                    entry.insert(column);
-                }
-                btree_map::Entry::Occupied(mut entry) => entry.get_mut().merge(&column),
-            }
+        if !stamp.direct_sends.is_empty() {
+            self.direct_sends.merge(&stamp.direct_sends);
         }
         self.ready.push_back(Delivery {
             id: self.id_of(slot),
@@ -489,6 +417,9 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// Delivers every held message that the delivery of `first` releases,
     /// directly or through the messages it releases in turn.
     fn release(&mut self, first: Slot<K>) {
+        if self.held.len() == 0 {
+            return;
+        }
         let mut delivered = Vec::new();
         let mut next = Some(first);
         while let Some(done) = next.take().or_else(|| delivered.pop()) {
@@ -502,7 +433,10 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
                     }
                     None => {
                         if let Some(held) = self.held.remove(&waiting) {
-                            self.deliver(&waiting, held.stamp, held.message, true);
+                            let Held {
+                                mut stamp, message, ..
+                            } = held;
+                            self.deliver(&waiting, &mut stamp, message, true);
                             delivered.push(waiting);
                         }
                     }
@@ -512,12 +446,14 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     }
 }
 
-fn refuse<K, M>(error: CausalError<K>, stamp: CausalStamp<K>, message: M) -> Refused<K, M> {
-    Refused {
+/// A refusal, boxed: refusals are rare, and a small `Err` keeps every
+/// `receive` result small.
+fn refuse<K, M>(error: CausalError<K>, stamp: CausalStamp<K>, message: M) -> Box<Refused<K, M>> {
+    Box::new(Refused {
         error,
         stamp,
         message,
-    }
+    })
 }
 
 /// The crate README's example, run as a doctest so it cannot rot.

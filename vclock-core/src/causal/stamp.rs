@@ -1,7 +1,7 @@
 //! What a message carries for causal delivery ([`CausalStamp`]) and how
 //! messages are named ([`MessageId`], [`Destination`], [`Missing`]).
 
-use alloc::collections::BTreeMap;
+use alloc::vec::Vec;
 use core::fmt;
 
 use crate::VectorClock;
@@ -109,27 +109,52 @@ impl<K: fmt::Display> fmt::Display for Missing<K> {
     }
 }
 
+/// One known direct message, as `(sender, receiver, count, send)`: the
+/// first `count` direct messages from `sender` to `receiver` must be
+/// delivered at `receiver` before what follows them; the last of them was
+/// `sender`'s direct send number `send` (to any receiver), which tells
+/// whether another process's knowledge covers it.
+pub(super) type Constraint<K> = (K, K, u64, u64);
+
 /// The causal-delivery stamp a message carries, made by
 /// [`CausalDelivery::broadcast`](crate::CausalDelivery::broadcast) or
 /// [`CausalDelivery::send_to`](crate::CausalDelivery::send_to).
 ///
-/// It holds what the sender knew when it sent:
+/// It holds the message's sequence number and what the sender knew when it
+/// sent:
 ///
 /// - `broadcasts`: for each process, how many of its broadcasts the sender
 ///   had sent or delivered (Birman-Schiper-Stephenson's vector);
-/// - `direct`: for each receiver `r` and sender `s`, how many direct messages
-///   from `s` to `r` the sender knew to have been sent (the non-zero part of
-///   Raynal-Schiper-Toueg's matrix), kept only for pairs that have exchanged
-///   direct messages.
+/// - `direct_sends`: for each process, how many of its direct messages (to
+///   anyone) are in the sender's causal past; empty in a group that only
+///   broadcasts;
+/// - `direct`: the direct messages in the sender's causal past that a
+///   receiver may still have to wait for, as constraints (see
+///   [`direct`](Self::direct)), pruned in the manner of Kshemkalyani and
+///   Singhal: a process drops a constraint as soon as a later message
+///   implies it or it is known to be delivered, that is, when it sends a
+///   direct message to the same receiver (that message carries the
+///   constraint and is delivered after it), when it broadcasts (the
+///   broadcast is delivered everywhere after its constraints, and every
+///   later stamp counts it in `broadcasts`), when it is the receiver itself
+///   (it has delivered the message), and when a stamp it delivers comes
+///   from a process that knew of the message (`direct_sends`) but no longer
+///   carries it (that process dropped it for one of these reasons).
 ///
-/// A broadcast-only group therefore pays one entry per member; direct
-/// messages add one entry per (sender, receiver) pair the sender has heard
-/// of, at most `n * (n - 1)`. Zero counters and empty columns are never
-/// stored, so equal knowledge means equal stamps and equal bytes.
+/// A broadcast-only group therefore pays one counter per member and no
+/// more. Direct messages add one counter per process that sent any and at
+/// most one constraint per (sender, receiver) pair, `n * (n - 1)` in the
+/// worst case, but usually a few: constraints live only until the next
+/// message to the same receiver, or until the news of their delivery
+/// comes back. Zero counters are never stored and constraints are sorted
+/// by sender, then receiver, so equal knowledge means equal stamps and
+/// equal bytes.
 ///
 /// A stamp always names a message with a sequence number of at least 1 and
 /// never a direct message from a process to itself; deserialization rejects
-/// bytes that break this.
+/// bytes that break this, and stamps that contradict themselves (see
+/// [`CausalDelivery`](crate::CausalDelivery)'s serde notes in the crate
+/// README).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[cfg_attr(
@@ -145,8 +170,10 @@ impl<K: fmt::Display> fmt::Display for Missing<K> {
 pub struct CausalStamp<K> {
     pub(super) sender: K,
     pub(super) destination: Destination<K>,
+    pub(super) seq: u64,
     pub(super) broadcasts: VectorClock<K>,
-    pub(super) direct: BTreeMap<K, VectorClock<K>>,
+    pub(super) direct_sends: VectorClock<K>,
+    pub(super) direct: Vec<Constraint<K>>,
 }
 
 impl<K: Ord + Clone> CausalStamp<K> {
@@ -165,13 +192,7 @@ impl<K: Ord + Clone> CausalStamp<K> {
     /// The message's sequence number (see [`MessageId`]).
     #[must_use]
     pub fn seq(&self) -> u64 {
-        match &self.destination {
-            Destination::All => self.broadcasts.get(&self.sender),
-            Destination::To(to) => self
-                .direct
-                .get(to)
-                .map_or(0, |column| column.get(&self.sender)),
-        }
+        self.seq
     }
 
     /// The message's name.
@@ -189,7 +210,7 @@ impl<K: Ord + Clone> CausalStamp<K> {
         MessageId {
             sender: self.sender.clone(),
             destination: self.destination.clone(),
-            seq: self.seq(),
+            seq: self.seq,
         }
     }
 
@@ -199,43 +220,108 @@ impl<K: Ord + Clone> CausalStamp<K> {
         &self.broadcasts
     }
 
-    /// For each receiver, how many direct messages from each sender to it
-    /// the sender of this stamp knew of. Receivers without any are absent.
-    pub fn direct(&self) -> impl Iterator<Item = (&K, &VectorClock<K>)> {
-        self.direct.iter()
+    /// How many direct messages of each process (to any receiver) are in
+    /// the causal past of this message, this one included.
+    #[must_use]
+    pub fn direct_sends(&self) -> &VectorClock<K> {
+        &self.direct_sends
     }
 
-    /// The number of counters the stamp carries: the measure of its size,
-    /// which is what it costs on the wire (about two varints each).
+    /// The direct-message constraints, as `(sender, receiver, count,
+    /// send)`: the first `count` direct messages from `sender` to
+    /// `receiver` are in the causal past of this message and not known to
+    /// be delivered or implied by a later one; the last of them was
+    /// `sender`'s direct send number `send`. Sorted by sender, then
+    /// receiver.
+    ///
+    /// ```
+    /// use vclock_core::CausalDelivery;
+    /// let mut node = CausalDelivery::<u32, ()>::new(1);
+    /// node.send_to(2)?;
+    /// node.send_to(2)?;
+    /// let stamp = node.send_to(3)?;
+    /// // The second message to 2 (1's second direct send) implies the first.
+    /// assert_eq!(stamp.direct().collect::<Vec<_>>(), [(&1, &2, 2, 2)]);
+    /// # Ok::<(), vclock_core::CausalError<u32>>(())
+    /// ```
+    pub fn direct(&self) -> impl Iterator<Item = (&K, &K, u64, u64)> {
+        self.direct.iter().map(|(k, r, c, w)| (k, r, *c, *w))
+    }
+
+    /// The number of counters the stamp carries (broadcast and direct-send
+    /// counters, and constraints): the measure of its size. On the wire a
+    /// counter costs about two varints and a constraint four.
     #[must_use]
     pub fn entries(&self) -> usize {
-        self.broadcasts.len() + self.direct.values().map(VectorClock::len).sum::<usize>()
+        self.broadcasts.len() + self.direct_sends.len() + self.direct.len()
     }
 
     /// Why this stamp cannot name a message, if it cannot. Stamps made by
     /// `CausalDelivery` never have a defect; decoded ones are checked.
     #[cfg(feature = "serde")]
     fn defect(&self) -> Option<&'static str> {
-        if matches!(&self.destination, Destination::To(to) if *to == self.sender) {
-            return Some("causal stamp describes a direct message from a process to itself");
-        }
-        if self.seq() == 0 {
+        if self.seq == 0 {
             return Some(
                 "causal stamp gives its message the sequence number 0 (numbers start at 1)",
+            );
+        }
+        match &self.destination {
+            Destination::To(to) if *to == self.sender => {
+                return Some("causal stamp describes a direct message from a process to itself");
+            }
+            Destination::To(to) => {
+                if self.direct_sends.get(&self.sender) == 0 {
+                    return Some(
+                        "causal stamp of a direct message counts no direct send of its sender",
+                    );
+                }
+                let earlier = self
+                    .direct
+                    .iter()
+                    .find(|(k, r, _, _)| *k == self.sender && r == to);
+                if earlier.is_some_and(|(_, _, count, _)| *count >= self.seq) {
+                    return Some(
+                        "causal stamp claims its sender had sent at least as many messages to the receiver as its own number",
+                    );
+                }
+            }
+            Destination::All => {
+                if self.broadcasts.get(&self.sender) != self.seq {
+                    return Some(
+                        "causal stamp of a broadcast counts its sender's broadcasts differently from its number",
+                    );
+                }
+            }
+        }
+        let sorted = self
+            .direct
+            .windows(2)
+            .all(|pair| (&pair[0].0, &pair[0].1) < (&pair[1].0, &pair[1].1));
+        if !sorted {
+            return Some("causal stamp's direct constraints are not sorted without repeats");
+        }
+        let bad = self.direct.iter().any(|(k, r, c, w)| {
+            *c == 0 || k == r || *w == 0 || *w > self.direct_sends.get(k) || c > w
+        });
+        if bad {
+            return Some(
+                "causal stamp has a direct constraint with count 0, from a process to itself, or a send number its direct-send counts do not cover",
             );
         }
         None
     }
 }
 
-/// The serialized form of a stamp, checked and normalised on the way in.
+/// The serialized form of a stamp, checked on the way in.
 #[cfg(feature = "serde")]
 #[derive(serde::Deserialize)]
 struct StampParts<K: Ord> {
     sender: K,
     destination: Destination<K>,
+    seq: u64,
     broadcasts: VectorClock<K>,
-    direct: BTreeMap<K, VectorClock<K>>,
+    direct_sends: VectorClock<K>,
+    direct: Vec<Constraint<K>>,
 }
 
 #[cfg(feature = "serde")]
@@ -243,15 +329,13 @@ impl<K: Ord + Clone> TryFrom<StampParts<K>> for CausalStamp<K> {
     type Error = &'static str;
 
     fn try_from(parts: StampParts<K>) -> Result<Self, Self::Error> {
-        let mut direct = parts.direct;
-        // An empty column means "no direct messages known", the same as an
-        // absent one; dropping it keeps equal stamps equal.
-        direct.retain(|_, column| !column.is_empty());
         let stamp = Self {
             sender: parts.sender,
             destination: parts.destination,
+            seq: parts.seq,
             broadcasts: parts.broadcasts,
-            direct,
+            direct_sends: parts.direct_sends,
+            direct: parts.direct,
         };
         match stamp.defect() {
             Some(defect) => Err(defect),

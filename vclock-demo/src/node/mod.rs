@@ -21,6 +21,7 @@
 //! happen together and in the order the clock changed, and a slow or dead
 //! peer holds up only its own outbox.
 
+mod causal_log;
 mod causality;
 mod command;
 mod explain;
@@ -66,6 +67,8 @@ const QUIET_AT_MOST: Duration = Duration::from_secs(3);
 struct State {
     node: Node,
     wal: Option<Wal>,
+    /// With `--causal` and `--log-dir`: the causal journal.
+    causal_log: Option<causal_log::CausalLog>,
     out: Output,
     /// Rejected connections, reported one line per cause per second.
     rejections: RateLimited,
@@ -76,7 +79,28 @@ impl State {
     /// send (none but for a send event), and `None` (with an error line)
     /// when the event could not be logged, in which case nothing changed.
     fn record(&mut self, planned: Planned) -> Option<Vec<state::Outgoing>> {
+        self.record_delivery(planned, None)
+    }
+
+    /// [`record`](Self::record), for the receive event of a message
+    /// delivered causally as `delivered`: the causal journal gets the
+    /// event's record first (see [`causal_log`]).
+    fn record_delivery(
+        &mut self,
+        planned: Planned,
+        delivered: Option<vclock_core::MessageId<u32>>,
+    ) -> Option<Vec<state::Outgoing>> {
         let (id, n) = (self.node.id(), self.node.n());
+        if let Some(log) = &mut self.causal_log {
+            if let Err(e) = log.append(&planned.causal_record(delivered)) {
+                let path = log.path().display().to_string();
+                self.out.line(format_args!(
+                    "Error: cannot log event {} in {path}: {e}; clock unchanged",
+                    planned.name()
+                ));
+                return None;
+            }
+        }
         if let Some(wal) = &mut self.wal {
             let after = &planned.transition.after;
             if let Err(e) = wal.append(id, after, &planned.log_text(), planned.is_receipt()) {
@@ -179,14 +203,14 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         }
         None => (None, wal::Resumed::default()),
     };
-    if let (true, Some(wal)) = (args.causal, &wal) {
-        if resumed.clock.is_some() {
-            bail!(
-                "cannot resume from {} with --causal: what this node sent and delivered causally is not in the log, so its peers' messages could never be delivered again; start it with a fresh --log-dir",
-                wal.path().display()
-            );
-        }
-    }
+    let journal = match (args.causal, &wal) {
+        (true, Some(wal)) => Some(causal_log::CausalLog::open(
+            wal.path(),
+            args.fsync,
+            resumed.clock.is_some(),
+        )?),
+        _ => None,
+    };
     if args.stall {
         // A node that never gets to listen, for the launchers' tests.
         loop {
@@ -201,10 +225,22 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     if args.causal {
         node = node.with_causal();
     }
+    let (causal_log, replayed) = match journal {
+        Some(journal) => {
+            let last = resumed.clock.as_ref().map_or(0, |clock| clock.get(&id));
+            let replayed = node
+                .replay_causal(journal.records, last)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", journal.log.path().display()))?;
+            (Some((journal.log, journal.dropped)), Some(replayed))
+        }
+        None => (None, None),
+    };
+    let (causal_log, causal_dropped) = causal_log.unzip();
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             node,
             wal,
+            causal_log,
             out: Output::new(args.sync).with_style(Style::for_stdout()),
             rejections: RateLimited::new(Duration::from_secs(1)),
         }),
@@ -224,6 +260,9 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         })
         .with_context(|| format!("cannot listen at {}", topology.listen))?;
     start_lines(&mut st, &topology, &resumed, listener.local_addr());
+    if let Some(replayed) = replayed {
+        receive::resume_causal(&mut st, replayed, causal_dropped.unwrap_or(0));
+    }
     if let Some(path) = &args.ready_file {
         std::fs::write(path, listener.local_addr().to_string())
             .with_context(|| format!("cannot write {}", path.display()))?;

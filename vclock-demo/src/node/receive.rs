@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use vclock_net::{Envelope, Incoming};
 
 use super::output::cause_of;
-use super::state::Payload;
+use super::state::{CausalRecord, Payload, Replayed};
 use super::{Shared, State};
 
 /// Called by the listener's connection threads with what arrives: records
@@ -67,6 +67,10 @@ pub(super) fn tick(shared: &Shared) {
 
 /// What the receive thread handles under the lock: an [`Incoming`] whose
 /// network side is already dealt with.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a transient value, moved once from the listener's callback to the handler"
+)]
 enum Arrival {
     Message(Envelope<u32, Payload>, Instant),
     Rejected(SocketAddr, vclock_net::Error),
@@ -125,6 +129,60 @@ fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
 /// `--causal`) when its causal predecessors have been, with every message
 /// it releases.
 fn receive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
+    if let Some(log) = &mut st.causal_log {
+        // Before the listener confirms it: a restarted node gets it again
+        // from the journal if it was still held back.
+        if let Err(e) = log.append(&CausalRecord::Arrived(Box::new(envelope.clone()))) {
+            let path = log.path().display().to_string();
+            st.out.line(format_args!(
+                "Error: cannot record the arrival of a message from node {} in {path}: {e}; if this node stops before delivering it, it is lost",
+                envelope.from
+            ));
+        }
+    }
+    deliver(st, envelope, arrived);
+}
+
+/// Says what a restarted `--causal` node rebuilt from its causal journal,
+/// then gives the messages that arrived but were never delivered to causal
+/// delivery again (they are in the journal already): each is delivered or
+/// held back as it would have been. `dropped` is the length of a torn last
+/// line that was cut off.
+pub(super) fn resume_causal(st: &mut State, replayed: Replayed, dropped: u64) {
+    let Some(path) = st
+        .causal_log
+        .as_ref()
+        .map(|log| log.path().display().to_string())
+    else {
+        return;
+    };
+    if dropped > 0 {
+        st.out.line(format_args!(
+            "Note: cut off a last line of {dropped} bytes from {path} that a crash left incomplete."
+        ));
+    }
+    if replayed.sent + replayed.delivered + replayed.pending.len() > 0 {
+        st.out.line(format_args!(
+            "Resumed causal delivery from {path}: {} sends and {} deliveries replayed, {} messages that arrived but were not delivered given again{}",
+            replayed.sent,
+            replayed.delivered,
+            replayed.pending.len(),
+            if replayed.dropped > 0 {
+                format!(" ({} records of events missing from the log ignored)", replayed.dropped)
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let now = Instant::now();
+    for envelope in replayed.pending {
+        deliver(st, envelope, now);
+    }
+}
+
+/// Delivers an arrival through causal delivery (if the node uses it) and
+/// records the receive event of each message delivered.
+fn deliver(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
     let arrived = match st.node.arrive(envelope, arrived) {
         Ok(arrived) => arrived,
         Err(e) => {
@@ -138,7 +196,7 @@ fn receive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
     for delivery in arrived.deliveries {
         match st.node.plan_receive(delivery.envelope) {
             Ok(planned) => {
-                let recorded = st.record(planned).is_some();
+                let recorded = st.record_delivery(planned, delivery.id).is_some();
                 if let (true, Some(held)) = (recorded, delivery.held_for) {
                     st.out.line(format_args!(
                         "Held back for {} ms before delivery.",

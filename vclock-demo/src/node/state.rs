@@ -18,8 +18,8 @@ use vclock_net::Envelope;
 
 use super::history::History;
 use crate::console::sanitize;
-pub(crate) use causal::Payload;
 use causal::Pending;
+pub(crate) use causal::{CausalRecord, Payload, Replayed};
 pub(crate) use event::{
     EventKind, EventName, LOG_TEXT_MAX, Outgoing, PeerState, Planned, clock_string,
 };

@@ -7,6 +7,10 @@
 //! and is not logged, so the log, `check` and `shiviz` see a valid run in
 //! which every message is received once, in causal order.
 
+mod replay;
+
+pub(crate) use replay::{CausalRecord, Replayed};
+
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
@@ -47,6 +51,9 @@ pub(crate) struct Pending {
 /// [`Node::plan_receive`], record it, and (if it was held) say for how long.
 #[derive(Debug)]
 pub(crate) struct Delivered {
+    /// With `--causal`, the message's causal name, which the causal
+    /// journal records with its receive event.
+    pub(crate) id: Option<MessageId<u32>>,
     /// The message as a plain receipt: sender, carried clock, text.
     pub(crate) envelope: Envelope<u32, String>,
     /// How long it was held back, if it was.
@@ -127,10 +134,11 @@ impl Node {
             None => causal.broadcast(),
         };
         // Neither can fail: `to` is another node (a send to this node is an
-        // internal event), and the counters count causal send events of
-        // this run, each of which also ticked the own entry of a clock that
-        // started at zero (a causal node never resumes from a log), so they
-        // are below that entry, which was just checked to tick.
+        // internal event), and the counters count causal send events (of
+        // this run, or replayed from the causal journal with the events of
+        // the log the clock resumed from), each of which also ticked the
+        // own entry of the clock, so they are below that entry, which was
+        // just checked to tick.
         Some(stamp.expect("a causal send counter below the clock's own entry"))
     }
 
@@ -159,6 +167,7 @@ impl Node {
                 return Ok(Arrived {
                     lines: Vec::new(),
                     deliveries: vec![Delivered {
+                        id: None,
                         envelope: plain,
                         held_for: None,
                     }],
@@ -236,6 +245,7 @@ impl Node {
         let deliveries = causal
             .deliveries()
             .map(|delivery| Delivered {
+                id: Some(delivery.id.clone()),
                 envelope: Envelope::new(
                     delivery.id.sender,
                     delivery.message.clock,

@@ -1,0 +1,202 @@
+//! The causal journal of a `--causal` node with `--log-dir`: what its
+//! causal delivery state is made of, so that a restarted node rebuilds it
+//! (`state::CausalRecord` has the records and the replay).
+//!
+//! The event log (`wal`) holds the clock, but not what a causal node must
+//! know to go on: how many messages it sent to each node, which it
+//! delivered, what their stamps said, and which arrived but were still held
+//! back. This file, next to the log (`nodeK.log.causal`), holds them as one
+//! JSON line per record:
+//!
+//! - every arrival, whole (sender, clock, text, stamp), before it is
+//!   confirmed to its sender, so a message held back when the node is
+//!   killed is given to the restarted node again instead of being lost;
+//! - every event, before its record in the event log, with its own
+//!   counter: a send (and to whom), a delivery (which message), or another
+//!   event. A record whose event never reached the event log is recognised
+//!   on restart (see the replay) and ignored.
+//!
+//! A restart reads the whole journal, which grows by about one line per
+//! message sent or received (a few hundred bytes with a short text); the
+//! event log's `--log-max-bytes` does not bound it. A last line cut short
+//! by a crash is dropped (its arrival was not confirmed, its event had not
+//! happened); any other bad line stops the node with the line's number.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+
+use super::state::CausalRecord;
+
+/// An open causal journal.
+#[derive(Debug)]
+pub(crate) struct CausalLog {
+    file: File,
+    path: PathBuf,
+    fsync: bool,
+}
+
+/// What opening a journal found.
+#[derive(Debug)]
+pub(crate) struct Opened {
+    /// The journal, ready to append.
+    pub(crate) log: CausalLog,
+    /// Its records, oldest first.
+    pub(crate) records: Vec<CausalRecord>,
+    /// Bytes of a torn last line that were cut off.
+    pub(crate) dropped: u64,
+}
+
+impl CausalLog {
+    /// The journal that goes with the event log at `wal_path`.
+    pub(crate) fn path_for(wal_path: &Path) -> PathBuf {
+        let mut name = wal_path.as_os_str().to_owned();
+        name.push(".causal");
+        PathBuf::from(name)
+    }
+
+    /// Opens (or creates) the journal of the event log at `wal_path` and
+    /// reads it whole. With `fsync`, each record is flushed to the disk
+    /// before it counts, as the event log's are. `has_events` says whether
+    /// the event log has events: then the journal must exist.
+    ///
+    /// # Errors
+    ///
+    /// The event log has events but there is no journal (it was written
+    /// without `--causal`), the file cannot be read or written, or a line
+    /// other than the last is not a record.
+    pub(crate) fn open(wal_path: &Path, fsync: bool, has_events: bool) -> anyhow::Result<Opened> {
+        let path = Self::path_for(wal_path);
+        let existed = path.exists();
+        if has_events && !existed {
+            bail!(
+                "cannot resume from {} with --causal: it was written without --causal, so there is no {} saying what this node sent and delivered causally; start it with a fresh --log-dir",
+                wal_path.display(),
+                path.display()
+            );
+        }
+        let bytes = if existed {
+            std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?
+        } else {
+            Vec::new()
+        };
+        let (records, whole) = parse(&bytes).map_err(|e| {
+            anyhow::anyhow!("{}: {e}; the causal journal is damaged", path.display())
+        })?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open {}", path.display()))?;
+        let dropped = (bytes.len() - whole) as u64;
+        if dropped > 0 {
+            file.set_len(whole as u64)
+                .with_context(|| format!("cannot cut the torn last line of {}", path.display()))?;
+        }
+        Ok(Opened {
+            log: Self { file, path, fsync },
+            records,
+            dropped,
+        })
+    }
+
+    /// Where the journal is.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record in one write.
+    ///
+    /// # Errors
+    ///
+    /// Writing or flushing failed.
+    pub(crate) fn append(&mut self, record: &CausalRecord) -> io::Result<()> {
+        let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
+        line.push(b'\n');
+        self.file.write_all(&line)?;
+        if self.fsync {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// The records in `bytes` and the length of the whole lines among them. A
+/// last line without its newline, or that does not parse, is torn: left
+/// out.
+fn parse(bytes: &[u8]) -> Result<(Vec<CausalRecord>, usize), String> {
+    let mut records = Vec::new();
+    let mut at = 0;
+    let mut number = 0;
+    while at < bytes.len() {
+        number += 1;
+        let Some(len) = bytes[at..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let line = &bytes[at..at + len];
+        match serde_json::from_slice(line) {
+            Ok(record) => records.push(record),
+            Err(_) if at + len + 1 == bytes.len() => break,
+            Err(e) => return Err(format!("line {number} is not a causal record ({e})")),
+        }
+        at += len + 1;
+    }
+    Ok((records, at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_torn_last_line_is_dropped_and_a_bad_middle_line_refused() {
+        let good = serde_json::to_string(&CausalRecord::Other { event: 1 }).unwrap();
+        let torn = format!("{good}\n{}", &good[..good.len() - 2]);
+        let (records, whole) = parse(torn.as_bytes()).unwrap();
+        assert_eq!(records, [CausalRecord::Other { event: 1 }]);
+        assert_eq!(whole, good.len() + 1);
+        let unparsable_last = format!("{good}\n{{\"Sent\n");
+        assert_eq!(parse(unparsable_last.as_bytes()).unwrap().0.len(), 1);
+        let bad = format!("{good}\nnonsense\n{good}\n");
+        assert_eq!(
+            parse(bad.as_bytes()).unwrap_err(),
+            "line 2 is not a causal record (expected value at line 1 column 1)"
+        );
+    }
+
+    #[test]
+    fn records_survive_a_reopen_and_a_torn_tail_is_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("node1.log");
+        let mut opened = CausalLog::open(&wal, false, false).unwrap();
+        assert!(opened.records.is_empty());
+        let record = CausalRecord::Sent {
+            event: 1,
+            to: Some(2),
+        };
+        opened.log.append(&record).unwrap();
+        drop(opened);
+        let path = CausalLog::path_for(&wal);
+        assert_eq!(path, dir.path().join("node1.log.causal"));
+        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
+        file.write_all(b"{\"Other\":").unwrap();
+        let opened = CausalLog::open(&wal, false, false).unwrap();
+        assert_eq!(opened.records, [record]);
+        assert_eq!(opened.dropped, 9);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            std::fs::read(&path).unwrap().len() as u64
+        );
+        assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
+        assert!(CausalLog::open(&wal, false, true).is_ok());
+        let other = dir.path().join("node2.log");
+        let error = CausalLog::open(&other, false, true).unwrap_err();
+        assert!(
+            error.to_string().contains("written without --causal"),
+            "{error}"
+        );
+        assert!(!CausalLog::path_for(&other).exists(), "nothing created");
+    }
+}
