@@ -229,7 +229,12 @@ fn a_handler_that_panics_over_a_request_closes_rather_than_claiming_no_reply() {
             })
             .unwrap();
         let addr = server.local_addr();
-        let mut client = sender();
+        // Printing the panic (with a backtrace under RUST_BACKTRACE=1) can
+        // take longer than the short answer timeout of the other tests.
+        let mut client: Sender<String, String> = Sender::new(
+            "a".to_string(),
+            Config::default().ack_timeout(Duration::from_secs(10)),
+        );
         let err = client.request(addr, &envelope("a", 1, "boom")).unwrap_err();
         assert!(matches!(err, Error::AckLost { .. }), "{err:?}");
         assert!(!err.is_unsent());
