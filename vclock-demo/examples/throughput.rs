@@ -4,10 +4,13 @@
 //! (a) Messages per second from node 1 to node 2: 10,000 lines `2 msg-i`
 //!     are piped into node 1 at once, and the clock runs until node 2 has
 //!     printed every receipt. Both nodes' stdout go to pipes.
-//!     Measured three ways: without a log, with `--log-dir` (write-ahead,
-//!     one write per event) and with `--log-dir --fsync` (one disk flush per
-//!     event); `--variants plain,log` picks some (a binary older than
-//!     `--fsync` takes only those two).
+//!     Measured four ways: unauthenticated without a log (`plain`, nodes
+//!     started with `--ports`), authenticated as `launch` runs them by
+//!     default (`auth`: a cluster from `cluster new`, nodes started with
+//!     `--cluster --key`), and unauthenticated with `--log-dir`
+//!     (write-ahead, one write per event) and with `--log-dir --fsync` (one
+//!     disk flush per event); `--variants plain,log` picks some (a binary
+//!     older than `--fsync` or `cluster` takes only what it knows).
 //! (b) Time from starting `launch -n 32 --console inline` until it reports
 //!     every node listening.
 //! (c) Latency between two healthy nodes while a third is stopped
@@ -32,7 +35,7 @@ fn main() {
     let mut binary: Option<PathBuf> = None;
     let mut messages = 10_000usize;
     let mut runs = 5usize;
-    let mut variants = "plain,log,fsync".to_owned();
+    let mut variants = "plain,auth,log,fsync".to_owned();
     let mut samples = 300usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -66,13 +69,15 @@ fn main() {
             .map(|run| {
                 // A fresh log directory per run, so every run starts empty.
                 let dir = logs.path().join(run.to_string()).display().to_string();
-                let extra: Vec<String> = match variant {
-                    "plain" => Vec::new(),
-                    "log" => vec!["--log-dir".into(), dir],
-                    "fsync" => vec!["--log-dir".into(), dir, "--fsync".into()],
-                    other => panic!("unknown variant {other} (plain, log, fsync)"),
+                let (extra, auth): (Vec<String>, bool) = match variant {
+                    "plain" => (Vec::new(), false),
+                    "auth" => (Vec::new(), true),
+                    "log" => (vec!["--log-dir".into(), dir], false),
+                    "fsync" => (vec!["--log-dir".into(), dir, "--fsync".into()], false),
+                    other => panic!("unknown variant {other} (plain, auth, log, fsync)"),
                 };
-                messages_per_second(&binary, messages, &extra)
+                let cluster = auth.then(|| logs.path().join(format!("cluster{run}")));
+                messages_per_second(&binary, messages, &extra, cluster.as_deref())
             })
             .collect();
         rates.sort_by(f64::total_cmp);
@@ -113,9 +118,30 @@ impl Drop for Guard {
 }
 
 fn node(binary: &PathBuf, id: u32, ports: &str, extra: &[String]) -> Guard {
+    node_in(binary, id, ports, extra, None)
+}
+
+/// Node `id`: of the cluster in `cluster` (written by `cluster new`) if
+/// given, else unauthenticated on `ports`.
+fn node_in(
+    binary: &PathBuf,
+    id: u32,
+    ports: &str,
+    extra: &[String],
+    cluster: Option<&std::path::Path>,
+) -> Guard {
+    let mut command = Command::new(binary);
+    command.args(["node", "--id", &id.to_string()]);
+    match cluster {
+        Some(dir) => command
+            .arg("--cluster")
+            .arg(dir.join("cluster.toml"))
+            .arg("--key")
+            .arg(dir.join(format!("node{id}.key"))),
+        None => command.args(["--ports", ports]),
+    };
     Guard(
-        Command::new(binary)
-            .args(["node", "--id", &id.to_string(), "--ports", ports])
+        command
             .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -163,15 +189,30 @@ fn ports(n: usize) -> String {
         .join(",")
 }
 
-fn messages_per_second(binary: &PathBuf, messages: usize, extra: &[String]) -> f64 {
+fn messages_per_second(
+    binary: &PathBuf,
+    messages: usize,
+    extra: &[String],
+    cluster: Option<&std::path::Path>,
+) -> f64 {
     let ports = ports(2);
-    let mut receiver = node(binary, 2, &ports, extra);
+    if let Some(dir) = cluster {
+        let status = Command::new(binary)
+            .args(["cluster", "new", "--dir"])
+            .arg(dir)
+            .args(ports.split(',').map(|p| format!("127.0.0.1:{p}")))
+            .stdout(Stdio::null())
+            .status()
+            .expect("run cluster new");
+        assert!(status.success(), "cluster new failed");
+    }
+    let mut receiver = node_in(binary, 2, &ports, extra, cluster);
     let received = watch(
         &mut receiver.0,
         "Message received from node 1: msg-",
         messages,
     );
-    let mut sender = node(binary, 1, &ports, extra);
+    let mut sender = node_in(binary, 1, &ports, extra, cluster);
     let sender_ready = watch(&mut sender.0, "", 0);
     let timeout = Duration::from_secs(60);
     received.recv_timeout(timeout).expect("node 2 listening");

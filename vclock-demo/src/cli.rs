@@ -45,9 +45,9 @@ pub(crate) enum Command {
 /// `cluster` subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum ClusterCommand {
-    /// Write DIR/cluster.toml (every node's id, address and public key) and
-    /// one private key file per node, DIR/node<I>.key, readable by its owner
-    /// only. Copy cluster.toml to every machine and each key file only to
+    /// Write `DIR/cluster.toml` (every node's id, address and public key)
+    /// and one private key file per node, `DIR/node<I>.key`, readable by its
+    /// owner only. Copy cluster.toml to every machine and each key file only to
     /// its own node's machine.
     New(ClusterNewArgs),
 }

@@ -80,11 +80,7 @@ pub(crate) fn initiate<S: Read + Write>(
         peer,
         source: Box::new(source),
     };
-    let mut noise = snow::Builder::new(noise_params())
-        .prologue(PROLOGUE)
-        .and_then(|b| b.local_private_key(auth.keys.secret()))
-        .and_then(snow::Builder::build_initiator)
-        .map_err(|e| auth_error(AuthError::Noise(e.to_string())))?;
+    let mut noise = start(auth, peer, true)?;
     let ours = auth.cluster.summary();
 
     let mut out = Vec::with_capacity(256);
@@ -147,11 +143,7 @@ pub(crate) fn respond<S: Read + Write>(
         peer,
         source: Box::new(source),
     };
-    let mut noise = snow::Builder::new(noise_params())
-        .prologue(PROLOGUE)
-        .and_then(|b| b.local_private_key(auth.keys.secret()))
-        .and_then(snow::Builder::build_responder)
-        .map_err(|e| auth_error(AuthError::Noise(e.to_string())))?;
+    let mut noise = start(auth, peer, false)?;
     let ours = auth.cluster.summary();
 
     let msg1 = read_record(stream).map_err(|e| e.at(peer))?;
@@ -183,6 +175,22 @@ pub(crate) fn respond<S: Read + Write>(
         .map_err(|e| auth_error(AuthError::Noise(e.to_string())))?;
     let (sealer, opener) = secure::split(transport);
     Ok((sealer, opener, key))
+}
+
+/// A handshake of this member's key, as the initiator or the responder.
+fn start(auth: &Auth, peer: SocketAddr, initiator: bool) -> Result<snow::HandshakeState> {
+    let builder = snow::Builder::new(noise_params())
+        .prologue(PROLOGUE)
+        .and_then(|b| b.local_private_key(auth.keys.secret()));
+    let built = if initiator {
+        builder.and_then(snow::Builder::build_initiator)
+    } else {
+        builder.and_then(snow::Builder::build_responder)
+    };
+    built.map_err(|e| Error::Auth {
+        peer,
+        source: Box::new(AuthError::Noise(e.to_string())),
+    })
 }
 
 /// What differs between the two sides' descriptions, named the same way on

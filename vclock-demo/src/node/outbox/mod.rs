@@ -271,29 +271,33 @@ impl Outboxes {
     }
 }
 
-/// Whether an outbox's first attempt to reach its peer is over.
+/// Whether an outbox's first attempt to reach its peer is over, or a send
+/// has already waited for it in vain (a stopped peer holds that attempt up
+/// to the ack timeout): only the first send to such a peer waits.
 #[derive(Debug, Default)]
 pub(crate) struct Contacted {
-    done: Mutex<bool>,
+    /// (the attempt is over, a wait for it timed out)
+    state: Mutex<(bool, bool)>,
     changed: std::sync::Condvar,
 }
 
 impl Contacted {
     pub(crate) fn set(&self) {
-        *self.done.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).0 = true;
         self.changed.notify_all();
     }
 
     fn wait_until(&self, deadline: Instant) {
-        let mut done = self.done.lock().unwrap_or_else(PoisonError::into_inner);
-        while !*done {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        while !state.0 && !state.1 {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
+                state.1 = true;
                 return;
             }
-            done = self
+            state = self
                 .changed
-                .wait_timeout(done, left)
+                .wait_timeout(state, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
@@ -310,4 +314,27 @@ pub(crate) fn watch(outboxes: Arc<Outboxes>, shared: Arc<Shared>) {
                 outboxes.notice_waiting(&shared);
             }
         });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_first_send_waits_for_a_first_contact_that_does_not_end() {
+        let contacted = Contacted::default();
+        // The first wait runs to its deadline: the attempt is not over.
+        let first = Instant::now() + Duration::from_millis(20);
+        contacted.wait_until(first);
+        assert!(Instant::now() >= first);
+        // A later send does not wait again for the same attempt.
+        let far = Instant::now() + Duration::from_secs(600);
+        contacted.wait_until(far);
+        assert!(Instant::now() < far);
+        // Once the attempt is over, nobody waits either.
+        let done = Contacted::default();
+        done.set();
+        done.wait_until(far);
+        assert!(Instant::now() < far);
+    }
 }

@@ -333,18 +333,23 @@ impl Worker {
     /// still taken, and wait.
     fn mark_unanswered(&mut self, error: &Error) {
         let _ = error;
-        let pause = self
-            .down
-            .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
-        self.down = Some((Instant::now() + pause, pause));
+        self.back_off();
     }
 
-    fn mark_down(&mut self, why: String) {
+    /// Schedules the next attempt to reach the peer: the pause doubles
+    /// from [`RETRY_FIRST`] up to [`RETRY_AT_MOST`]. Returns whether this
+    /// is the first failure since the peer was last reached.
+    fn back_off(&mut self) -> bool {
         let pause = self
             .down
             .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
         let first_time = self.down.is_none();
         self.down = Some((Instant::now() + pause, pause));
+        first_time
+    }
+
+    fn mark_down(&mut self, why: String) {
+        let first_time = self.back_off();
         let mut st = self.shared.lock();
         if first_time && !self.pending.is_empty() {
             st.out.line(format_args!(
@@ -363,11 +368,7 @@ impl Worker {
     /// peer) succeeds, for instance once it runs the same cluster
     /// description.
     fn mark_refused(&mut self, why: String) {
-        let pause = self
-            .down
-            .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
-        let first_time = self.down.is_none();
-        self.down = Some((Instant::now() + pause, pause));
+        let first_time = self.back_off();
         let mut st = self.shared.lock();
         if first_time {
             st.out.line(format_args!(
