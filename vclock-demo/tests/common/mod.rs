@@ -204,8 +204,13 @@ impl Running {
     /// The next stdout line, waiting up to [`TIMEOUT`]. Lines about dropped
     /// connections (which depend on timing) are skipped.
     pub fn next_line(&mut self) -> String {
+        // One deadline for the whole wait: a peer retrying a refused
+        // connection keeps "Connection from" lines coming, which must not
+        // make the wait endless.
+        let deadline = Instant::now() + TIMEOUT;
         loop {
-            let line = match self.stdout.recv_timeout(TIMEOUT) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = match self.stdout.recv_timeout(left) {
                 Ok(line) => line,
                 Err(RecvTimeoutError::Timeout) => self.fail("timed out waiting for output"),
                 Err(RecvTimeoutError::Disconnected) => self.fail("stdout ended"),
