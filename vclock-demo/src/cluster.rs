@@ -12,11 +12,12 @@ use std::fmt::Write as _;
 use std::fs::{self, OpenOptions};
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context as _, bail, ensure};
 use serde::Deserialize;
-use vclock_net::{Cluster, KeyPair, PublicKey};
+use tempfile::TempDir;
+use vclock_net::{Cluster, KeyPair, Member, PublicKey};
 
 use crate::cli::ClusterNewArgs;
 use crate::network::MAX_NODES;
@@ -29,12 +30,10 @@ pub(crate) fn key_file_name(id: u32) -> String {
     format!("node{id}.key")
 }
 
-/// A cluster description as read from its file: node `i`'s address is
-/// `addrs[i - 1]`.
+/// A cluster description as read from its file: vclock-net's [`Cluster`]
+/// of nodes 1, 2, ..., n in id order, so node `i` is member `i - 1`.
 #[derive(Debug, Clone)]
 pub(crate) struct Description {
-    pub(crate) addrs: Vec<SocketAddr>,
-    pub(crate) keys: Vec<PublicKey>,
     pub(crate) cluster: Cluster,
 }
 
@@ -59,15 +58,22 @@ impl Description {
         ensure!(addrs.len() == keys.len(), "one key per address");
         let cluster = Cluster::new(
             (1u32..)
-                .zip(addrs.iter().zip(&keys))
-                .map(|(id, (addr, key))| (id, *addr, *key)),
+                .zip(addrs)
+                .zip(keys)
+                .map(|((id, addr), key)| (id, addr, key)),
         )
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-        Ok(Self {
-            addrs,
-            keys,
-            cluster,
-        })
+        Ok(Self { cluster })
+    }
+
+    /// Every node's address, node 1 first.
+    pub(crate) fn addrs(&self) -> Vec<SocketAddr> {
+        self.cluster.members().iter().map(Member::addr).collect()
+    }
+
+    /// Node `id`'s public key.
+    fn key(&self, id: u32) -> PublicKey {
+        self.cluster.members()[id as usize - 1].key()
     }
 
     /// Reads and checks the description in `path`; host names in it are
@@ -120,11 +126,13 @@ impl Description {
              # needs its own key file, which stays on its machine.\n",
             self.cluster.fingerprint()
         );
-        for (i, (addr, key)) in self.addrs.iter().zip(&self.keys).enumerate() {
+        for (i, member) in self.cluster.members().iter().enumerate() {
             let _ = write!(
                 out,
-                "\n[[node]]\nid = {}\naddress = \"{addr}\"\npublic_key = \"{key}\"\n",
-                i + 1
+                "\n[[node]]\nid = {}\naddress = \"{}\"\npublic_key = \"{}\"\n",
+                i + 1,
+                member.addr(),
+                member.key()
             );
         }
         out
@@ -132,7 +140,7 @@ impl Description {
 
     /// The number of nodes.
     pub(crate) fn n(&self) -> u32 {
-        self.addrs.len() as u32
+        self.cluster.members().len() as u32
     }
 }
 
@@ -190,7 +198,7 @@ pub(crate) fn run_new(args: &ClusterNewArgs) -> anyhow::Result<()> {
         description.n(),
         description.cluster.fingerprint()
     );
-    for (i, addr) in description.addrs.iter().enumerate() {
+    for (i, addr) in description.addrs().iter().enumerate() {
         println!(
             "  {dir}/{}  node {} at {addr}",
             key_file_name(i as u32 + 1),
@@ -235,7 +243,6 @@ fn create_new(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
         }
     })?;
     file.write_all(bytes)
-        .and_then(|()| file.sync_all())
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
@@ -267,9 +274,13 @@ pub(crate) fn read_key(path: &Path, id: u32, description: &Description) -> anyho
         .with_context(|| format!("the key file {shown} holds no key"))?;
     let pair = KeyPair::from_secret_hex(line)
         .map_err(|e| anyhow::anyhow!("the key file {shown} holds no valid key: {e}"))?;
-    let listed = description.keys[id as usize - 1];
+    let listed = description.key(id);
     if pair.public() != listed {
-        let owner = description.keys.iter().position(|k| *k == pair.public());
+        let owner = description
+            .cluster
+            .members()
+            .iter()
+            .position(|m| m.key() == pair.public());
         match owner {
             Some(i) => bail!("the key file {shown} is node {}'s, not node {id}'s", i + 1),
             None => bail!(
@@ -281,57 +292,14 @@ pub(crate) fn read_key(path: &Path, id: u32, description: &Description) -> anyho
     Ok(pair)
 }
 
-/// A directory that is removed when dropped: where `launch` keeps the
-/// cluster it makes for its nodes.
-#[derive(Debug)]
-pub(crate) struct PrivateDir {
-    path: PathBuf,
-    keep: bool,
-}
-
-impl PrivateDir {
-    /// A new directory, readable by its owner only, under the system's
-    /// temporary directory.
-    pub(crate) fn new() -> anyhow::Result<Self> {
-        let base = std::env::temp_dir();
-        for _ in 0..100 {
-            let path = base.join(format!(
-                "vclock-demo-cluster-{}-{:016x}",
-                std::process::id(),
-                fastrand::u64(..)
-            ));
-            let mut builder = fs::DirBuilder::new();
-            #[cfg(unix)]
-            std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-            match builder.create(&path) {
-                Ok(()) => return Ok(Self { path, keep: false }),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => {
-                    return Err(e).with_context(|| format!("cannot create {}", path.display()));
-                }
-            }
-        }
-        bail!("cannot create a private directory under {}", base.display())
-    }
-
-    pub(crate) fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Leaves the directory in place: something that outlives its owner
-    /// (a tmux session) still needs it.
-    pub(crate) fn keep(mut self) -> PathBuf {
-        self.keep = true;
-        self.path.clone()
-    }
-}
-
-impl Drop for PrivateDir {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = fs::remove_dir_all(&self.path);
-        }
-    }
+/// A new directory, readable by its owner only (tempfile creates it with
+/// mode 700), under the system's temporary directory and removed when
+/// dropped: where `launch` keeps the cluster it makes for its nodes.
+pub(crate) fn private_dir() -> anyhow::Result<TempDir> {
+    tempfile::Builder::new()
+        .prefix("vclock-demo-cluster-")
+        .tempdir()
+        .context("cannot create a private directory for the cluster's keys")
 }
 
 #[cfg(test)]
@@ -345,7 +313,7 @@ mod tests {
     }
 
     fn parse(text: &str) -> anyhow::Result<Description> {
-        let dir = PrivateDir::new().unwrap();
+        let dir = private_dir().unwrap();
         let path = dir.path().join("c.toml");
         fs::write(&path, text).unwrap();
         Description::read(&path, |a| a.parse().map_err(anyhow::Error::from))
@@ -353,18 +321,18 @@ mod tests {
 
     #[test]
     fn a_new_cluster_reads_back_and_its_keys_are_private() {
-        let dir = PrivateDir::new().unwrap();
+        let dir = private_dir().unwrap();
         let written = write_new(dir.path(), addrs(3)).unwrap();
         let read = Description::read(&dir.path().join(CLUSTER_FILE), |a| {
             a.parse().map_err(anyhow::Error::from)
         })
         .unwrap();
         assert_eq!(read.cluster.fingerprint(), written.cluster.fingerprint());
-        assert_eq!(read.addrs, addrs(3));
+        assert_eq!(read.addrs(), addrs(3));
         for id in 1..=3 {
             let path = dir.path().join(key_file_name(id));
             let pair = read_key(&path, id, &read).unwrap();
-            assert_eq!(pair.public(), read.keys[id as usize - 1]);
+            assert_eq!(pair.public(), read.key(id));
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt as _;
@@ -387,7 +355,7 @@ mod tests {
     #[test]
     fn a_key_file_others_may_read_is_refused_without_showing_the_key() {
         use std::os::unix::fs::PermissionsExt as _;
-        let dir = PrivateDir::new().unwrap();
+        let dir = private_dir().unwrap();
         let description = write_new(dir.path(), addrs(2)).unwrap();
         let path = dir.path().join(key_file_name(1));
         fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();

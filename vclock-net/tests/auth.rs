@@ -13,66 +13,15 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
+use common::members::{Members, describe};
 use common::{PROMPTLY, envelope, expect_message, expect_nothing, watchdog};
-use vclock_net::{
-    AuthError, Cluster, Config, Error, Incoming, KeyPair, Listener, PublicKey, Sender, codec,
-};
+use vclock_net::{AuthError, Config, Error, Incoming, KeyPair, Listener, PublicKey, Sender, codec};
 
 type Inbox = Listener<String, String>;
 
-/// A cluster of `n` members ("m0", "m1", ...), each with a key pair and a
-/// listening socket bound before the description was written.
-struct Members {
-    keys: Vec<KeyPair>,
-    sockets: Vec<Option<TcpListener>>,
-    addrs: Vec<SocketAddr>,
-    cluster: Cluster,
-}
-
-impl Members {
-    fn new(n: usize) -> Self {
-        let keys: Vec<KeyPair> = (0..n).map(|_| KeyPair::generate().unwrap()).collect();
-        let sockets: Vec<TcpListener> = (0..n)
-            .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
-            .collect();
-        let addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local_addr().unwrap()).collect();
-        let cluster = describe(&keys, &addrs);
-        Self {
-            keys,
-            sockets: sockets.into_iter().map(Some).collect(),
-            addrs,
-            cluster,
-        }
-    }
-
-    fn config(&self, i: usize) -> Config {
-        Config::default().authenticated(self.keys[i].clone(), self.cluster.clone())
-    }
-
-    /// Member `i`'s listener, with `config`.
-    fn listen_with(&mut self, i: usize, config: Config) -> Inbox {
-        let socket = self.sockets[i].take().expect("listening once");
-        Listener::from_std(socket, config).unwrap()
-    }
-
-    fn listen(&mut self, i: usize) -> Inbox {
-        let config = self.config(i);
-        self.listen_with(i, config)
-    }
-
-    fn sender(&self, i: usize) -> Sender<String, String> {
-        Sender::new(format!("m{i}"), self.config(i))
-    }
-}
-
-fn describe(keys: &[KeyPair], addrs: &[SocketAddr]) -> Cluster {
-    Cluster::new(
-        keys.iter()
-            .zip(addrs)
-            .enumerate()
-            .map(|(i, (key, addr))| (format!("m{i}"), *addr, key.public())),
-    )
-    .unwrap()
+/// Member `i`'s configuration on the defaults.
+fn config(m: &Members, i: usize) -> Config {
+    m.config(i, Config::default())
 }
 
 fn expect_auth_rejection(inbox: &Inbox) -> AuthError {
@@ -100,7 +49,7 @@ fn auth_error(error: &Error) -> &AuthError {
 fn members_talk_and_the_sender_id_is_the_proved_member() {
     watchdog(|| {
         let mut m = Members::new(2);
-        let inbox = m.listen(1);
+        let inbox = m.listen(1, Config::default());
         let mut sender = m.sender(0);
         sender
             .send_acked(m.addrs[1], &envelope("m0", 1, "hello"))
@@ -126,9 +75,9 @@ fn members_talk_and_the_sender_id_is_the_proved_member() {
 fn requests_and_replies_travel_over_the_secure_stream() {
     watchdog(|| {
         let mut m = Members::new(2);
-        let config = m.config(1);
+        let config = config(&m, 1);
         let server: Inbox = Listener::from_std_with_handler(
-            m.sockets[1].take().unwrap(),
+            m.take_socket(1),
             config,
             |incoming: Incoming<String, String>| {
                 if let Incoming::Request {
@@ -156,7 +105,7 @@ fn requests_and_replies_travel_over_the_secure_stream() {
 fn a_stranger_with_its_own_key_is_refused_on_both_sides() {
     watchdog(|| {
         let mut m = Members::new(2);
-        let inbox = m.listen(1);
+        let inbox = m.listen(1, Config::default());
         // It knows the description (public) but holds no member's key.
         let stranger_keys = KeyPair::generate().unwrap();
         let stranger_key = stranger_keys.public();
@@ -183,7 +132,7 @@ fn a_stranger_with_its_own_key_is_refused_on_both_sides() {
 fn an_unauthenticated_peer_and_an_authenticated_one_refuse_each_other() {
     watchdog(|| {
         let mut m = Members::new(2);
-        let inbox = m.listen(1);
+        let inbox = m.listen(1, Config::default());
         let mut plain: Sender<String, String> = Sender::new("m0".into(), Config::default());
         let error = plain
             .send_acked(m.addrs[1], &envelope("m0", 1, "claims m0"))
@@ -231,8 +180,8 @@ fn a_node_with_another_key_at_a_members_address_gets_nothing() {
         let mut m = Members::new(3);
         // Member 1 is down; someone else (member 2, with its own key) binds
         // member 1's address.
-        let impostor_config = m.config(2);
-        let impostor = m.listen_with(1, impostor_config);
+        let impostor_config = config(&m, 2);
+        let impostor = m.listen_as(1, impostor_config);
         let mut sender = m.sender(0);
         let error = sender
             .send(m.addrs[1], &envelope("m0", 1, "for m1 only"))
@@ -265,9 +214,9 @@ fn a_node_with_another_key_at_a_members_address_gets_nothing() {
 fn a_member_claiming_another_members_id_is_refused() {
     watchdog(|| {
         let mut m = Members::new(3);
-        let inbox = m.listen(1);
+        let inbox = m.listen(1, Config::default());
         // Member 2's key, member 0's id.
-        let mut liar: Sender<String, String> = Sender::new("m0".into(), m.config(2));
+        let mut liar: Sender<String, String> = Sender::new("m0".into(), config(&m, 2));
         let error = liar
             .send_acked(m.addrs[1], &envelope("m0", 1, "FORGED"))
             .unwrap_err();
@@ -307,15 +256,15 @@ fn mismatched_descriptions_are_named_on_both_sides_either_way() {
             let (sender_config, listener_config) = if extra_on_sender {
                 (
                     Config::default().authenticated(m.keys[0].clone(), bigger),
-                    m.config(1),
+                    config(&m, 1),
                 )
             } else {
                 (
-                    m.config(0),
+                    config(&m, 0),
                     Config::default().authenticated(m.keys[1].clone(), bigger),
                 )
             };
-            let inbox = m.listen_with(1, listener_config);
+            let inbox = m.listen_as(1, listener_config);
             let mut sender: Sender<String, String> = Sender::new("m0".into(), sender_config);
             let error = sender
                 .send(m.addrs[1], &envelope("m0", 1, "hello"))
@@ -334,7 +283,7 @@ fn mismatched_descriptions_are_named_on_both_sides_either_way() {
         // Same members, one address differs.
         let mut m = Members::new(2);
         let moved = describe(&m.keys, &[m.addrs[0], "127.0.0.1:9".parse().unwrap()]);
-        let inbox = m.listen_with(1, Config::default().authenticated(m.keys[1].clone(), moved));
+        let inbox = m.listen_as(1, Config::default().authenticated(m.keys[1].clone(), moved));
         let error = m
             .sender(0)
             .send(m.addrs[1], &envelope("m0", 1, "hello"))
@@ -487,8 +436,8 @@ fn a_byte_flipped_on_the_path_is_caught_and_the_message_arrives_intact() {
 fn a_silent_connection_is_closed_at_the_handshake_deadline() {
     watchdog(|| {
         let mut m = Members::new(2);
-        let config = m.config(1).handshake_timeout(Duration::from_millis(300));
-        let inbox = m.listen_with(1, config);
+        let config = config(&m, 1).handshake_timeout(Duration::from_millis(300));
+        let inbox = m.listen_as(1, config);
         let mut silent = TcpStream::connect(m.addrs[1]).unwrap();
         silent.set_read_timeout(Some(PROMPTLY)).unwrap();
         let started = std::time::Instant::now();
@@ -512,11 +461,11 @@ fn a_silent_connection_is_closed_at_the_handshake_deadline() {
 fn hundreds_of_unauthenticated_connections_do_not_keep_members_out() {
     watchdog(|| {
         let mut m = Members::new(3);
-        let config = m.config(2).max_connections(4);
+        let config = config(&m, 2).max_connections(4);
         let (rejections_tx, rejections) = std::sync::mpsc::channel();
         let (messages_tx, messages) = std::sync::mpsc::channel();
         let inbox: Inbox = Listener::from_std_with_handler(
-            m.sockets[2].take().unwrap(),
+            m.take_socket(2),
             config,
             move |incoming| match incoming {
                 Incoming::Message { envelope, .. } => {

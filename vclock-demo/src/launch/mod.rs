@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 
 use crate::cli::{ConsoleKind, LaunchArgs};
-use crate::cluster::{self, PrivateDir};
+use crate::cluster;
 use crate::network::MAX_NODES;
 use plan::{Plan, READY_TIMEOUT, TmuxOptions};
 
@@ -75,7 +75,7 @@ pub(crate) fn run(args: &LaunchArgs) -> anyhow::Result<ExitCode> {
     let cluster = if args.unauthenticated {
         None
     } else {
-        let dir = PrivateDir::new()?;
+        let dir = cluster::private_dir()?;
         let addrs = ports
             .iter()
             .map(|&port| SocketAddr::from(([127, 0, 0, 1], port)))

@@ -7,7 +7,9 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::cluster::{CLUSTER_FILE, PrivateDir, key_file_name};
+use tempfile::TempDir;
+
+use crate::cluster::{CLUSTER_FILE, key_file_name};
 
 /// How long the nodes get to start listening, unless a test asks otherwise.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,7 +45,7 @@ pub(crate) struct Plan {
     pub(crate) ports: Vec<u16>,
     /// The cluster description and key files made for this launch, unless
     /// it runs unauthenticated; removed with the plan.
-    pub(crate) cluster: Option<PrivateDir>,
+    pub(crate) cluster: Option<TempDir>,
     /// Absolute log directory, if any.
     pub(crate) log_dir: Option<PathBuf>,
     /// Further options given to every node (e.g. `--fsync`).
@@ -152,7 +154,7 @@ mod tests {
 
         // Authenticated (the default): the description and the node's own
         // key instead of the ports.
-        let dir = PrivateDir::new().unwrap();
+        let dir = crate::cluster::private_dir().unwrap();
         let path = dir.path().to_path_buf();
         let plan = Plan {
             cluster: Some(dir),

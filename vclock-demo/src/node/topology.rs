@@ -29,7 +29,7 @@ impl Topology {
             None => None,
         };
         let addrs: Vec<SocketAddr> = if let Some(cluster) = &cluster {
-            cluster.addrs.clone()
+            cluster.addrs()
         } else if args.peers.is_empty() {
             args.ports
                 .iter()

@@ -4,15 +4,26 @@
 
 use std::net::{SocketAddr, TcpListener};
 
-use vclock_net::{Cluster, Config, KeyPair, Listener};
+use vclock_net::{Cluster, Config, KeyPair, Listener, Sender};
 
 /// `n` members called `m0`, `m1`, ...; member `i` may listen on the
 /// socket bound for it.
 pub(crate) struct Members {
-    keys: Vec<KeyPair>,
+    pub(crate) keys: Vec<KeyPair>,
     sockets: Vec<Option<TcpListener>>,
     pub(crate) addrs: Vec<SocketAddr>,
-    cluster: Cluster,
+    pub(crate) cluster: Cluster,
+}
+
+/// The description of members `m0`, `m1`, ... with `keys` at `addrs`.
+pub(crate) fn describe(keys: &[KeyPair], addrs: &[SocketAddr]) -> Cluster {
+    Cluster::new(
+        keys.iter()
+            .zip(addrs)
+            .enumerate()
+            .map(|(i, (key, addr))| (Members::id(i), *addr, key.public())),
+    )
+    .unwrap()
 }
 
 impl Members {
@@ -22,13 +33,7 @@ impl Members {
             .map(|_| TcpListener::bind("127.0.0.1:0").unwrap())
             .collect();
         let addrs: Vec<SocketAddr> = sockets.iter().map(|s| s.local_addr().unwrap()).collect();
-        let cluster = Cluster::new(
-            keys.iter()
-                .zip(&addrs)
-                .enumerate()
-                .map(|(i, (key, addr))| (Self::id(i), *addr, key.public())),
-        )
-        .unwrap();
+        let cluster = describe(&keys, &addrs);
         Self {
             keys,
             sockets: sockets.into_iter().map(Some).collect(),
@@ -49,7 +54,23 @@ impl Members {
 
     /// Member `i`'s listener, with `config` made member `i`'s.
     pub(crate) fn listen(&mut self, i: usize, config: Config) -> Listener<String, String> {
-        let socket = self.sockets[i].take().expect("listening once");
-        Listener::from_std(socket, self.config(i, config)).unwrap()
+        let config = self.config(i, config);
+        self.listen_as(i, config)
+    }
+
+    /// A listener on member `i`'s socket with `config` as it is (another
+    /// member's, or none: an impostor at member `i`'s address).
+    pub(crate) fn listen_as(&mut self, i: usize, config: Config) -> Listener<String, String> {
+        Listener::from_std(self.take_socket(i), config).unwrap()
+    }
+
+    /// Member `i`'s bound socket, for a listener made by the caller.
+    pub(crate) fn take_socket(&mut self, i: usize) -> TcpListener {
+        self.sockets[i].take().expect("listening once")
+    }
+
+    /// Member `i`'s sender.
+    pub(crate) fn sender(&self, i: usize) -> Sender<String, String> {
+        Sender::new(Self::id(i), self.config(i, Config::default()))
     }
 }
