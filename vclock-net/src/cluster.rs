@@ -5,6 +5,7 @@
 //! (Noise `XX`, see [`crate`]'s "Authenticated connections"), after which
 //! the sender's id is the member whose key it proved.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::net::SocketAddr;
 use std::str::FromStr;
@@ -237,6 +238,9 @@ impl Cluster {
         I: IntoIterator<Item = (K, SocketAddr, PublicKey)>,
     {
         let mut list: Vec<Member> = Vec::new();
+        let mut ids: BTreeSet<Vec<u8>> = BTreeSet::new();
+        let mut addrs: BTreeMap<SocketAddr, usize> = BTreeMap::new();
+        let mut keys: BTreeMap<PublicKey, usize> = BTreeMap::new();
         for (id, addr, key) in members {
             let label = id.to_string();
             let mut encoded = Vec::new();
@@ -248,21 +252,25 @@ impl Cluster {
                     format!("its id encodes to {} bytes", encoded.len()),
                 ));
             }
-            for other in &list {
-                if other.id == encoded {
-                    return Err(ClusterError::DuplicateId(label));
-                }
-                if other.addr == addr {
-                    return Err(ClusterError::DuplicateAddress(
-                        other.label.clone(),
-                        label,
-                        addr,
-                    ));
-                }
-                if other.key == key {
-                    return Err(ClusterError::DuplicateKey(other.label.clone(), label));
-                }
+            // Each id, address and key is looked up among those before it
+            // (a cluster of 1,000 is built at every member's start).
+            if !ids.insert(encoded.clone()) {
+                return Err(ClusterError::DuplicateId(label));
             }
+            if let Some(&other) = addrs.get(&addr) {
+                let other: &Member = &list[other];
+                return Err(ClusterError::DuplicateAddress(
+                    other.label.clone(),
+                    label,
+                    addr,
+                ));
+            }
+            if let Some(&other) = keys.get(&key) {
+                let other: &Member = &list[other];
+                return Err(ClusterError::DuplicateKey(other.label.clone(), label));
+            }
+            addrs.insert(addr, list.len());
+            keys.insert(key, list.len());
             list.push(Member {
                 id: encoded,
                 label,

@@ -1,6 +1,7 @@
 //! Who is who: this node's id, every node's address and where this node
 //! listens, from the command line or a cluster description.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use anyhow::{Context as _, bail, ensure};
@@ -62,8 +63,11 @@ impl Topology {
             "--id {} but there are only {n} addresses (ids run from 1 to {n})",
             args.id
         );
+        // (A cluster description has checked this already.) One lookup per
+        // address: every node of a large network does this at start.
+        let mut seen = BTreeMap::new();
         for (i, a) in addrs.iter().enumerate() {
-            if let Some(j) = addrs[..i].iter().position(|b| b == a) {
+            if let Some(j) = seen.insert(*a, i) {
                 bail!(
                     "node {} and node {} have the same address {a}",
                     j + 1,
