@@ -293,7 +293,7 @@ impl<K: Ord> VectorClock<K> {
     /// Where `id` is (`Ok`) or would be inserted (`Err`). The slot of the
     /// last increment is checked first: a node ticks its own entry far more
     /// often than any other.
-    fn search<Q: Ord + ?Sized>(&self, id: &Q) -> Result<usize, usize>
+    pub(crate) fn search<Q: Ord + ?Sized>(&self, id: &Q) -> Result<usize, usize>
     where
         K: Borrow<Q>,
     {
@@ -302,6 +302,25 @@ impl<K: Ord> VectorClock<K> {
             return Ok(self.hint);
         }
         ids.binary_search_by(|k| k.borrow().cmp(id))
+    }
+
+    /// [`increment_borrowed`](Self::increment_borrowed) of an id whose
+    /// [`search`](Self::search) result the caller already has (and has not
+    /// changed the clock since), so the id is not looked up twice.
+    pub(crate) fn increment_found<Q>(
+        &mut self,
+        found: Result<usize, usize>,
+        id: &Q,
+    ) -> Result<u64, ClockError>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ToOwned<Owned = K> + ?Sized,
+    {
+        debug_assert_eq!(found, self.search(id));
+        match found {
+            Ok(i) => self.bump(i),
+            Err(i) => Ok(self.insert_new(i, id.to_owned())),
+        }
     }
 
     /// Adds one to the counter at index `i`, which exists.
@@ -369,10 +388,7 @@ impl<K: Ord> VectorClock<K> {
         K: Borrow<Q>,
         Q: Ord + ToOwned<Owned = K> + ?Sized,
     {
-        match self.search(id) {
-            Ok(i) => self.bump(i),
-            Err(i) => Ok(self.insert_new(i, id.to_owned())),
-        }
+        self.increment_found(self.search(id), id)
     }
 
     /// Removes the entry of `id` and returns the counter it had (0 when there

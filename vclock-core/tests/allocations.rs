@@ -1,6 +1,6 @@
 //! Exact heap allocation counts of the operations that must not hide costs
-//! for non-`Copy` ids, and the bound on what a hostile length hint can make
-//! decoding reserve.
+//! for non-`Copy` ids (and of causal stamps in a small group), and the bound
+//! on what a hostile length hint can make decoding reserve.
 //!
 //! `allocation-counter` installs a counting global allocator for this test
 //! binary only (a global allocator is per binary, so these tests live in
@@ -10,7 +10,7 @@
 //! counters in one heap buffer each.
 
 use allocation_counter::{AllocationInfo, measure};
-use vclock_core::{Process, VectorClock};
+use vclock_core::{CausalDelivery, Process, VectorClock};
 
 /// `n` ids `"node-000"`, `"node-001"`, ...
 fn names(n: usize) -> Vec<String> {
@@ -215,4 +215,67 @@ fn a_hostile_length_hint_reserves_a_bounded_amount() {
         assert_eq!(decoded.len(), 4096);
     });
     assert!(info.bytes_max >= cap_bytes as u64);
+}
+
+/// In a group of up to 4 processes with `Copy` ids, a causal stamp with one
+/// or two direct constraints (the usual number) lives inline: making one,
+/// and delivering and dropping it, allocate nothing. (The delivery queue
+/// and the own constraint list keep their capacity between messages.)
+#[test]
+fn small_causal_stamps_never_allocate() {
+    let mut nodes: Vec<CausalDelivery<u32, ()>> = (0..3).map(CausalDelivery::new).collect();
+    // Each round, 0 sends to 1 and then to 2 (that stamp carries the
+    // message to 1 as a constraint), and the others answer.
+    let mut round = || {
+        let (mut count, mut constraints) = (0, Vec::with_capacity(4));
+        for (from, to) in [(0, 1), (0, 2), (1, 2), (2, 0)] {
+            let mut carried = 0;
+            let info = measure(|| {
+                let stamp = nodes[from].send_to(to as u32).unwrap();
+                carried = stamp.direct().count();
+                nodes[to].receive(stamp, ()).unwrap();
+                assert_eq!(nodes[to].deliveries().count(), 1);
+            });
+            count += info.count_total;
+            constraints.push(carried);
+        }
+        (count, constraints)
+    };
+    // The first rounds grow the queues and constraint lists.
+    round();
+    round();
+    let (count, constraints) = round();
+    assert!(constraints.iter().any(|&c| c > 0), "{constraints:?}");
+    assert!(constraints.iter().all(|&c| c <= 2), "{constraints:?}");
+    assert_eq!(count, 0);
+}
+
+/// A stamp that claims 2^40 direct constraints and then ends: decoding
+/// fails at the end of input, having reserved room for at most the cap of
+/// 1024 constraints, never for the declared number.
+#[cfg(feature = "serde")]
+#[test]
+fn a_hostile_constraint_count_reserves_a_bounded_amount() {
+    use bincode::config::standard;
+    use vclock_core::CausalStamp;
+
+    #[rustfmt::skip]
+    let bytes = [
+        1,                          // sender 1
+        0,                          // destination All
+        1,                          // seq 1
+        1, 1, 1,                    // broadcasts {1: 1}
+        0,                          // direct sends {}
+        253, 0, 0, 0, 0, 0, 1, 0, 0, // constraint count 2^40, then the end
+    ];
+    let info = measure(|| {
+        let result = bincode::serde::decode_from_slice::<CausalStamp<u32>, _>(&bytes, standard());
+        assert!(result.is_err());
+    });
+    let cap_bytes = 1024 * core::mem::size_of::<(u32, u32, u64, u64)>();
+    assert!(
+        info.bytes_max <= cap_bytes as u64 + 1024,
+        "decoding reserved {} bytes for a hostile count",
+        info.bytes_max
+    );
 }

@@ -3,13 +3,14 @@
 //! constraints are and why they may be dropped).
 
 use alloc::vec::Vec;
+use core::cmp::Ordering;
 
-use super::stamp::Constraint;
+use super::stamp::{Constraint, Constraints};
 use crate::VectorClock;
 
-/// Merges this process's constraints (`mine`, with its direct-send counts)
-/// with those a delivered stamp carried (`theirs`) into `out`, which is
-/// empty; `mine` is left empty, its storage kept for the next merge.
+/// Merges the constraints a delivered stamp carried (`theirs`, with the
+/// stamp's direct-send counts) into this process's own (`known`, with its
+/// direct-send counts); `scratch` is spare storage, empty before and after.
 ///
 /// A constraint that one side knew of (its direct-send count covers the
 /// constraint's send) but does not carry, nor a later one of the same
@@ -20,27 +21,30 @@ use crate::VectorClock;
 /// found so) and are not kept.
 ///
 /// Both lists and both direct-send vectors are sorted by sender, so this
-/// is one pass over the lists with a pointer into each vector.
+/// is one pass over the lists with a pointer into each vector. When one
+/// side carries nothing (a stamp without constraints, or a process that
+/// has none) the other side's list is filtered where it is, without
+/// building a new one.
 pub(super) fn merge_known<K: Ord>(
-    out: &mut Vec<Constraint<K>>,
-    (mine, my_sends): (&mut Vec<Constraint<K>>, &VectorClock<K>),
-    (theirs, their_sends): (Vec<Constraint<K>>, &VectorClock<K>),
+    (known, my_sends): (&mut Vec<Constraint<K>>, &VectorClock<K>),
+    (theirs, their_sends): (Constraints<K>, &VectorClock<K>),
+    scratch: &mut Vec<Constraint<K>>,
     me: &K,
 ) {
-    use core::cmp::Ordering;
-
-    /// Whether `sends` covers direct send `send` of `sender`, moving `at`
-    /// forward only (senders come in order).
-    fn covers<K: Ord>(sends: &VectorClock<K>, at: &mut usize, sender: &K, send: u64) -> bool {
-        let ids = sends.ids();
-        while ids.get(*at).is_some_and(|k| k < sender) {
-            *at += 1;
-        }
-        matches!(ids.get(*at), Some(k) if k == sender && sends.counters()[*at] >= send)
-    }
-
     let (mut my_at, mut their_at) = (0, 0);
-    let mut a = mine.drain(..).peekable();
+    if theirs.is_empty() {
+        known.retain(|x| !covers(their_sends, &mut their_at, &x.0, x.3));
+        return;
+    }
+    if known.is_empty() {
+        known.extend(
+            theirs
+                .into_iter()
+                .filter(|y| y.1 != *me && !covers(my_sends, &mut my_at, &y.0, y.3)),
+        );
+        return;
+    }
+    let mut a = known.drain(..).peekable();
     let mut b = theirs.into_iter().peekable();
     loop {
         let order = match (a.peek(), b.peek()) {
@@ -65,6 +69,20 @@ pub(super) fn merge_known<K: Ord>(
                 }
             }
         };
-        out.extend(kept);
+        scratch.extend(kept);
     }
+    drop(a);
+    core::mem::swap(known, scratch);
+}
+
+/// Whether `sends` covers direct send `send` of `sender`, moving `at`
+/// forward only (senders come in order). The lists hold a few constraints
+/// and the vectors up to one entry per process, so `at` moves by binary
+/// search rather than one id at a time.
+fn covers<K: Ord>(sends: &VectorClock<K>, at: &mut usize, sender: &K, send: u64) -> bool {
+    let ids = sends.ids();
+    *at += ids
+        .get(*at..)
+        .map_or(0, |rest| rest.partition_point(|k| k < sender));
+    matches!(ids.get(*at), Some(k) if k == sender && sends.counters()[*at] >= send)
 }

@@ -25,7 +25,7 @@ use crate::VectorClock;
 use check::Check;
 use holdback::{Held, HoldBack, Kind, Slot};
 use known::merge_known;
-use stamp::Constraint;
+use stamp::{Constraint, Constraints};
 
 /// A [`CausalDelivery<K, M>`] belongs to one process. It stamps the
 /// process's outgoing messages ([`broadcast`](Self::broadcast),
@@ -225,7 +225,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             .map_err(|_| CausalError::CounterOverflow)?;
         // Every receiver delivers the broadcast after the constraints it
         // carries, and every later stamp counts it: they are implied now.
-        let direct = core::mem::take(&mut self.known);
+        let direct = Constraints::from_vec(core::mem::take(&mut self.known));
         Ok(self.stamp(Destination::All, seq, direct))
     }
 
@@ -250,7 +250,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             .direct_sends
             .increment(self.id.clone())
             .expect("checked above");
-        let direct = self.known.clone();
+        let direct: Constraints<K> = self.known.iter().cloned().collect();
         // The constraints for `to` are implied by this message from now on:
         // it carries them, and `to` delivers it only after them.
         self.known.retain(|(_, r, _, _)| *r != to);
@@ -266,7 +266,7 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         &self,
         destination: Destination<K>,
         seq: u64,
-        direct: Vec<Constraint<K>>,
+        direct: Constraints<K>,
     ) -> CausalStamp<K> {
         CausalStamp {
             sender: self.id.clone(),
@@ -310,15 +310,29 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
             kind,
             seq: id.seq,
         };
-        if self.delivered(kind, &slot.sender) >= slot.seq || self.held.contains(&slot) {
+        // The sender's entry in the delivered counts is looked up once: for
+        // the duplicate check, the message's own predecessor (requirement
+        // 0) and the count the delivery raises.
+        let found = self.delivered_counts(kind).search(&slot.sender);
+        let done = found.map_or(0, |at| self.delivered_counts(kind).counters()[at]);
+        if done >= slot.seq || self.held.contains(&slot) {
             return Ok(Arrival::Duplicate(id));
         }
         if !self.possible(&stamp) {
             return Err(refuse(CausalError::ImpossibleStamp { id }, stamp, message));
         }
-        match self.first_unmet(&stamp, 0) {
+        let unmet = if done < slot.seq - 1 {
+            let predecessor = Slot {
+                seq: slot.seq - 1,
+                ..slot.clone()
+            };
+            Some((0, predecessor))
+        } else {
+            self.first_unmet(&stamp, 1)
+        };
+        match unmet {
             None => {
-                self.deliver(&slot, &mut stamp, message, false);
+                self.deliver(&slot, found, &mut stamp, message, false);
                 self.release(slot);
                 Ok(Arrival::Delivered(id))
             }
@@ -351,17 +365,27 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
 
     /// How many messages of `sender`'s `kind` sequence were delivered here.
     fn delivered(&self, kind: Kind, sender: &K) -> u64 {
+        self.delivered_counts(kind).get(sender)
+    }
+
+    /// How many messages of each sender's `kind` sequence were delivered here.
+    fn delivered_counts(&self, kind: Kind) -> &VectorClock<K> {
         match kind {
-            Kind::Broadcast => self.broadcasts.get(sender),
-            Kind::Direct => self.received.get(sender),
+            Kind::Broadcast => &self.broadcasts,
+            Kind::Direct => &self.received,
         }
     }
 
     /// Whether the stamp's knowledge of this process's own sends is at most
     /// what it really sent.
+    /// (A stamp without an entry for this process, the usual case in
+    /// `broadcasts` of a process that seldom broadcasts and in an empty
+    /// `direct_sends`, needs no look-up in the own counts.)
     fn possible(&self, stamp: &CausalStamp<K>) -> bool {
-        stamp.broadcasts.get(&self.id) <= self.broadcasts.get(&self.id)
-            && stamp.direct_sends.get(&self.id) <= self.direct_sends.get(&self.id)
+        let within =
+            |claimed: u64, own: &VectorClock<K>| claimed == 0 || claimed <= own.get(&self.id);
+        within(stamp.broadcasts.get(&self.id), &self.broadcasts)
+            && within(stamp.direct_sends.get(&self.id), &self.direct_sends)
             && stamp.direct.iter().all(|(sender, receiver, count, _)| {
                 *sender != self.id || *count <= self.sent.get(receiver)
             })
@@ -385,24 +409,30 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// Records the delivery of the message in `slot` and queues it. Its
     /// requirements are met, so the broadcast part of its stamp is already
     /// covered and only its own count and the known constraints can grow.
-    fn deliver(&mut self, slot: &Slot<K>, stamp: &mut CausalStamp<K>, message: M, was_held: bool) {
+    /// `found` is where the sender is in the delivered counts of its kind
+    /// ([`VectorClock::search`]).
+    fn deliver(
+        &mut self,
+        slot: &Slot<K>,
+        found: Result<usize, usize>,
+        stamp: &mut CausalStamp<K>,
+        message: M,
+        was_held: bool,
+    ) {
         // Exactly `seq - 1` were delivered, so this cannot overflow.
-        let counted = match slot.kind {
-            Kind::Broadcast => self.broadcasts.increment_borrowed(&slot.sender),
-            Kind::Direct => self.received.increment_borrowed(&slot.sender),
+        let counts = match slot.kind {
+            Kind::Broadcast => &mut self.broadcasts,
+            Kind::Direct => &mut self.received,
         };
+        let counted = counts.increment_found(found, &slot.sender);
         debug_assert_eq!(counted, Ok(slot.seq));
         if !(stamp.direct.is_empty() && self.known.is_empty()) {
-            let mut merged = core::mem::take(&mut self.scratch);
-            let mut mine = core::mem::take(&mut self.known);
             merge_known(
-                &mut merged,
-                (&mut mine, &self.direct_sends),
+                (&mut self.known, &self.direct_sends),
                 (core::mem::take(&mut stamp.direct), &stamp.direct_sends),
+                &mut self.scratch,
                 &self.id,
             );
-            self.known = merged;
-            self.scratch = mine;
         }
         if !stamp.direct_sends.is_empty() {
             self.direct_sends.merge(&stamp.direct_sends);
@@ -436,7 +466,8 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
                             let Held {
                                 mut stamp, message, ..
                             } = held;
-                            self.deliver(&waiting, &mut stamp, message, true);
+                            let found = self.delivered_counts(waiting.kind).search(&waiting.sender);
+                            self.deliver(&waiting, found, &mut stamp, message, true);
                             delivered.push(waiting);
                         }
                     }

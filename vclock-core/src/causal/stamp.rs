@@ -1,8 +1,9 @@
 //! What a message carries for causal delivery ([`CausalStamp`]) and how
 //! messages are named ([`MessageId`], [`Destination`], [`Missing`]).
 
-use alloc::vec::Vec;
 use core::fmt;
+
+use smallvec::SmallVec;
 
 use crate::VectorClock;
 
@@ -116,6 +117,13 @@ impl<K: fmt::Display> fmt::Display for Missing<K> {
 /// whether another process's knowledge covers it.
 pub(super) type Constraint<K> = (K, K, u64, u64);
 
+/// The constraints a stamp carries. Usually one or two (a process keeps
+/// those that its next messages' receivers may still wait for, and drops
+/// them as soon as they are implied or known delivered), so up to two are
+/// stored in the stamp itself: making, delivering and dropping such a
+/// stamp allocates nothing for them.
+pub(super) type Constraints<K> = SmallVec<[Constraint<K>; 2]>;
+
 /// The causal-delivery stamp a message carries, made by
 /// [`CausalDelivery::broadcast`](crate::CausalDelivery::broadcast) or
 /// [`CausalDelivery::send_to`](crate::CausalDelivery::send_to).
@@ -173,7 +181,8 @@ pub struct CausalStamp<K> {
     pub(super) seq: u64,
     pub(super) broadcasts: VectorClock<K>,
     pub(super) direct_sends: VectorClock<K>,
-    pub(super) direct: Vec<Constraint<K>>,
+    #[cfg_attr(feature = "serde", serde(serialize_with = "constraints::serialize"))]
+    pub(super) direct: Constraints<K>,
 }
 
 impl<K: Ord + Clone> CausalStamp<K> {
@@ -321,7 +330,8 @@ struct StampParts<K: Ord> {
     seq: u64,
     broadcasts: VectorClock<K>,
     direct_sends: VectorClock<K>,
-    direct: Vec<Constraint<K>>,
+    #[serde(deserialize_with = "constraints::deserialize")]
+    direct: Constraints<K>,
 }
 
 #[cfg(feature = "serde")]
@@ -340,6 +350,56 @@ impl<K: Ord + Clone> TryFrom<StampParts<K>> for CausalStamp<K> {
         match stamp.defect() {
             Some(defect) => Err(defect),
             None => Ok(stamp),
+        }
+    }
+}
+
+/// The constraints on the wire: a sequence of tuples, as a `Vec` would be
+/// (the encoding did not change when they moved into a `SmallVec`).
+#[cfg(feature = "serde")]
+mod constraints {
+    use core::fmt;
+    use core::marker::PhantomData;
+
+    use serde::de::{SeqAccess, Visitor};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Constraint, Constraints};
+
+    /// How many constraints a length hint from the input may make us
+    /// reserve before they arrive (smallvec's own `Deserialize` reserves
+    /// whatever the hint claims).
+    const MAX_PREALLOCATED: usize = 1024;
+
+    pub(super) fn serialize<K: Serialize, S: Serializer>(
+        direct: &Constraints<K>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(direct.iter())
+    }
+
+    pub(super) fn deserialize<'de, K: Deserialize<'de>, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Constraints<K>, D::Error> {
+        deserializer.deserialize_seq(ConstraintsVisitor(PhantomData))
+    }
+
+    struct ConstraintsVisitor<K>(PhantomData<K>);
+
+    impl<'de, K: Deserialize<'de>> Visitor<'de> for ConstraintsVisitor<K> {
+        type Value = Constraints<K>;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a sequence of (sender, receiver, count, send) constraints")
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut direct = Constraints::new();
+            direct.reserve(seq.size_hint().unwrap_or(0).min(MAX_PREALLOCATED));
+            while let Some(constraint) = seq.next_element::<Constraint<K>>()? {
+                direct.push(constraint);
+            }
+            Ok(direct)
         }
     }
 }
