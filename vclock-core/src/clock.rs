@@ -193,6 +193,12 @@ impl<K> VectorClock<K> {
         &self.counters
     }
 
+    /// The counters, to raise in place (a raised counter stays non-zero, so
+    /// the clock's invariants hold; nothing may lower one).
+    pub(crate) fn counters_mut(&mut self) -> &mut [u64] {
+        &mut self.counters
+    }
+
     /// Sets every counter to 0, keeping the allocation.
     ///
     /// ```

@@ -155,7 +155,7 @@ impl<K: Ord + Clone> Check<'_, K> {
 /// the same length). Blocks of eight are compared without a branch per
 /// counter, since a deliverable stamp (the usual case) has no counter ahead
 /// but its sender's; the block with a hit is then searched one by one.
-fn first_ahead(counts: &[u64], done: &[u64], from: usize) -> Option<usize> {
+pub(super) fn first_ahead(counts: &[u64], done: &[u64], from: usize) -> Option<usize> {
     const BLOCK: usize = 8;
     let (counts, done) = (counts.get(from..)?, done.get(from..)?);
     let mut start = 0;
