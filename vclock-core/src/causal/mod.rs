@@ -333,7 +333,9 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
         match unmet {
             None => {
                 self.deliver(&slot, found, &mut stamp, message, false);
-                self.release(slot);
+                if self.held.len() > 0 {
+                    self.release(slot);
+                }
                 Ok(Arrival::Delivered(id))
             }
             Some(_) if self.held.len() >= self.config.max_held => {
@@ -447,9 +449,6 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     /// Delivers every held message that the delivery of `first` releases,
     /// directly or through the messages it releases in turn.
     fn release(&mut self, first: Slot<K>) {
-        if self.held.len() == 0 {
-            return;
-        }
         let mut delivered = Vec::new();
         let mut next = Some(first);
         while let Some(done) = next.take().or_else(|| delivered.pop()) {
