@@ -8,8 +8,8 @@
 //! back. This file, next to the log (`nodeK.log.causal`), holds them as one
 //! JSON line per record:
 //!
-//! - every arrival, whole (sender, clock, text, stamp), before it is
-//!   confirmed to its sender, so a message held back when the node is
+//! - every arrival that is delivered or held back, whole (sender, clock,
+//!   text, stamp), before it is confirmed to its sender, so a message held back when the node is
 //!   killed is given to the restarted node again instead of being lost;
 //! - every event, before its record in the event log, with its own
 //!   counter: a send (and to whom), a delivery (which message), or another
@@ -18,7 +18,9 @@
 //!
 //! A restart reads the whole journal, which grows by about one line per
 //! message sent or received (a few hundred bytes with a short text); the
-//! event log's `--log-max-bytes` does not bound it. A last line cut short
+//! event log's `--log-max-bytes` does not bound it. Arrivals that are
+//! refused, or dropped as copies, are not recorded: a restart must not
+//! take them again. A last line cut short
 //! by a crash is dropped (its arrival was not confirmed, its event had not
 //! happened); any other bad line stops the node with the line's number.
 
