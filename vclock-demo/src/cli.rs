@@ -216,9 +216,10 @@ pub(crate) struct NodeArgs {
     #[arg(long, requires = "log_dir")]
     pub(crate) fsync: bool,
 
-    /// Once the log holds this many bytes, refuse new sends and internal
-    /// events (with an error; the clock is unchanged). Receipts are still
-    /// logged, since their senders were told they arrived.
+    /// Once the log holds this many bytes (with --causal, the log and its
+    /// causal journal together), refuse new sends and internal events
+    /// (with an error; the clock is unchanged). Receipts are still logged,
+    /// since their senders were told they arrived.
     #[arg(long, value_name = "BYTES", requires = "log_dir")]
     pub(crate) log_max_bytes: Option<u64>,
 

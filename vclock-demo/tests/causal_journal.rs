@@ -6,6 +6,8 @@
 //!   messages anew, and those must not vanish without a word); a message
 //!   whose stamp cannot be true is refused with an error. Neither is
 //!   recorded in the journal, so a restart does not take them again.
+//! - `--log-max-bytes` counts the journal with the log, and a send or
+//!   internal event it refuses leaves no record in either.
 //!
 //! Clocks are `[node1, node2]`.
 
@@ -126,4 +128,56 @@ fn copies_and_impossible_stamps_are_said_not_journaled_and_not_taken_again() {
         "{:?}",
         nodes[0].seen
     );
+}
+
+/// A record is 45 bytes in the log and 22 in the journal; the cap of 60
+/// lets one event in with the journal counted, two without.
+#[test]
+fn the_log_size_cap_counts_the_causal_journal() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let logs_arg = logs.to_str().unwrap();
+    let capped = ["--causal", "--log-dir", logs_arg, "--log-max-bytes", "60"];
+    let (ports, mut nodes) = network(2, dir.path(), &["--causal", "--log-dir", logs_arg]);
+    nodes[0].send("exit");
+    assert!(nodes[0].wait_exit().success());
+    nodes[0] = Running::node(1, &ports, dir.path(), &capped);
+    nodes[0].wait_ready();
+
+    nodes[0].send("1 first note");
+    nodes[0].expect_block(&[
+        "Internal event: first note",
+        "Before: [0, 0]",
+        "After: [1, 0]",
+    ]);
+    let sizes = || {
+        let size = |name: &str| std::fs::metadata(logs.join(name)).unwrap().len();
+        (size("node1.log"), size("node1.log.causal"))
+    };
+    assert_eq!(sizes(), (45, 22));
+    for input in ["1 second note", "2 a send", "all a broadcast"] {
+        nodes[0].send(input);
+        let error = nodes[0].next_line();
+        assert!(
+            error.starts_with("Error: cannot log event 1.2 in ")
+                && error.contains(
+                    "the log and its causal journal are full (60 bytes together, --log-max-bytes)"
+                )
+                && error.ends_with("; clock unchanged"),
+            "{input}: {error}"
+        );
+    }
+    assert_eq!(sizes(), (45, 22), "a refused event leaves no record");
+    nodes[0].send("c");
+    nodes[0].expect_next("Clock: [1, 0]");
+
+    // A receipt is still recorded in both.
+    nodes[1].send("1 hello");
+    nodes[0].expect_block(&[
+        "Message received from node 2: hello (clock [0, 1])",
+        "Before: [1, 0]",
+        "After: [2, 1]",
+    ]);
+    let (log, journal) = sizes();
+    assert!(log > 45 && journal > 22, "{log} {journal}");
 }
