@@ -344,9 +344,13 @@ impl FromStr for DelayRange {
             .split_once("..")
             .ok_or_else(|| format!("\"{s}\" is not a range MIN..MAX of milliseconds"))?;
         let parse = |part: &str, what: &str| {
-            part.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("the {what} of \"{s}\" is not a number of milliseconds"))
+            let part = part.trim();
+            part.parse::<u64>().map_err(|e| match e.kind() {
+                std::num::IntErrorKind::PosOverflow => {
+                    format!("\"{s}\": at most {DELAY_MAX_MS} milliseconds")
+                }
+                _ => format!("the {what} of \"{s}\" is not a number of milliseconds"),
+            })
         };
         let (min, max) = (parse(min, "start")?, parse(max, "end")?);
         if min > max {
@@ -417,6 +421,9 @@ mod tests {
             ("5..", "end of"),
             ("9..3", "larger than the end"),
             ("0..60001", "at most 60000"),
+            ("99999999999999999999..1", "at most 60000"),
+            ("1..99999999999999999999", "at most 60000"),
+            ("-1..5", "start of"),
         ] {
             let error = bad.parse::<DelayRange>().unwrap_err();
             assert!(error.contains(says), "{bad}: {error}");
