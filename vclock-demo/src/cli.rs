@@ -447,6 +447,30 @@ mod tests {
         assert_eq!(node.delay.map(|d| d.to_string()), Some("0..40".to_owned()));
     }
 
+    /// The issue asks the help to say that `all` becomes one broadcast, on
+    /// both subcommands, and what `--delay` takes.
+    #[test]
+    fn help_says_all_is_one_broadcast_with_causal() {
+        for name in ["launch", "node"] {
+            let mut cli = Cli::command();
+            let help = cli
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                help.contains("`all TEXT` is one broadcast send event"),
+                "{name}: {help}"
+            );
+            assert!(
+                help.contains("--delay <MIN..MAX>")
+                    && help.contains("between MIN and MAX milliseconds"),
+                "{name}: {help}"
+            );
+        }
+    }
+
     #[test]
     fn launch_rejects_zero_nodes() {
         assert!(Cli::try_parse_from(["vclock-demo", "launch", "-n", "0"]).is_err());
