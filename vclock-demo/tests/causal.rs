@@ -423,9 +423,16 @@ fn launch_passes_causal_and_delay_to_its_nodes() {
     ];
     let mut launch = Running::spawn("launch", &args, dir.path());
     launch.send("1: all hi");
+    launch.send("2: p");
     launch.close_stdin();
     let lines = launch.rest();
     let has = |line: &str| lines.iter().any(|l| l == line);
+    // Each node got both options (its restart command repeats them).
+    let restart = lines
+        .iter()
+        .find(|l| l.starts_with("[node 2] Restart this node with: "))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(restart.ends_with(" --causal --delay 0..20"), "{restart}");
     assert!(
         has("This node delivers causally (--causal): all <text> is ONE broadcast send"),
         "{lines:?}"
