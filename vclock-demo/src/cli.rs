@@ -216,9 +216,10 @@ pub(crate) struct NodeArgs {
     #[arg(long, requires = "log_dir")]
     pub(crate) fsync: bool,
 
-    /// Once the log holds this many bytes, refuse new sends and internal
-    /// events (with an error; the clock is unchanged). Receipts are still
-    /// logged, since their senders were told they arrived.
+    /// Once the log holds this many bytes (with --causal, the log and its
+    /// causal journal together), refuse new sends and internal events
+    /// (with an error; the clock is unchanged). Receipts are still logged,
+    /// since their senders were told they arrived.
     #[arg(long, value_name = "BYTES", requires = "log_dir")]
     pub(crate) log_max_bytes: Option<u64>,
 
@@ -343,9 +344,13 @@ impl FromStr for DelayRange {
             .split_once("..")
             .ok_or_else(|| format!("\"{s}\" is not a range MIN..MAX of milliseconds"))?;
         let parse = |part: &str, what: &str| {
-            part.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("the {what} of \"{s}\" is not a number of milliseconds"))
+            let part = part.trim();
+            part.parse::<u64>().map_err(|e| match e.kind() {
+                std::num::IntErrorKind::PosOverflow => {
+                    format!("\"{s}\": at most {DELAY_MAX_MS} milliseconds")
+                }
+                _ => format!("the {what} of \"{s}\" is not a number of milliseconds"),
+            })
         };
         let (min, max) = (parse(min, "start")?, parse(max, "end")?);
         if min > max {
@@ -416,6 +421,9 @@ mod tests {
             ("5..", "end of"),
             ("9..3", "larger than the end"),
             ("0..60001", "at most 60000"),
+            ("99999999999999999999..1", "at most 60000"),
+            ("1..99999999999999999999", "at most 60000"),
+            ("-1..5", "start of"),
         ] {
             let error = bad.parse::<DelayRange>().unwrap_err();
             assert!(error.contains(says), "{bad}: {error}");
@@ -437,6 +445,30 @@ mod tests {
         };
         assert!(node.causal);
         assert_eq!(node.delay.map(|d| d.to_string()), Some("0..40".to_owned()));
+    }
+
+    /// The issue asks the help to say that `all` becomes one broadcast, on
+    /// both subcommands, and what `--delay` takes.
+    #[test]
+    fn help_says_all_is_one_broadcast_with_causal() {
+        for name in ["launch", "node"] {
+            let mut cli = Cli::command();
+            let help = cli
+                .find_subcommand_mut(name)
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                help.contains("`all TEXT` is one broadcast send event"),
+                "{name}: {help}"
+            );
+            assert!(
+                help.contains("--delay <MIN..MAX>")
+                    && help.contains("between MIN and MAX milliseconds"),
+                "{name}: {help}"
+            );
+        }
     }
 
     #[test]

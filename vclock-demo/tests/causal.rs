@@ -248,7 +248,8 @@ fn with_causal_delivery_no_node_sees_a_message_before_its_causes() {
         );
     }
 
-    // The logs record deliveries only, so they form a valid run.
+    // The logs record deliveries only, so they form a valid run, with one
+    // receive event per receipt shown; so does their ShiViz export.
     let check = std::process::Command::new(bin())
         .arg("check")
         .arg(&logs)
@@ -257,6 +258,35 @@ fn with_causal_delivery_no_node_sees_a_message_before_its_causes() {
     let report = String::from_utf8_lossy(&check.stdout);
     assert!(check.status.success(), "{report}");
     assert!(report.starts_with("consistent: "), "{report}");
+    let receipts = outputs
+        .iter()
+        .flatten()
+        .filter(|l| receipt(l).is_some())
+        .count();
+    assert!(
+        report
+            .trim_end()
+            .ends_with(&format!(" {receipts} messages")),
+        "{report} against {receipts} receipts shown"
+    );
+    let merged = dir.path().join("merged.log");
+    let export = std::process::Command::new(bin())
+        .arg("shiviz")
+        .arg(&logs)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(export.status.success(), "{export:?}");
+    let regex = std::fs::read_to_string(&merged).unwrap();
+    let regex = regex.lines().next().unwrap();
+    let check_merged = std::process::Command::new(bin())
+        .args(["check", "--regex", regex])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(check_merged.status.success(), "{check_merged:?}");
+    assert_eq!(String::from_utf8_lossy(&check_merged.stdout), report);
 }
 
 /// A `--causal` node killed (SIGKILL) while it holds a message back, and
@@ -393,9 +423,16 @@ fn launch_passes_causal_and_delay_to_its_nodes() {
     ];
     let mut launch = Running::spawn("launch", &args, dir.path());
     launch.send("1: all hi");
+    launch.send("2: p");
     launch.close_stdin();
     let lines = launch.rest();
     let has = |line: &str| lines.iter().any(|l| l == line);
+    // Each node got both options (its restart command repeats them).
+    let restart = lines
+        .iter()
+        .find(|l| l.starts_with("[node 2] Restart this node with: "))
+        .unwrap_or_else(|| panic!("{lines:?}"));
+    assert!(restart.ends_with(" --causal --delay 0..20"), "{restart}");
     assert!(
         has("This node delivers causally (--causal): all <text> is ONE broadcast send"),
         "{lines:?}"

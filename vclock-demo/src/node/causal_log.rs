@@ -8,8 +8,8 @@
 //! back. This file, next to the log (`nodeK.log.causal`), holds them as one
 //! JSON line per record:
 //!
-//! - every arrival, whole (sender, clock, text, stamp), before it is
-//!   confirmed to its sender, so a message held back when the node is
+//! - every arrival that is delivered or held back, whole (sender, clock,
+//!   text, stamp), before it is confirmed to its sender, so a message held back when the node is
 //!   killed is given to the restarted node again instead of being lost;
 //! - every event, before its record in the event log, with its own
 //!   counter: a send (and to whom), a delivery (which message), or another
@@ -17,10 +17,14 @@
 //!   on restart (see the replay) and ignored.
 //!
 //! A restart reads the whole journal, which grows by about one line per
-//! message sent or received (a few hundred bytes with a short text); the
-//! event log's `--log-max-bytes` does not bound it. A last line cut short
-//! by a crash is dropped (its arrival was not confirmed, its event had not
-//! happened); any other bad line stops the node with the line's number.
+//! message sent or received (a few hundred bytes with a short text).
+//! Arrivals that are refused, or dropped as copies, are not recorded: a
+//! restart must not take them again. `--log-max-bytes` counts the journal
+//! with the event log: once both hold that many bytes together, new sends
+//! and internal events are refused before either gets a record (receipts
+//! still get theirs). A last line cut short by a crash is dropped (its
+//! arrival was not confirmed, its event had not happened); any other bad
+//! line stops the node with the line's number.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write as _};
@@ -36,6 +40,8 @@ pub(crate) struct CausalLog {
     file: File,
     path: PathBuf,
     fsync: bool,
+    /// The journal's length in bytes, which `--log-max-bytes` counts.
+    len: u64,
 }
 
 /// What opening a journal found.
@@ -96,7 +102,12 @@ impl CausalLog {
                 .with_context(|| format!("cannot cut the torn last line of {}", path.display()))?;
         }
         Ok(Opened {
-            log: Self { file, path, fsync },
+            log: Self {
+                file,
+                path,
+                fsync,
+                len: whole as u64,
+            },
             records,
             dropped,
         })
@@ -105,6 +116,11 @@ impl CausalLog {
     /// Where the journal is.
     pub(crate) fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The journal's length in bytes.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
     }
 
     /// Appends one record in one write.
@@ -116,6 +132,7 @@ impl CausalLog {
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
         self.file.write_all(&line)?;
+        self.len += line.len() as u64;
         if self.fsync {
             self.file.sync_data()?;
         }

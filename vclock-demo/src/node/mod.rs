@@ -91,6 +91,18 @@ impl State {
         delivered: Option<vclock_core::MessageId<u32>>,
     ) -> Option<Vec<state::Outgoing>> {
         let (id, n) = (self.node.id(), self.node.n());
+        if let (Some(wal), Some(log)) = (&self.wal, &self.causal_log) {
+            // The cap counts the journal too, and is checked before the
+            // journal gets a record of an event the log would refuse.
+            if let Err(e) = wal.room_for(planned.is_receipt(), log.len()) {
+                let path = wal.path().display().to_string();
+                self.out.line(format_args!(
+                    "Error: cannot log event {} in {path}: {e}; clock unchanged",
+                    planned.name()
+                ));
+                return None;
+            }
+        }
         if let Some(log) = &mut self.causal_log {
             if let Err(e) = log.append(&planned.causal_record(delivered)) {
                 let path = log.path().display().to_string();

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use vclock_net::{Envelope, Incoming};
 
 use super::output::cause_of;
-use super::state::{CausalRecord, Payload, Replayed};
+use super::state::{Arrived, CausalRecord, Payload, Replayed};
 use super::{Shared, State};
 
 /// Called by the listener's connection threads with what arrives: records
@@ -129,18 +129,28 @@ fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
 /// `--causal`) when its causal predecessors have been, with every message
 /// it releases.
 fn receive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
-    if let Some(log) = &mut st.causal_log {
-        // Before the listener confirms it: a restarted node gets it again
-        // from the journal if it was still held back.
-        if let Err(e) = log.append(&CausalRecord::Arrived(Box::new(envelope.clone()))) {
+    let from = envelope.from;
+    let record = st
+        .causal_log
+        .is_some()
+        .then(|| CausalRecord::Arrived(Box::new(envelope.clone())));
+    let Some(arrived) = arrive(st, envelope, arrived) else {
+        return;
+    };
+    if let (Some(log), Some(record), true) = (&mut st.causal_log, record, arrived.taken) {
+        // Before the listener confirms it, and before the records of the
+        // deliveries it leads to: a restarted node gets it again from the
+        // journal if it was still held back. A message refused or dropped
+        // as a copy is not recorded, so a restart does not take it again.
+        if let Err(e) = log.append(&record) {
             let path = log.path().display().to_string();
             st.out.line(format_args!(
                 "Error: cannot record the arrival of a message from node {} in {path}: {e}; if this node stops before delivering it, it is lost",
-                envelope.from
+                from
             ));
         }
     }
-    deliver(st, envelope, arrived);
+    show(st, arrived);
 }
 
 /// Says what a restarted `--causal` node rebuilt from its causal journal,
@@ -176,20 +186,27 @@ pub(super) fn resume_causal(st: &mut State, replayed: Replayed, dropped: u64) {
     }
     let now = Instant::now();
     for envelope in replayed.pending {
-        deliver(st, envelope, now);
+        if let Some(arrived) = arrive(st, envelope, now) {
+            show(st, arrived);
+        }
     }
 }
 
-/// Delivers an arrival through causal delivery (if the node uses it) and
-/// records the receive event of each message delivered.
-fn deliver(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
-    let arrived = match st.node.arrive(envelope, arrived) {
-        Ok(arrived) => arrived,
+/// Gives an arrival to causal delivery (if the node uses it); `None`, with
+/// an error line, when it is refused.
+fn arrive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) -> Option<Arrived> {
+    match st.node.arrive(envelope, arrived) {
+        Ok(arrived) => Some(arrived),
         Err(e) => {
             st.out.line(format_args!("Error: {e}"));
-            return;
+            None
         }
-    };
+    }
+}
+
+/// Prints what an arrival led to and records the receive event of each
+/// message delivered.
+fn show(st: &mut State, arrived: Arrived) {
     for line in &arrived.lines {
         st.out.line(format_args!("{line}"));
     }

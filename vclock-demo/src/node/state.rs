@@ -19,7 +19,7 @@ use vclock_net::Envelope;
 use super::history::History;
 use crate::console::sanitize;
 use causal::Pending;
-pub(crate) use causal::{CausalRecord, Payload, Replayed};
+pub(crate) use causal::{Arrived, CausalRecord, Payload, Replayed};
 pub(crate) use event::{
     EventKind, EventName, LOG_TEXT_MAX, Outgoing, PeerState, Planned, clock_string,
 };

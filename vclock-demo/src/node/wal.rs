@@ -53,6 +53,8 @@ pub(crate) enum AppendError {
     Full {
         /// The cap in bytes.
         max: u64,
+        /// Whether the causal journal counted towards it.
+        with_journal: bool,
     },
     /// Writing (or flushing) failed.
     Io(io::Error),
@@ -61,10 +63,16 @@ pub(crate) enum AppendError {
 impl std::fmt::Display for AppendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Full { max } => write!(
-                f,
-                "the log is full ({max} bytes, --log-max-bytes); only receipts are still logged"
-            ),
+            Self::Full { max, with_journal } => {
+                let (what, together) = match with_journal {
+                    false => ("the log is", ""),
+                    true => ("the log and its causal journal are", " together"),
+                };
+                write!(
+                    f,
+                    "{what} full ({max} bytes{together}, --log-max-bytes); only receipts are still logged"
+                )
+            }
             Self::Io(e) => write!(f, "{e}"),
         }
     }
@@ -153,6 +161,21 @@ impl Wal {
         &self.path
     }
 
+    /// Whether the size cap lets a new record in, counting `journal` bytes
+    /// (the causal journal, which goes with the log) as the log's own. A
+    /// receipt always gets in: its sender was told it arrived.
+    pub(crate) fn room_for(&self, receipt: bool, journal: u64) -> Result<(), AppendError> {
+        match self.options.max_bytes {
+            Some(max) if !receipt && self.len.saturating_add(journal) >= max => {
+                Err(AppendError::Full {
+                    max,
+                    with_journal: journal > 0,
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     /// Appends one event with a single write (and, with `fsync`, waits
     /// until it is on the disk). A receipt is appended even when the log is
     /// full.
@@ -163,11 +186,7 @@ impl Wal {
         text: &str,
         receipt: bool,
     ) -> Result<(), AppendError> {
-        if let Some(max) = self.options.max_bytes {
-            if self.len >= max && !receipt {
-                return Err(AppendError::Full { max });
-            }
-        }
+        self.room_for(receipt, 0)?;
         if let Some(why) = &self.broken {
             return Err(AppendError::Io(io::Error::other(why.clone())));
         }
@@ -419,7 +438,10 @@ mod tests {
         wal.append(1, &clock, "Internal event: first", false)
             .unwrap();
         let full = wal.append(1, &clock, "Internal event: more", false);
-        assert!(matches!(full, Err(AppendError::Full { max: 30 })));
+        assert_eq!(
+            full.unwrap_err().to_string(),
+            "the log is full (30 bytes, --log-max-bytes); only receipts are still logged"
+        );
         wal.append(
             1,
             &clock,

@@ -63,7 +63,12 @@ pub(crate) struct Delivered {
 /// What an arrival led to, in order: lines to print, then receipts.
 #[derive(Debug)]
 pub(crate) struct Arrived {
-    /// A line naming a message that was held back and what it waits for.
+    /// Whether the message was taken (delivered or held back), as opposed
+    /// to dropped as a copy of one taken before: only a message taken is
+    /// worth a record in the causal journal.
+    pub(crate) taken: bool,
+    /// A line naming a message that was held back and what it waits for,
+    /// or one that was dropped.
     pub(crate) lines: Vec<String>,
     /// The messages delivered, in causal order (this one and those it
     /// released).
@@ -146,7 +151,9 @@ impl Node {
     /// once. With it, it is checked as a receipt would be, then given to
     /// the causal delivery component: it is delivered with every held
     /// message it releases, held back (with a line naming it and what it
-    /// waits for), or dropped as a duplicate. `now` is the arrival time.
+    /// waits for), or dropped as a duplicate (with a line too: a sender
+    /// that restarted without its log reuses numbers, and its messages
+    /// must not vanish without a word). `now` is the arrival time.
     ///
     /// # Errors
     ///
@@ -165,6 +172,7 @@ impl Node {
         let stamp = match (self.causal.is_some(), stamp) {
             (false, None) => {
                 return Ok(Arrived {
+                    taken: true,
                     lines: Vec::new(),
                     deliveries: vec![Delivered {
                         id: None,
@@ -203,12 +211,16 @@ impl Node {
             counter: clock.get(&from),
         };
         let causal = self.causal.as_mut().expect("checked above");
+        // Kept for the line that says a copy was dropped (the component
+        // drops the message itself).
+        let text_of_dropped = text.clone();
         let pending = Pending {
             clock,
             text,
             arrived: now,
         };
         let mut lines = Vec::new();
+        let mut taken = true;
         match causal.receive(stamp, pending) {
             Ok(Arrival::Held(id)) => {
                 let waits = causal.waits_for(&id).unwrap_or_default();
@@ -227,7 +239,23 @@ impl Node {
                 let _ = write!(line, ": {text}");
                 lines.push(line);
             }
-            Ok(Arrival::Delivered(_) | Arrival::Duplicate(_)) => {}
+            Ok(Arrival::Delivered(_)) => {}
+            Ok(Arrival::Duplicate(id)) => {
+                // Said out loud: besides a second copy, this is what a
+                // sender that restarted without its log sends (its numbers
+                // start again at 1), and those messages are lost here.
+                taken = false;
+                let already = if causal.is_held(&id) {
+                    "is held back already"
+                } else {
+                    "was delivered already"
+                };
+                lines.push(format!(
+                    "Dropped {} (event {name}): a message with this number {already}, so this is a second copy, or node {from} restarted without its log and numbers its messages anew; clock unchanged: {}",
+                    message(&id),
+                    sanitize(&text_of_dropped),
+                ));
+            }
             Err(refused) => {
                 let why = match &refused.error {
                     CausalError::HoldBackFull { limit, .. } => format!(
@@ -256,7 +284,11 @@ impl Node {
                     .then(|| now.saturating_duration_since(delivery.message.arrived)),
             })
             .collect();
-        Ok(Arrived { lines, deliveries })
+        Ok(Arrived {
+            taken,
+            lines,
+            deliveries,
+        })
     }
 }
 
@@ -344,6 +376,9 @@ mod tests {
             ]
         );
         assert_eq!(three.clock(), &VectorClock::new());
+        let copy = three.arrive(answer.clone(), t0).unwrap();
+        assert!(!copy.taken && copy.deliveries.is_empty());
+        assert!(copy.lines[0].contains("is held back already"), "{copy:?}");
 
         // The question releases it; both are receipts, in causal order,
         // and only the answer was held, for as long as it waited.
@@ -358,9 +393,15 @@ mod tests {
             &VectorClock::from_iter([(1, 1), (2, 2), (3, 2)])
         );
 
-        // A copy that comes again is dropped without a word.
+        // A copy that comes again is dropped, and said so.
         let again = three.arrive(question, later).unwrap();
-        assert!(again.lines.is_empty() && again.deliveries.is_empty());
+        assert!(!again.taken && again.deliveries.is_empty());
+        assert_eq!(
+            again.lines,
+            [
+                "Dropped broadcast 1 from node 1 (event 1.1): a message with this number was delivered already, so this is a second copy, or node 1 restarted without its log and numbers its messages anew; clock unchanged: question"
+            ]
+        );
     }
 
     #[test]
