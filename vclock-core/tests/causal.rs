@@ -267,6 +267,49 @@ fn the_hold_back_bound_refuses_and_hands_back_the_message() {
     assert_eq!(taken(&mut c), ["a1", "a2", "a3", "a4"]);
 }
 
+/// A sender whose first broadcast was lost fills only its share of the
+/// hold-back: its next early arrival is refused, while another sender's
+/// early arrival is still held back, and delivered once its predecessor
+/// comes.
+#[test]
+fn one_stuck_sender_fills_only_its_share_of_the_hold_back() {
+    let mut a = CausalDelivery::<u32, &str>::new(1);
+    let mut b = CausalDelivery::<u32, &str>::new(2);
+    let config = CausalConfig::default().max_held(4).max_held_per_sender(2);
+    let mut c = CausalDelivery::with_config(3, config);
+    let _lost = a.broadcast().unwrap();
+    let stuck: Vec<_> = (0..3).map(|_| a.broadcast().unwrap()).collect();
+    for (stamp, text) in stuck[..2].iter().zip(["a2", "a3"]) {
+        assert!(matches!(
+            c.receive(stamp.clone(), text),
+            Ok(Arrival::Held(_))
+        ));
+    }
+    let refused = c.receive(stuck[2].clone(), "a4").unwrap_err();
+    assert_eq!(
+        refused.error,
+        CausalError::SenderHoldBackFull {
+            id: broadcast(1, 4),
+            limit: 2
+        }
+    );
+    assert_eq!(
+        refused.to_string(),
+        "broadcast 4 from 1 must wait for earlier messages, but 2 messages from 1 are already held back"
+    );
+    assert_eq!((refused.message, &refused.stamp), ("a4", &stuck[2]));
+
+    // b's messages overtake each other too: the second is held, not
+    // refused, and delivered once the first arrives.
+    let b1 = b.broadcast().unwrap();
+    let b2 = b.broadcast().unwrap();
+    assert!(matches!(c.receive(b2, "b2"), Ok(Arrival::Held(_))));
+    assert_eq!(c.held_len(), 3);
+    c.receive(b1, "b1").unwrap();
+    assert_eq!(taken(&mut c), ["b1", "b2"]);
+    assert_eq!(c.held_len(), 2);
+}
+
 #[test]
 fn arrivals_that_cannot_be_delivered_here_are_refused_unchanged() {
     let mut a = CausalDelivery::<u32, &str>::new(1);

@@ -7,8 +7,8 @@ use super::stamp::MessageId;
 ///
 /// ```
 /// use vclock_core::CausalConfig;
-/// let config = CausalConfig::default().max_held(16);
-/// assert_eq!(config.max_held, 16);
+/// let config = CausalConfig::default().max_held(16).max_held_per_sender(4);
+/// assert_eq!((config.max_held, config.max_held_per_sender), (16, 4));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -22,11 +22,26 @@ pub struct CausalConfig {
     /// second), while it bounds what a peer that lies in its stamps, or
     /// whose predecessor was lost, can pin in memory.
     pub max_held: usize,
+    /// How many of those may come from one sender. An arrival that would
+    /// have to wait when this many of its sender's messages are held is
+    /// refused with
+    /// [`CausalError::SenderHoldBackFull`](crate::CausalError::SenderHoldBackFull).
+    ///
+    /// Default 256, a quarter of [`max_held`](Self::max_held): a sender
+    /// whose messages cannot be delivered (one of them was lost, or it lies
+    /// in its stamps) fills at most its share, so the other senders' early
+    /// arrivals are still held back rather than refused, and a lost message
+    /// keeps blocking only the messages that follow it, until four senders
+    /// are stuck at once.
+    pub max_held_per_sender: usize,
 }
 
 impl Default for CausalConfig {
     fn default() -> Self {
-        Self { max_held: 1024 }
+        Self {
+            max_held: 1024,
+            max_held_per_sender: 256,
+        }
     }
 }
 
@@ -35,6 +50,13 @@ impl CausalConfig {
     #[must_use]
     pub fn max_held(mut self, max_held: usize) -> Self {
         self.max_held = max_held;
+        self
+    }
+
+    /// Sets [`max_held_per_sender`](Self::max_held_per_sender).
+    #[must_use]
+    pub fn max_held_per_sender(mut self, max_held_per_sender: usize) -> Self {
+        self.max_held_per_sender = max_held_per_sender;
         self
     }
 }

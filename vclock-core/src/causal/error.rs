@@ -50,6 +50,17 @@ pub enum CausalError<K> {
         /// The configured bound.
         limit: usize,
     },
+    /// An arrived message would have to be held back and the hold-back
+    /// already holds
+    /// [`CausalConfig::max_held_per_sender`](crate::CausalConfig::max_held_per_sender)
+    /// messages from its sender. The message is handed back in [`Refused`];
+    /// other senders' messages are still held back as they arrive.
+    SenderHoldBackFull {
+        /// The message the stamp names.
+        id: MessageId<K>,
+        /// The configured bound.
+        limit: usize,
+    },
 }
 
 impl<K: fmt::Display> fmt::Display for CausalError<K> {
@@ -70,6 +81,11 @@ impl<K: fmt::Display> fmt::Display for CausalError<K> {
             Self::HoldBackFull { id, limit } => write!(
                 f,
                 "{id} must wait for earlier messages, but {limit} messages are already held back"
+            ),
+            Self::SenderHoldBackFull { id, limit } => write!(
+                f,
+                "{id} must wait for earlier messages, but {limit} messages from {} are already held back",
+                id.sender
             ),
         }
     }

@@ -44,6 +44,8 @@ pub(super) struct HoldBack<K, M> {
     /// Requirement -> the held messages waiting on it. Each held message is
     /// listed under exactly one requirement.
     waiters: BTreeMap<Slot<K>, Vec<Slot<K>>>,
+    /// Sender -> how many of its messages are held (no zero counts).
+    per_sender: BTreeMap<K, usize>,
 }
 
 impl<K: Ord + Clone, M> HoldBack<K, M> {
@@ -51,11 +53,17 @@ impl<K: Ord + Clone, M> HoldBack<K, M> {
         Self {
             messages: BTreeMap::new(),
             waiters: BTreeMap::new(),
+            per_sender: BTreeMap::new(),
         }
     }
 
     pub(super) fn len(&self) -> usize {
         self.messages.len()
+    }
+
+    /// How many messages from `sender` are held.
+    pub(super) fn len_from(&self, sender: &K) -> usize {
+        self.per_sender.get(sender).copied().unwrap_or(0)
     }
 
     pub(super) fn contains(&self, slot: &Slot<K>) -> bool {
@@ -76,6 +84,7 @@ impl<K: Ord + Clone, M> HoldBack<K, M> {
             .entry(requirement)
             .or_default()
             .push(slot.clone());
+        *self.per_sender.entry(slot.sender.clone()).or_default() += 1;
         self.messages.insert(slot, held);
     }
 
@@ -99,6 +108,13 @@ impl<K: Ord + Clone, M> HoldBack<K, M> {
     /// Takes a message out of the hold-back; it must not be listed as a
     /// waiter (it was just taken from `take_waiters`).
     pub(super) fn remove(&mut self, slot: &Slot<K>) -> Option<Held<K, M>> {
-        self.messages.remove(slot)
+        let held = self.messages.remove(slot)?;
+        if let Some(count) = self.per_sender.get_mut(&slot.sender) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_sender.remove(&slot.sender);
+            }
+        }
+        Some(held)
     }
 }

@@ -58,7 +58,11 @@ use stamp::{Constraint, Constraints};
 ///   its causal past, addressed to this process, that are not delivered yet:
 ///   it is delivered as soon as the last of them is. If one of those is
 ///   lost, the messages that depend on it stay held, and every other
-///   message is still delivered as soon as its own predecessors are.
+///   message is still delivered as soon as its own predecessors are. (The
+///   hold-back is bounded: [`CausalConfig::max_held`] in all, and
+///   [`CausalConfig::max_held_per_sender`] from one sender, so a sender
+///   whose messages are stuck behind a lost one takes at most its share;
+///   an early arrival beyond a bound is refused and handed back.)
 ///   [`waits_for`](Self::waits_for) names the latest of them from each
 ///   chain the stamp tracks; every other one precedes a named one (and is
 ///   named once that one has arrived and is held itself).
@@ -287,7 +291,8 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
     ///
     /// A boxed [`Refused`] that gives back the stamp and the message, with
     /// [`CausalError::FromSelf`], [`CausalError::NotAddressedHere`],
-    /// [`CausalError::ImpossibleStamp`] or [`CausalError::HoldBackFull`].
+    /// [`CausalError::ImpossibleStamp`], [`CausalError::HoldBackFull`] or
+    /// [`CausalError::SenderHoldBackFull`].
     /// Nothing changes.
     pub fn receive(
         &mut self,
@@ -342,6 +347,14 @@ impl<K: Ord + Clone, M> CausalDelivery<K, M> {
                 let limit = self.config.max_held;
                 Err(refuse(
                     CausalError::HoldBackFull { id, limit },
+                    stamp,
+                    message,
+                ))
+            }
+            Some(_) if self.held.len_from(&slot.sender) >= self.config.max_held_per_sender => {
+                let limit = self.config.max_held_per_sender;
+                Err(refuse(
+                    CausalError::SenderHoldBackFull { id, limit },
                     stamp,
                     message,
                 ))
