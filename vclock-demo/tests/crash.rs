@@ -1,7 +1,9 @@
 //! Write-ahead logging under SIGKILL: a node killed at a random instant of a
 //! burst of sends has logged every message that left it, and restarted
-//! with the same `--log-dir` it never gives a counter to two events. The
-//! merged logs stay valid for ShiViz.
+//! with the same `--log-dir` it never gives a counter to two events, and
+//! sends again what its peers had not confirmed: every message its console
+//! showed as sent is received exactly once. The merged logs stay valid for
+//! ShiViz.
 //! Each round prints its seed; set `CRASH_SEED` to replay one.
 
 mod common;
@@ -83,6 +85,13 @@ fn crash_round(rng: &mut Rng, round: u32) {
     let logs_arg = logs.to_str().unwrap();
     let (ports, mut nodes) = network(3, dir.path(), &["--log-dir", logs_arg]);
 
+    // Node 1 contacts both first (a first send waits for that), so the
+    // kill falls among sends, confirmations and resends of the burst.
+    nodes[0].send("2,3 hello");
+    nodes[2].wait_for("the first message", |l| {
+        l.starts_with("Message received from node 1: hello")
+    });
+
     // A burst of sends from node 1 to nodes 2 and 3, piped at once, and a
     // SIGKILL somewhere in it.
     let burst: String = (0..3000)
@@ -91,6 +100,24 @@ fn crash_round(rng: &mut Rng, round: u32) {
     nodes[0].send_bytes(burst.as_bytes());
     thread::sleep(Duration::from_micros(rng.next(40_000)));
     nodes[0].kill();
+    // What its console showed as sent before it died.
+    let shown: Vec<(u32, String)> = nodes[0]
+        .rest()
+        .iter()
+        .filter_map(|l| {
+            let (to, text) = l.strip_prefix("Sent to node ")?.split_once(": ")?;
+            Some((to.parse().ok()?, text.to_owned()))
+        })
+        .collect();
+    // Every event logged before the kill but the last happened whole: its
+    // message was recorded for a resend (the last may have been cut short
+    // between its log record and its journal record, before it was shown
+    // or sent).
+    let logged_before = read_log(&logs, 1).len() as u64;
+    println!(
+        "round {round}: {logged_before} events logged, {} sends shown before the kill",
+        shown.len()
+    );
 
     // Restarted, it resumes from its log and goes on with new counters.
     let mut again = Running::node(1, &ports, dir.path(), &["--log-dir", logs_arg]);
@@ -120,6 +147,7 @@ fn crash_round(rng: &mut Rng, round: u32) {
     // Every message that reached node 2 or 3 is a send node 1 logged, to
     // that node, with that text, and each arrived once.
     let mut received = 0;
+    let mut texts = BTreeMap::new();
     for id in [2u32, 3] {
         let mut seen = BTreeMap::new();
         for (_, text) in read_log(&logs, id) {
@@ -141,10 +169,36 @@ fn crash_round(rng: &mut Rng, round: u32) {
                 Some(format!("Sent to node {id}: {body}").as_str()),
                 "round {round}: 1.{counter} as node {id} received it"
             );
+            *texts.entry((id, body.to_owned())).or_insert(0) += 1;
             received += 1;
         }
     }
     assert!(received > 0, "round {round}: nothing was received");
+    // Every message logged before the kill (but perhaps the last) was
+    // received, once: sent again after the restart if it had not been
+    // confirmed, and dropped as a copy if it had arrived all the same.
+    for (counter, text) in sender.iter().take(logged_before.saturating_sub(1) as usize) {
+        let Some((to, body)) = text
+            .strip_prefix("Sent to node ")
+            .and_then(|rest| rest.split_once(": "))
+        else {
+            continue;
+        };
+        assert_eq!(
+            texts.get(&(to.parse::<u32>().unwrap(), body.to_owned())),
+            Some(&1),
+            "round {round}: 1.{counter} ({text}) was not received exactly once"
+        );
+    }
+    // So is every message its console showed as sent.
+    for (to, text) in &shown {
+        assert_eq!(
+            texts.get(&(*to, text.clone())),
+            Some(&1),
+            "round {round}: {text:?}, shown as sent to node {to}, was not received exactly once ({} shown)",
+            shown.len()
+        );
+    }
 
     // `check` finds the run consistent: every receipt names a logged send
     // to its node, received once, with the clocks the rules give.

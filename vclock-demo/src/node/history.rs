@@ -82,8 +82,9 @@ pub(crate) struct History {
     /// This node's counter when it started (resumed from its log); events
     /// up to it happened in an earlier run. The one at it is kept.
     resumed_at: u64,
-    /// Received stamps by send event, and the order they arrived in.
-    stamps: BTreeMap<EventName, VectorClock<u32>>,
+    /// Received stamps by send event, with a hash of the message's text
+    /// (to tell a copy of it), and the order they arrived in.
+    stamps: BTreeMap<EventName, (VectorClock<u32>, u64)>,
     arrivals: VecDeque<EventName>,
     stamp_entries: usize,
     limits: Limits,
@@ -138,8 +139,11 @@ impl History {
     /// Remembers one of this node's events (and for a receipt, the stamp
     /// of the send event it received).
     pub(crate) fn record(&mut self, name: EventName, clock: &VectorClock<u32>, kind: &EventKind) {
-        if let EventKind::Receive { send, stamp, .. } = kind {
-            self.record_stamp(*send, stamp);
+        if let EventKind::Receive {
+            send, stamp, text, ..
+        } = kind
+        {
+            self.record_stamp(*send, stamp, text_hash(text));
         }
         let what = kind.what(true, cut);
         self.keep(name, clock, what);
@@ -162,8 +166,8 @@ impl History {
     }
 
     /// Remembers the stamp of a message received from send event `send`.
-    fn record_stamp(&mut self, send: EventName, stamp: &VectorClock<u32>) {
-        if self.stamps.insert(send, stamp.clone()).is_some() {
+    fn record_stamp(&mut self, send: EventName, stamp: &VectorClock<u32>, text: u64) {
+        if self.stamps.insert(send, (stamp.clone(), text)).is_some() {
             // A send received twice has one clock; nothing new to keep.
             return;
         }
@@ -173,7 +177,7 @@ impl History {
             || (self.stamp_entries > self.limits.entries && self.arrivals.len() > 1)
         {
             if let Some(old) = self.arrivals.pop_front() {
-                if let Some(clock) = self.stamps.remove(&old) {
+                if let Some((clock, _)) = self.stamps.remove(&old) {
                     self.stamp_entries -= clock.len();
                 }
             }
@@ -192,13 +196,21 @@ impl History {
         self.own.front().map(|r| r.name)
     }
 
+    /// Whether this node received the message of send event `name` with
+    /// this `stamp` and (sanitized) `text`, as far as it remembers.
+    pub(crate) fn received(&self, name: EventName, stamp: &VectorClock<u32>, text: &str) -> bool {
+        self.stamps
+            .get(&name)
+            .is_some_and(|(known, hash)| known == stamp && *hash == text_hash(text))
+    }
+
     /// What is known of event `name`'s clock.
     pub(crate) fn lookup(&self, name: EventName) -> Lookup<'_> {
         if name.node != self.id {
             return self
                 .stamps
                 .get(&name)
-                .map_or(Lookup::Unknown, Lookup::Known);
+                .map_or(Lookup::Unknown, |(clock, _)| Lookup::Known(clock));
         }
         let last = self.own.back().map_or(self.resumed_at, |r| r.name.counter);
         if name.counter > last {
@@ -223,6 +235,14 @@ impl History {
         let index = (name.counter - oldest.counter) as usize;
         Lookup::Known(&self.own[index].clock)
     }
+}
+
+/// A hash of a message's text: enough to tell a copy from another message
+/// with the same name and clock (a sender restarted without its log), and
+/// smaller than the text.
+fn text_hash(text: &str) -> u64 {
+    use std::hash::{BuildHasher as _, BuildHasherDefault, DefaultHasher};
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(text)
 }
 
 /// At most [`WHAT_MAX`] characters of `text`, with `...` when cut.
@@ -372,7 +392,7 @@ pub(super) mod tests {
         );
         assert_eq!(history.lookup(name(1, 4)), Lookup::Known(&clock(&[(1, 4)])));
         for counter in 1..=3 {
-            history.record_stamp(name(2, counter), &clock(&[(2, counter)]));
+            history.record_stamp(name(2, counter), &clock(&[(2, counter)]), 0);
         }
         assert_eq!(history.lookup(name(2, 1)), Lookup::Unknown);
         assert_eq!(history.lookup(name(2, 3)), Lookup::Known(&clock(&[(2, 3)])));
@@ -389,7 +409,7 @@ pub(super) mod tests {
         let wide = |counter: u64| -> VectorClock<u32> { (1..=4).map(|id| (id, counter)).collect() };
         for counter in 1..=5 {
             history.record(name(1, counter), &wide(counter), &internal("x"));
-            history.record_stamp(name(2, counter), &wide(counter));
+            history.record_stamp(name(2, counter), &wide(counter), 0);
         }
         // Four entries each: two clocks fit in ten entries.
         assert_eq!(history.recent(None).count(), 2);

@@ -15,17 +15,20 @@
 //!   receive event the same way before the listener confirms it, so a
 //!   confirmed message is on record (in the log) whatever happens next;
 //! - one outbox thread per peer writes that peer's messages and reports
-//!   what became of them; a watcher says when one waits for a confirmation.
+//!   what became of them, and records how far the peer has confirmed them
+//!   in the node's journal ([`journal`]), so that a node restarted from its
+//!   log sends again what was not confirmed; a watcher says when one waits
+//!   for a confirmation.
 //!
 //! So every event's log record, `Before`/`After` lines and clock change
 //! happen together and in the order the clock changed, and a slow or dead
 //! peer holds up only its own outbox.
 
-mod causal_log;
 mod causality;
 mod command;
 mod explain;
 mod history;
+mod journal;
 mod outbox;
 mod output;
 mod receive;
@@ -52,7 +55,7 @@ use crate::network::{MAX_CAUSAL_NODES, MAX_FRAME, text_limit};
 use command::{Flow, command, push_help};
 use outbox::Outboxes;
 use output::{Output, RateLimited};
-use state::{Node, Payload, Planned, clock_string};
+use state::{EventKind, JournalRecord, Node, Payload, Planned, clock_string};
 use style::Style;
 use topology::Topology;
 use wal::{Wal, WalOptions};
@@ -67,8 +70,9 @@ const QUIET_AT_MOST: Duration = Duration::from_secs(3);
 struct State {
     node: Node,
     wal: Option<Wal>,
-    /// With `--causal` and `--log-dir`: the causal journal.
-    causal_log: Option<causal_log::CausalLog>,
+    /// With `--log-dir`: the causal journal (`--causal`) or the send
+    /// journal.
+    journal: Option<journal::Journal>,
     out: Output,
     /// Rejected connections, reported one line per cause per second.
     rejections: RateLimited,
@@ -84,17 +88,19 @@ impl State {
 
     /// [`record`](Self::record), for the receive event of a message
     /// delivered causally as `delivered`: the causal journal gets the
-    /// event's record first (see [`causal_log`]).
+    /// event's record first, and a send journal a send's message after its
+    /// log record (see [`journal`]).
     fn record_delivery(
         &mut self,
         planned: Planned,
         delivered: Option<vclock_core::MessageId<u32>>,
     ) -> Option<Vec<state::Outgoing>> {
         let (id, n) = (self.node.id(), self.node.n());
-        if let (Some(wal), Some(log)) = (&self.wal, &self.causal_log) {
+        if let (Some(wal), Some(log)) = (&self.wal, &self.journal) {
             // The cap counts the journal too, and is checked before the
             // journal gets a record of an event the log would refuse.
-            if let Err(e) = wal.room_for(planned.is_receipt(), log.len()) {
+            let journal = (log.len(), log.kind().name());
+            if let Err(e) = wal.room_for(planned.is_receipt(), journal) {
                 let path = wal.path().display().to_string();
                 self.out.line(format_args!(
                     "Error: cannot log event {} in {path}: {e}; clock unchanged",
@@ -103,7 +109,8 @@ impl State {
                 return None;
             }
         }
-        if let Some(log) = &mut self.causal_log {
+        let causal = self.node.is_causal();
+        if let (Some(log), true) = (&mut self.journal, causal) {
             if let Err(e) = log.append(&planned.causal_record(delivered)) {
                 let path = log.path().display().to_string();
                 self.out.line(format_args!(
@@ -124,9 +131,39 @@ impl State {
                 return None;
             }
         }
+        if let (Some(log), false, EventKind::Send { .. }) =
+            (&mut self.journal, causal, &planned.kind)
+        {
+            // After the log record: a crash in between leaves a send that
+            // was neither shown nor sent, never one shown without this.
+            if let Err(e) = log.append(&planned.causal_record(None)) {
+                let path = log.path().display().to_string();
+                self.out.line(format_args!(
+                    "Error: cannot record message {} in {path}: {e}; if this node stops before its peer confirms it, it is not sent again",
+                    planned.name()
+                ));
+            }
+        }
         let lines = style::event_lines(&planned, n, self.out.style());
         self.out.push_str(&lines);
         Some(self.node.commit(planned))
+    }
+
+    /// Records that node `to` confirmed (or this node reported) every
+    /// message sent to it up to own event `through`; a failure is said.
+    /// Past `--log-max-bytes` too: the record only saves sending copies
+    /// after a restart.
+    fn record_confirmed(&mut self, to: u32, through: u64) {
+        let Some(log) = &mut self.journal else {
+            return;
+        };
+        if let Err(e) = log.append(&JournalRecord::Confirmed { to, through }) {
+            let path = log.path().display().to_string();
+            self.out.line(format_args!(
+                "Error: cannot record in {path} that node {to} confirmed messages up to {}.{through}: {e}; a restart would send them again",
+                self.node.id()
+            ));
+        }
     }
 }
 
@@ -215,13 +252,18 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         }
         None => (None, wal::Resumed::default()),
     };
-    let journal = match (args.causal, &wal) {
-        (true, Some(wal)) => Some(causal_log::CausalLog::open(
+    let kind = match args.causal {
+        true => journal::Kind::Causal,
+        false => journal::Kind::Sends,
+    };
+    let journal = match &wal {
+        Some(wal) => Some(journal::Journal::open(
             wal.path(),
+            kind,
             args.fsync,
             resumed.clock.is_some(),
         )?),
-        _ => None,
+        None => None,
     };
     if args.stall {
         // A node that never gets to listen, for the launchers' tests.
@@ -237,22 +279,35 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     if args.causal {
         node = node.with_causal();
     }
-    let (causal_log, replayed) = match journal {
-        Some(journal) => {
-            let last = resumed.clock.as_ref().map_or(0, |clock| clock.get(&id));
-            let replayed = node
+    let last = resumed.clock.as_ref().map_or(0, |clock| clock.get(&id));
+    let mut unconfirmed = Vec::new();
+    let (journal, replayed) = match journal {
+        Some(journal) if args.causal => {
+            let mut replayed = node
                 .replay_causal(journal.records, last)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", journal.log.path().display()))?;
+            unconfirmed = std::mem::take(&mut replayed.unconfirmed);
             (Some((journal.log, journal.dropped)), Some(replayed))
+        }
+        Some(journal) => {
+            unconfirmed = node.replay_sends(journal.records, last);
+            (Some((journal.log, journal.dropped)), None)
         }
         None => (None, None),
     };
-    let (causal_log, causal_dropped) = causal_log.unzip();
+    if let (Some(wal), false, Some(_)) = (&wal, args.causal, &resumed.clock) {
+        // Copies from a restarted sender are told by the last message
+        // received from it (causal delivery knows its messages by number).
+        let last = wal::last_receipts(wal.path(), id, n)
+            .with_context(|| format!("cannot read {}", wal.path().display()))?;
+        node.resume_received(last);
+    }
+    let (journal, journal_dropped) = journal.unzip();
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
             node,
             wal,
-            causal_log,
+            journal,
             out: Output::new(args.sync).with_style(Style::for_stdout()),
             rejections: RateLimited::new(Duration::from_secs(1)),
         }),
@@ -272,9 +327,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         })
         .with_context(|| format!("cannot listen at {}", topology.listen))?;
     start_lines(&mut st, &topology, &resumed, listener.local_addr());
-    if let Some(replayed) = replayed {
-        receive::resume_causal(&mut st, replayed, causal_dropped.unwrap_or(0));
-    }
+    receive::resume_journal(&mut st, replayed, journal_dropped.unwrap_or(0));
     if let Some(path) = &args.ready_file {
         std::fs::write(path, listener.local_addr().to_string())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -311,6 +364,8 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         args.delay,
     ));
     outbox::watch(Arc::clone(&outboxes), Arc::clone(&shared));
+    // Before any new send: what the peers had not confirmed goes first.
+    outboxes.resend(&shared, unconfirmed);
     if terminal::wanted() {
         terminal::input_loop(&topology, &shared, &outboxes);
     } else {

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Envelope, Incoming};
 
+use super::journal::Kind;
 use super::output::cause_of;
-use super::state::{Arrived, CausalRecord, Payload, Replayed};
+use super::state::{Arrived, JournalRecord, Payload, Replayed};
 use super::{Shared, State};
 
 /// Called by the listener's connection threads with what arrives: records
@@ -131,13 +132,14 @@ fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
 fn receive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
     let from = envelope.from;
     let record = st
-        .causal_log
-        .is_some()
-        .then(|| CausalRecord::Arrived(Box::new(envelope.clone())));
+        .journal
+        .as_ref()
+        .is_some_and(|log| log.kind() == Kind::Causal)
+        .then(|| JournalRecord::Arrived(Box::new(envelope.clone())));
     let Some(arrived) = arrive(st, envelope, arrived) else {
         return;
     };
-    if let (Some(log), Some(record), true) = (&mut st.causal_log, record, arrived.taken) {
+    if let (Some(log), Some(record), true) = (&mut st.journal, record, arrived.taken) {
         // Before the listener confirms it, and before the records of the
         // deliveries it leads to: a restarted node gets it again from the
         // journal if it was still held back. A message refused or dropped
@@ -153,14 +155,14 @@ fn receive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
     show(st, arrived);
 }
 
-/// Says what a restarted `--causal` node rebuilt from its causal journal,
-/// then gives the messages that arrived but were never delivered to causal
-/// delivery again (they are in the journal already): each is delivered or
-/// held back as it would have been. `dropped` is the length of a torn last
-/// line that was cut off.
-pub(super) fn resume_causal(st: &mut State, replayed: Replayed, dropped: u64) {
+/// Says what a restarted node found in its journal (`dropped` is the
+/// length of a torn last line that was cut off), and with `--causal` what
+/// it rebuilt from it; then gives the messages that arrived but were never
+/// delivered to causal delivery again (they are in the journal already):
+/// each is delivered or held back as it would have been.
+pub(super) fn resume_journal(st: &mut State, replayed: Option<Replayed>, dropped: u64) {
     let Some(path) = st
-        .causal_log
+        .journal
         .as_ref()
         .map(|log| log.path().display().to_string())
     else {
@@ -171,6 +173,9 @@ pub(super) fn resume_causal(st: &mut State, replayed: Replayed, dropped: u64) {
             "Note: cut off a last line of {dropped} bytes from {path} that a crash left incomplete."
         ));
     }
+    let Some(replayed) = replayed else {
+        return;
+    };
     if replayed.sent + replayed.delivered + replayed.pending.len() > 0 {
         st.out.line(format_args!(
             "Resumed causal delivery from {path}: {} sends and {} deliveries replayed, {} messages that arrived but were not delivered given again{}",

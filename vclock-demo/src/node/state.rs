@@ -12,6 +12,7 @@
 
 mod causal;
 mod event;
+mod resend;
 
 use vclock_core::{CausalDelivery, Process, ReceiveError, ReceivePolicy, VectorClock};
 use vclock_net::Envelope;
@@ -19,7 +20,7 @@ use vclock_net::Envelope;
 use super::history::History;
 use crate::console::sanitize;
 use causal::Pending;
-pub(crate) use causal::{Arrived, CausalRecord, Payload, Replayed};
+pub(crate) use causal::{Arrived, JournalRecord, Payload, Replayed};
 pub(crate) use event::{
     EventKind, EventName, LOG_TEXT_MAX, Outgoing, PeerState, Planned, clock_string,
 };
@@ -40,6 +41,10 @@ pub(crate) struct Node {
     /// With `--causal`: what this node sent and delivered, and the
     /// messages it holds back.
     causal: Option<CausalDelivery<u32, Pending>>,
+    /// Entry `i`: the own counter of the last message received from node
+    /// `i + 1`, by which a copy is told from a new message (see
+    /// [`resend`]).
+    last_received: Vec<u64>,
 }
 
 impl Node {
@@ -53,6 +58,7 @@ impl Node {
             peers: vec![PeerState::Unknown; n as usize],
             policy: ReceivePolicy::default().restarted_without_history(),
             causal: None,
+            last_received: vec![0; n as usize],
         }
     }
 
@@ -247,7 +253,8 @@ impl Node {
                     })
                     .collect()
             }
-            EventKind::Receive { from, .. } => {
+            EventKind::Receive { from, send, .. } => {
+                self.note_received(from, send);
                 // It runs, and it proved its key, so whatever made it look
                 // down or unauthenticated is over.
                 if self.peer(from).unusable().is_some() {

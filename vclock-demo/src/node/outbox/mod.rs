@@ -22,6 +22,14 @@
 //! With `--delay`, a thread in front of each outbox holds every message a
 //! random time first ([`delay`]).
 //!
+//! Once per batch of confirmations (after they arrived), and once per
+//! batch of messages reported not delivered or possibly lost, an outbox
+//! records in the node's journal how far its peer's messages are settled:
+//! every message to that peer up to an event is confirmed or reported. A
+//! node killed at any instant and restarted from its log sends the others
+//! again, as first sent, before anything new ([`Outboxes::resend`]): they
+//! may have been in the delay queue, in the outbox, or on their way.
+//!
 //! A watcher notices messages waiting for a confirmation for longer than
 //! [`NOTICE_AFTER`] and says so at once; the outbox later says how it
 //! ended.
@@ -38,6 +46,7 @@ use std::time::{Duration, Instant};
 use vclock_net::{Config, Sender};
 
 use super::Shared;
+use super::state::{EventName, Outgoing};
 use crate::cli::DelayRange;
 pub(crate) use worker::{Fate, Queued};
 use worker::{Outcome, Unconfirmed, Worker, forget, lock, names, report_lines};
@@ -136,9 +145,13 @@ impl Outboxes {
         // it, also while the outbox is still connecting (a stopped peer
         // holds a first connection up to the ack timeout) or holds it
         // back (`--delay`).
-        lock(&unconfirmed)
-            .sent
-            .push_back((queued.outgoing.name, Instant::now()));
+        {
+            let mut unconfirmed = lock(&unconfirmed);
+            unconfirmed
+                .sent
+                .push_back((queued.outgoing.name, Instant::now()));
+            unconfirmed.pushed_through = queued.outgoing.name.counter;
+        }
         // Outside the boxes' lock: a full queue must not stop the watcher.
         let refused = match queue {
             Some(queue) => queue.send(queued),
@@ -156,6 +169,36 @@ impl Outboxes {
                 &Outcome::NotDelivered("its outbox has stopped".into()),
             );
             st.out.flush();
+        }
+    }
+
+    /// Queues again, in order, the messages a restarted node sent and its
+    /// peers had not confirmed (rebuilt from its journal as first sent),
+    /// with one line per peer saying how many. Called before any new send.
+    pub(crate) fn resend(&self, shared: &Arc<Shared>, unconfirmed: Vec<Outgoing>) {
+        let mut per_peer: Vec<Vec<EventName>> = vec![Vec::new(); self.addrs.len()];
+        for outgoing in &unconfirmed {
+            per_peer[outgoing.to as usize - 1].push(outgoing.name);
+        }
+        {
+            let mut st = shared.lock();
+            for (i, sent) in per_peer.into_iter().enumerate() {
+                if sent.is_empty() {
+                    continue;
+                }
+                let count = sent.len();
+                st.out.line(format_args!(
+                    "Re-sending {count} unconfirmed {} to node {}: {}",
+                    if count == 1 { "message" } else { "messages" },
+                    i + 1,
+                    names(sent)
+                ));
+            }
+            st.out.flush();
+        }
+        for outgoing in unconfirmed {
+            let fate = None;
+            self.push(shared, Queued { outgoing, fate });
         }
     }
 

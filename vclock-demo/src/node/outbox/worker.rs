@@ -55,6 +55,9 @@ pub(super) struct Worker {
     waiting: Vec<Queued>,
     retry_at: Option<(Instant, Duration)>,
     contacted: Arc<Contacted>,
+    /// The last event up to which the peer's messages are settled in the
+    /// journal (see [`record_settled`](Self::record_settled)).
+    recorded_through: u64,
 }
 
 impl Worker {
@@ -81,6 +84,7 @@ impl Worker {
             waiting: Vec::new(),
             retry_at: None,
             contacted,
+            recorded_through: 0,
         }
     }
 
@@ -135,8 +139,10 @@ impl Worker {
             self.confirm();
             self.keep_alive();
             self.give_fates();
+            self.record_settled();
             if let Some(deadline) = closing {
                 if self.pending.is_empty() && self.waiting.is_empty() {
+                    self.record_settled();
                     return;
                 }
                 if Instant::now() >= deadline {
@@ -153,9 +159,33 @@ impl Worker {
                         );
                         self.report(&rest, &Outcome::Unknown(why));
                     }
+                    self.record_settled();
                     return;
                 }
             }
+        }
+    }
+
+    /// Records in the journal how far this peer's messages are settled,
+    /// if that moved: up to the one before the oldest message the outbox
+    /// still holds (in the delay queue, waiting, or unconfirmed), or up to
+    /// the last one pushed when it holds none. Confirmed messages leave
+    /// that list only once their confirmation has arrived, and reported
+    /// ones once reported, so nothing is recorded early; and it moves once
+    /// per batch, so one record covers a whole batch.
+    fn record_settled(&mut self) {
+        let settled = {
+            let unconfirmed = lock(&self.unconfirmed);
+            match unconfirmed.sent.front() {
+                Some((oldest, _)) => oldest.counter - 1,
+                None => unconfirmed.pushed_through,
+            }
+        };
+        if settled > self.recorded_through {
+            // Not tried again if it fails (a line says so): the next batch
+            // records its own point.
+            self.shared.lock().record_confirmed(self.to, settled);
+            self.recorded_through = settled;
         }
     }
 
@@ -473,6 +503,8 @@ pub(super) struct Unconfirmed {
     pub(super) sent: VecDeque<(EventName, Instant)>,
     /// The newest message a "Waiting" line has named.
     pub(super) noticed_through: Option<EventName>,
+    /// The own counter of the last message pushed into the outbox.
+    pub(super) pushed_through: u64,
 }
 
 pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {

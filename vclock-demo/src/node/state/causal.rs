@@ -9,7 +9,7 @@
 
 mod replay;
 
-pub(crate) use replay::{CausalRecord, Replayed};
+pub(crate) use replay::{JournalRecord, Replayed};
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
@@ -21,7 +21,7 @@ use vclock_core::{
 };
 use vclock_net::Envelope;
 
-use super::{EventKind, EventName, Node, PeerState, Planned};
+use super::{EventKind, EventName, Node, Outgoing, PeerState, Planned};
 use crate::console::sanitize;
 
 /// How many messages a node holds back at most; one more that would have
@@ -171,6 +171,13 @@ impl Node {
         let plain = Envelope::new(from, clock, text);
         let stamp = match (self.causal.is_some(), stamp) {
             (false, None) => {
+                if let Some(line) = self.plain_copy(from, &plain.clock, &plain.payload) {
+                    return Ok(Arrived {
+                        taken: false,
+                        lines: vec![line],
+                        deliveries: Vec::new(),
+                    });
+                }
                 return Ok(Arrived {
                     taken: true,
                     lines: Vec::new(),
@@ -210,10 +217,14 @@ impl Node {
             node: from,
             counter: clock.get(&from),
         };
+        // A copy of a message delivered before, sent again by its sender
+        // after a restart, carries that message's clock.
+        let known_copy = self.is_known_copy(name, &clock, &text);
         let causal = self.causal.as_mut().expect("checked above");
         // Kept for the line that says a copy was dropped (the component
         // drops the message itself).
         let text_of_dropped = text.clone();
+        let clock_of_dropped = clock.clone();
         let pending = Pending {
             clock,
             text,
@@ -245,16 +256,26 @@ impl Node {
                 // sender that restarted without its log sends (its numbers
                 // start again at 1), and those messages are lost here.
                 taken = false;
-                let already = if causal.is_held(&id) {
-                    "is held back already"
-                } else {
-                    "was delivered already"
+                let held = causal.held().find(|(held, _)| *held == id);
+                let (already, copy) = match held {
+                    Some((_, pending)) => {
+                        ("is held back already", pending.clock == clock_of_dropped)
+                    }
+                    None => ("was delivered already", false),
                 };
-                lines.push(format!(
-                    "Dropped {} (event {name}): a message with this number {already}, so this is a second copy, or node {from} restarted without its log and numbers its messages anew; clock unchanged: {}",
-                    message(&id),
-                    sanitize(&text_of_dropped),
-                ));
+                let copy = copy || known_copy;
+                lines.push(if copy {
+                    format!(
+                        "Dropped a copy of {} (event {name}), which {already}: node {from} sent it again after a restart; clock unchanged",
+                        message(&id),
+                    )
+                } else {
+                    format!(
+                        "Dropped {} (event {name}): a message with this number {already}, so this is a second copy, or node {from} restarted without its log and numbers its messages anew; clock unchanged: {}",
+                        message(&id),
+                        sanitize(&text_of_dropped),
+                    )
+                });
             }
             Err(refused) => {
                 let why = match &refused.error {
@@ -378,7 +399,12 @@ mod tests {
         assert_eq!(three.clock(), &VectorClock::new());
         let copy = three.arrive(answer.clone(), t0).unwrap();
         assert!(!copy.taken && copy.deliveries.is_empty());
-        assert!(copy.lines[0].contains("is held back already"), "{copy:?}");
+        assert_eq!(
+            copy.lines,
+            [
+                "Dropped a copy of broadcast 1 from node 2 (event 2.2), which is held back already: node 2 sent it again after a restart; clock unchanged"
+            ]
+        );
 
         // The question releases it; both are receipts, in causal order,
         // and only the answer was held, for as long as it waited.
@@ -393,13 +419,25 @@ mod tests {
             &VectorClock::from_iter([(1, 1), (2, 2), (3, 2)])
         );
 
-        // A copy that comes again is dropped, and said so.
+        // A copy that comes again (its sender re-sent it after a restart)
+        // is dropped, and said so.
         let again = three.arrive(question, later).unwrap();
         assert!(!again.taken && again.deliveries.is_empty());
         assert_eq!(
             again.lines,
             [
-                "Dropped broadcast 1 from node 1 (event 1.1): a message with this number was delivered already, so this is a second copy, or node 1 restarted without its log and numbers its messages anew; clock unchanged: question"
+                "Dropped a copy of broadcast 1 from node 1 (event 1.1), which was delivered already: node 1 sent it again after a restart; clock unchanged"
+            ]
+        );
+        // Node 1 restarted without its log: its first broadcast has the
+        // same number and clock, but another text.
+        let anew = broadcast(&mut node(1), "news");
+        let dropped = three.arrive(anew, later).unwrap();
+        assert!(!dropped.taken && dropped.deliveries.is_empty());
+        assert_eq!(
+            dropped.lines,
+            [
+                "Dropped broadcast 1 from node 1 (event 1.1): a message with this number was delivered already, so this is a second copy, or node 1 restarted without its log and numbers its messages anew; clock unchanged: news"
             ]
         );
     }

@@ -1,6 +1,7 @@
 //! Rebuilding a restarted `--causal` node's causal delivery state from its
-//! causal journal (the records are written by `node::causal_log`; this is
-//! the pure part: which records count, and what they rebuild).
+//! causal journal (the records are written by `node::journal`; this is
+//! the pure part: which records count, and what they rebuild), with the
+//! messages its peers had not confirmed (see `state::resend`).
 //!
 //! The journal has one record per arrival (before it is confirmed to the
 //! sender) and one per event (before the event's log record), each event
@@ -16,11 +17,14 @@ use serde::{Deserialize, Serialize};
 use vclock_core::{Arrival, MessageId};
 use vclock_net::Envelope;
 
-use super::{EventKind, Node, Payload, Pending, Planned};
+use super::super::resend::{self, Journaled, SentMessage};
+use super::{EventKind, Node, Outgoing, Payload, Pending, Planned};
 
-/// One line of the causal journal.
+/// One line of a node's journal: the causal journal of a `--causal` node
+/// (every kind), or the send journal of another node (`Sent` and
+/// `Confirmed` only).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum CausalRecord {
+pub(crate) enum JournalRecord {
     /// A message arrived (written before it is confirmed to its sender).
     Arrived(Box<Envelope<u32, Payload>>),
     /// A send event with own counter `event`: to node `to`, or to all.
@@ -29,6 +33,11 @@ pub(crate) enum CausalRecord {
         event: u64,
         /// The receiver; `None` for a broadcast.
         to: Option<u32>,
+        /// The message's clock and whole text, so that a restart can send
+        /// it again if it was not confirmed. Journals written before
+        /// restarts re-sent messages have none: such a send is not re-sent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<SentMessage>,
     },
     /// The receive event (own counter `event`) of the message `id`.
     Delivered {
@@ -43,12 +52,22 @@ pub(crate) enum CausalRecord {
         /// The event's own clock counter.
         event: u64,
     },
+    /// Node `to` confirmed every message this node sent it up to its own
+    /// event `through` (or this node reported what became of those it did
+    /// not confirm): a restart does not send them again. Written by the
+    /// outbox once per batch of confirmations, after they arrived.
+    Confirmed {
+        /// The peer.
+        to: u32,
+        /// The own counter of the last send event settled.
+        through: u64,
+    },
 }
 
-impl CausalRecord {
+impl JournalRecord {
     fn event(&self) -> Option<u64> {
         match self {
-            Self::Arrived(_) => None,
+            Self::Arrived(_) | Self::Confirmed { .. } => None,
             Self::Sent { event, .. } | Self::Delivered { event, .. } | Self::Other { event } => {
                 Some(*event)
             }
@@ -59,22 +78,33 @@ impl CausalRecord {
 impl Planned {
     /// The causal journal's record of this event; `delivered` names the
     /// message of a causal receive event.
-    pub(crate) fn causal_record(&self, delivered: Option<MessageId<u32>>) -> CausalRecord {
+    pub(crate) fn causal_record(&self, delivered: Option<MessageId<u32>>) -> JournalRecord {
         let event = self.name().counter;
+        let message = |text: &str| {
+            Some(SentMessage {
+                clock: self.transition.after.clone(),
+                text: text.to_owned(),
+            })
+        };
         match (&self.kind, delivered) {
-            (EventKind::Send { to, .. }, _) => CausalRecord::Sent {
+            (EventKind::Send { to, text }, _) => JournalRecord::Sent {
                 event,
                 to: Some(*to),
+                message: message(text),
             },
-            (EventKind::Broadcast { .. }, _) => CausalRecord::Sent { event, to: None },
-            (EventKind::Receive { .. }, Some(id)) => CausalRecord::Delivered { event, id },
-            _ => CausalRecord::Other { event },
+            (EventKind::Broadcast { text }, _) => JournalRecord::Sent {
+                event,
+                to: None,
+                message: message(text),
+            },
+            (EventKind::Receive { .. }, Some(id)) => JournalRecord::Delivered { event, id },
+            _ => JournalRecord::Other { event },
         }
     }
 }
 
 /// What replaying a journal rebuilt.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default)]
 pub(crate) struct Replayed {
     /// Causal send events replayed (a broadcast counts once).
     pub(crate) sent: usize,
@@ -86,6 +116,10 @@ pub(crate) struct Replayed {
     /// node stopped), each once, in arrival order: to be given to
     /// [`Node::arrive`] again.
     pub(crate) pending: Vec<Envelope<u32, Payload>>,
+    /// The messages this node sent that their peers had not confirmed,
+    /// as first sent (the same clock, causal stamp and text), in the order
+    /// they were sent: to be queued again before any new send.
+    pub(crate) unconfirmed: Vec<Outgoing>,
 }
 
 impl Node {
@@ -101,13 +135,16 @@ impl Node {
     /// deliverable where it was); nothing is usable then.
     pub(crate) fn replay_causal(
         &mut self,
-        records: Vec<CausalRecord>,
+        records: Vec<JournalRecord>,
         last: u64,
     ) -> Result<Replayed, String> {
+        let (id, n) = (self.id, self.n);
         let causal = self
             .causal
             .as_mut()
             .ok_or("this node does not run with --causal")?;
+        let mut sends = Vec::new();
+        let mut confirmed = BTreeMap::new();
         let mut replayed = Replayed::default();
         let mut floor = last.saturating_add(1);
         let mut happened = vec![true; records.len()];
@@ -126,21 +163,35 @@ impl Node {
         for (record, keep) in records.into_iter().zip(happened) {
             match record {
                 _ if !keep => {}
-                CausalRecord::Arrived(envelope) => {
+                JournalRecord::Arrived(envelope) => {
                     if let Some(stamp) = &envelope.payload.stamp {
                         by_id.insert(stamp.id(), arrived.len());
                     }
                     arrived.push(*envelope);
                 }
-                CausalRecord::Sent { event, to } => {
+                JournalRecord::Sent { event, to, message } => {
                     let sent = match to {
                         Some(to) => causal.send_to(to),
                         None => causal.broadcast(),
                     };
-                    sent.map_err(|e| format!("send event {event} cannot be replayed: {e}"))?;
+                    // The stamp the send had: the replay rebuilds the
+                    // state it was made from, record by record.
+                    let stamp =
+                        sent.map_err(|e| format!("send event {event} cannot be replayed: {e}"))?;
+                    if let Some(message) = message {
+                        sends.push(Journaled {
+                            event,
+                            to,
+                            message,
+                            stamp: Some(stamp),
+                        });
+                    }
                     replayed.sent += 1;
                 }
-                CausalRecord::Delivered { event, id } => {
+                JournalRecord::Confirmed { to, through } => {
+                    resend::confirm(&mut confirmed, to, through);
+                }
+                JournalRecord::Delivered { event, id } => {
                     let envelope = by_id.get(&id).map(|&at| &arrived[at]).ok_or_else(|| {
                         format!("event {event} delivers {id}, which never arrived")
                     })?;
@@ -163,9 +214,10 @@ impl Node {
                     delivered.insert(id);
                     replayed.delivered += 1;
                 }
-                CausalRecord::Other { .. } => {}
+                JournalRecord::Other { .. } => {}
             }
         }
+        replayed.unconfirmed = resend::unconfirmed(id, n, sends, &confirmed);
         let mut seen = BTreeSet::new();
         replayed.pending = arrived
             .into_iter()
@@ -200,8 +252,8 @@ mod tests {
 
     /// Takes an arrival at `node` as the I/O layer would, returning the
     /// journal records it writes.
-    fn take(node: &mut Node, envelope: Envelope<u32, Payload>) -> Vec<CausalRecord> {
-        let mut records = vec![CausalRecord::Arrived(Box::new(envelope.clone()))];
+    fn take(node: &mut Node, envelope: Envelope<u32, Payload>) -> Vec<JournalRecord> {
+        let mut records = vec![JournalRecord::Arrived(Box::new(envelope.clone()))];
         let arrived = node.arrive(envelope, Instant::now()).unwrap();
         for delivery in arrived.deliveries {
             let planned = node.plan_receive(delivery.envelope).unwrap();
@@ -221,17 +273,19 @@ mod tests {
         let mut journal = take(&mut three, first);
         journal.extend(take(&mut three, third.clone()));
         // Node 3 sends to 2 after delivering "first" (its event 2).
-        journal.push(CausalRecord::Sent {
+        journal.push(JournalRecord::Sent {
             event: 2,
             to: Some(2),
+            message: None,
         });
         let to_two = send(&mut three, 2, "hello");
         assert!(matches!(take(&mut two, to_two).as_slice(), [_, _]));
         // A send whose log record was never written (event 3 is not in
         // the log): it did not happen.
-        journal.push(CausalRecord::Sent {
+        journal.push(JournalRecord::Sent {
             event: 3,
             to: Some(1),
+            message: None,
         });
 
         let mut restarted = Node::new(3, 3, three.clock().clone()).with_causal();
@@ -261,17 +315,41 @@ mod tests {
     }
 
     #[test]
+    fn an_unconfirmed_send_is_rebuilt_as_first_sent() {
+        let (mut one, mut two) = (node(1), node(2));
+        // Node 1 delivers a message of node 2 first, so its stamps carry
+        // what it delivered.
+        let mut journal = take(&mut one, send(&mut two, 1, "hi"));
+        let mut sent = Vec::new();
+        for (to, text) in [(2, "a"), (3, "b"), (2, "c")] {
+            let planned = one.plan_send(to, text).unwrap();
+            journal.push(planned.causal_record(None));
+            sent.push(one.commit(planned).remove(0));
+        }
+        journal.push(JournalRecord::Confirmed { to: 2, through: 2 });
+        let mut restarted = Node::new(1, 3, one.clock().clone()).with_causal();
+        let replayed = restarted.replay_causal(journal, 4).unwrap();
+        let as_sent = |o: &Outgoing| (o.to, o.name, o.envelope.clone());
+        let again: Vec<_> = replayed.unconfirmed.iter().map(as_sent).collect();
+        let expected: Vec<_> = sent[1..].iter().map(as_sent).collect();
+        assert_eq!(again, expected);
+        assert!(again[1].2.payload.stamp.is_some());
+    }
+
+    #[test]
     fn a_record_followed_by_one_of_the_same_counter_did_not_happen() {
         let mut one = node(1);
         let records = vec![
-            CausalRecord::Sent {
+            JournalRecord::Sent {
                 event: 1,
                 to: Some(2),
+                message: None,
             },
-            CausalRecord::Other { event: 1 },
-            CausalRecord::Sent {
+            JournalRecord::Other { event: 1 },
+            JournalRecord::Sent {
                 event: 2,
                 to: Some(2),
+                message: None,
             },
         ];
         let replayed = one.replay_causal(records, 2).unwrap();
@@ -287,7 +365,7 @@ mod tests {
         let envelope = send(&mut sender, 2, "x");
         let id = envelope.payload.stamp.unwrap().id();
         let error = node(2)
-            .replay_causal(vec![CausalRecord::Delivered { event: 1, id }], 1)
+            .replay_causal(vec![JournalRecord::Delivered { event: 1, id }], 1)
             .unwrap_err();
         assert_eq!(
             error,

@@ -21,6 +21,10 @@
 //! [`MAX_NODES`] entries), so the last whole record always lies within the
 //! last [`TAIL_LEN`] bytes.
 
+mod receipts;
+
+pub(crate) use receipts::last_receipts;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
@@ -53,8 +57,8 @@ pub(crate) enum AppendError {
     Full {
         /// The cap in bytes.
         max: u64,
-        /// Whether the causal journal counted towards it.
-        with_journal: bool,
+        /// The journal that counted towards it, if one did.
+        journal: Option<&'static str>,
     },
     /// Writing (or flushing) failed.
     Io(io::Error),
@@ -63,10 +67,10 @@ pub(crate) enum AppendError {
 impl std::fmt::Display for AppendError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::Full { max, with_journal } => {
-                let (what, together) = match with_journal {
-                    false => ("the log is", ""),
-                    true => ("the log and its causal journal are", " together"),
+            Self::Full { max, journal } => {
+                let (what, together) = match journal {
+                    None => ("the log is".to_owned(), ""),
+                    Some(name) => (format!("the log and its {name} are"), " together"),
                 };
                 write!(
                     f,
@@ -161,15 +165,19 @@ impl Wal {
         &self.path
     }
 
-    /// Whether the size cap lets a new record in, counting `journal` bytes
-    /// (the causal journal, which goes with the log) as the log's own. A
-    /// receipt always gets in: its sender was told it arrived.
-    pub(crate) fn room_for(&self, receipt: bool, journal: u64) -> Result<(), AppendError> {
+    /// Whether the size cap lets a new record in, counting the `len` bytes
+    /// of the journal named `journal` (which goes with the log) as the
+    /// log's own. A receipt always gets in: its sender was told it arrived.
+    pub(crate) fn room_for(
+        &self,
+        receipt: bool,
+        (len, journal): (u64, &'static str),
+    ) -> Result<(), AppendError> {
         match self.options.max_bytes {
-            Some(max) if !receipt && self.len.saturating_add(journal) >= max => {
+            Some(max) if !receipt && self.len.saturating_add(len) >= max => {
                 Err(AppendError::Full {
                     max,
-                    with_journal: journal > 0,
+                    journal: (len > 0).then_some(journal),
                 })
             }
             _ => Ok(()),
@@ -186,7 +194,7 @@ impl Wal {
         text: &str,
         receipt: bool,
     ) -> Result<(), AppendError> {
-        self.room_for(receipt, 0)?;
+        self.room_for(receipt, (0, ""))?;
         if let Some(why) = &self.broken {
             return Err(AppendError::Io(io::Error::other(why.clone())));
         }

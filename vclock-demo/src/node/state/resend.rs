@@ -1,0 +1,273 @@
+//! Messages a restarted node sends again, and copies a receiver drops.
+//!
+//! A send event is on record before its message leaves, but the message
+//! may sit in the `--delay` queue or the outbox, or be on its way, when the
+//! sender is killed. So the journal keeps each sent message whole (clock
+//! and text; a `--causal` node's replay rebuilds its causal stamp) and,
+//! once per batch of confirmations, how far each peer has confirmed. A
+//! restarted node rebuilds every message sent after that point exactly as
+//! it was first sent and queues it again, before any new message to that
+//! peer. Pure: the journal's records come in, messages go out.
+//!
+//! A message may have arrived although its confirmation was not recorded
+//! (the sender was killed in between), so a receiver can get a copy. With
+//! `--causal` the causal delivery component knows every message by its
+//! number and drops copies. Without it, a node's messages to one peer
+//! arrive in the order they were sent, copies included (the restarted
+//! sender re-sends before it sends anything new), so a message whose
+//! sender's own counter is not above that of the last message received
+//! from that sender is a copy, or comes from a sender that restarted
+//! without its log and numbers its events anew; it is dropped with a
+//! line, and changes no clock. A copy the node recognises (it received
+//! that very send event, with the same clock) is said to be one.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use vclock_core::{CausalStamp, VectorClock};
+use vclock_net::Envelope;
+
+use super::{EventName, JournalRecord, Node, Outgoing, Payload};
+use crate::console::sanitize;
+
+/// What a journal keeps of a sent message besides its stamp.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SentMessage {
+    /// The clock it carried (its send event's clock).
+    pub(crate) clock: VectorClock<u32>,
+    /// Its whole text (the event log keeps at most 4 KiB of it).
+    pub(crate) text: String,
+}
+
+/// A send event found in a journal, with its rebuilt causal stamp.
+#[derive(Debug)]
+pub(crate) struct Journaled {
+    /// The event's own counter.
+    pub(crate) event: u64,
+    /// Its receiver; `None` for a broadcast.
+    pub(crate) to: Option<u32>,
+    /// Its clock and text.
+    pub(crate) message: SentMessage,
+    /// Its causal stamp (`--causal`).
+    pub(crate) stamp: Option<CausalStamp<u32>>,
+}
+
+/// Notes that node `to` confirmed this node's sends up to `through`.
+pub(crate) fn confirm(confirmed: &mut BTreeMap<u32, u64>, to: u32, through: u64) {
+    let entry = confirmed.entry(to).or_default();
+    *entry = (*entry).max(through);
+}
+
+/// The messages of `sends` (by node `id` of `n`, in send order) that their
+/// peers had not confirmed, as first sent, in send order.
+pub(crate) fn unconfirmed(
+    id: u32,
+    n: u32,
+    sends: Vec<Journaled>,
+    confirmed: &BTreeMap<u32, u64>,
+) -> Vec<Outgoing> {
+    let mut out = Vec::new();
+    for sent in sends {
+        let name = EventName {
+            node: id,
+            counter: sent.event,
+        };
+        let payload = Payload {
+            text: sent.message.text,
+            stamp: sent.stamp,
+        };
+        let envelope = Envelope::new(id, sent.message.clock, payload);
+        let targets: Vec<u32> = match sent.to {
+            Some(to) => vec![to],
+            None => (1..=n).filter(|&k| k != id).collect(),
+        };
+        for to in targets {
+            if sent.event > confirmed.get(&to).copied().unwrap_or(0) {
+                out.push(Outgoing {
+                    to,
+                    name,
+                    envelope: envelope.clone(),
+                });
+            }
+        }
+    }
+    out
+}
+
+impl Node {
+    /// The messages a node without `--causal` sent and its peers had not
+    /// confirmed, from its send journal's `records`, given `last`, the own
+    /// counter of the last event in its log. A send journal's records are
+    /// written after the event's log record, so each is in the log; one
+    /// above `last` (which no crash leaves) is ignored all the same.
+    pub(crate) fn replay_sends(&self, records: Vec<JournalRecord>, last: u64) -> Vec<Outgoing> {
+        let mut sends = Vec::new();
+        let mut confirmed = BTreeMap::new();
+        for record in records {
+            match record {
+                JournalRecord::Sent {
+                    event,
+                    to,
+                    message: Some(message),
+                } if event <= last => sends.push(Journaled {
+                    event,
+                    to,
+                    message,
+                    stamp: None,
+                }),
+                JournalRecord::Confirmed { to, through } => confirm(&mut confirmed, to, through),
+                _ => {}
+            }
+        }
+        unconfirmed(self.id, self.n, sends, &confirmed)
+    }
+
+    /// Sets the own counter of the last message received from each node
+    /// (entry `i` is node `i + 1`), which a node resumed from its log
+    /// finds there.
+    pub(crate) fn resume_received(&mut self, last: Vec<u64>) {
+        if last.len() == self.last_received.len() {
+            self.last_received = last;
+        }
+    }
+
+    /// Without `--causal`: the line that drops a message from node `from`
+    /// carrying `clock` if it is a copy of one received already (see the
+    /// module docs), `None` if it is new.
+    pub(super) fn plain_copy(
+        &self,
+        from: u32,
+        clock: &VectorClock<u32>,
+        text: &str,
+    ) -> Option<String> {
+        if !(1..=self.n).contains(&from) || from == self.id {
+            return None;
+        }
+        let last = self.last_received[from as usize - 1];
+        let name = EventName {
+            node: from,
+            counter: clock.get(&from),
+        };
+        if name.counter > last {
+            return None;
+        }
+        if self.is_known_copy(name, clock, text) {
+            return Some(format!(
+                "Dropped a copy of message {name} from node {from}, received already: node {from} sent it again after a restart; clock unchanged"
+            ));
+        }
+        Some(format!(
+            "Dropped a message from node {from} (event {name}): its event {from}.{last} was received already and its messages arrive in order, so this is a second copy, or node {from} restarted without its log and numbers its events anew; clock unchanged: {}",
+            sanitize(text)
+        ))
+    }
+
+    /// Whether this node received the send event `name` with this very
+    /// clock and text: then a message that carries them again is that
+    /// message, sent again by its sender after a restart (the transport
+    /// drops copies within one run of the sender; a sender restarted
+    /// without its log may reuse a name and even a clock, with another
+    /// text).
+    pub(super) fn is_known_copy(
+        &self,
+        name: EventName,
+        clock: &VectorClock<u32>,
+        text: &str,
+    ) -> bool {
+        self.history.received(name, clock, &sanitize(text))
+    }
+
+    /// Notes a message received from node `from` (its send event `send`).
+    pub(super) fn note_received(&mut self, from: u32, send: EventName) {
+        if let Some(last) = self.last_received.get_mut(from as usize - 1) {
+            *last = (*last).max(send.counter);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sent(event: u64, to: Option<u32>, text: &str) -> JournalRecord {
+        JournalRecord::Sent {
+            event,
+            to,
+            message: Some(SentMessage {
+                clock: VectorClock::from_iter([(1, event)]),
+                text: text.to_owned(),
+            }),
+        }
+    }
+
+    #[test]
+    fn only_what_a_peer_had_not_confirmed_is_sent_again_in_order() {
+        let node = Node::new(1, 3, VectorClock::from_iter([(1, 5)]));
+        let records = vec![
+            sent(1, Some(2), "a"),
+            sent(2, Some(3), "b"),
+            sent(3, None, "c"),
+            JournalRecord::Confirmed { to: 2, through: 3 },
+            sent(4, Some(2), "d"),
+            // An old journal's send, without its message: not re-sent.
+            JournalRecord::Sent {
+                event: 5,
+                to: Some(2),
+                message: None,
+            },
+            // Not in the log: it did not happen.
+            sent(6, Some(2), "e"),
+        ];
+        let again: Vec<(u32, String, String)> = node
+            .replay_sends(records, 5)
+            .into_iter()
+            .map(|o| (o.to, o.name.to_string(), o.envelope.payload.text))
+            .collect();
+        let expected = [(3, "1.2", "b"), (3, "1.3", "c"), (2, "1.4", "d")]
+            .map(|(to, name, text)| (to, name.to_owned(), text.to_owned()));
+        assert_eq!(again, expected);
+        let resent = node.replay_sends(vec![sent(4, Some(2), "d")], 4);
+        assert_eq!(
+            resent[0].envelope,
+            Envelope::new(
+                1,
+                VectorClock::from_iter([(1, 4)]),
+                Payload {
+                    text: "d".into(),
+                    stamp: None
+                }
+            )
+        );
+    }
+
+    #[test]
+    fn a_message_not_above_the_last_from_its_sender_is_a_copy() {
+        let mut node = Node::new(2, 3, VectorClock::new());
+        let clock = VectorClock::from_iter([(1, 2)]);
+        assert_eq!(node.plain_copy(1, &clock, "x"), None);
+        let planned = node
+            .plan_receive(Envelope::new(1, clock.clone(), "x".to_owned()))
+            .unwrap();
+        node.commit(planned);
+        assert_eq!(
+            node.plain_copy(1, &clock, "x").unwrap(),
+            "Dropped a copy of message 1.2 from node 1, received already: node 1 sent it again after a restart; clock unchanged"
+        );
+        let other = VectorClock::from_iter([(1, 1)]);
+        assert_eq!(
+            node.plain_copy(1, &other, "y").unwrap(),
+            "Dropped a message from node 1 (event 1.1): its event 1.2 was received already and its messages arrive in order, so this is a second copy, or node 1 restarted without its log and numbers its events anew; clock unchanged: y"
+        );
+        // Learning of a later event of node 1 through node 3 does not make
+        // node 1's next direct message a copy.
+        let via_three = VectorClock::from_iter([(1, 5), (3, 1)]);
+        let planned = node
+            .plan_receive(Envelope::new(3, via_three, "z".to_owned()))
+            .unwrap();
+        node.commit(planned);
+        assert_eq!(
+            node.plain_copy(1, &VectorClock::from_iter([(1, 3)]), "w"),
+            None
+        );
+    }
+}
