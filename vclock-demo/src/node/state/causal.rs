@@ -30,6 +30,11 @@ use crate::console::sanitize;
 /// many messages (at most one frame each) in memory.
 pub(crate) const MAX_HELD: usize = 256;
 
+/// How many of those may come from one sender: a sender whose message was
+/// lost (or that lies) fills at most a quarter, so the other nodes' early
+/// messages are still held back, not refused, until four senders are stuck.
+pub(crate) const MAX_HELD_PER_SENDER: usize = MAX_HELD / 4;
+
 /// What a message carries besides the sender's id and vector clock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Payload {
@@ -79,7 +84,9 @@ impl Node {
     /// The same node, delivering causally (`--causal`).
     #[must_use]
     pub(crate) fn with_causal(mut self) -> Self {
-        let config = CausalConfig::default().max_held(MAX_HELD);
+        let config = CausalConfig::default()
+            .max_held(MAX_HELD)
+            .max_held_per_sender(MAX_HELD_PER_SENDER);
         self.causal = Some(CausalDelivery::with_config(self.id, config));
         self
     }
@@ -282,6 +289,10 @@ impl Node {
                     CausalError::HoldBackFull { limit, .. } => format!(
                         "it must wait for earlier messages, but {limit} messages are held back already"
                     ),
+                    CausalError::SenderHoldBackFull { id, limit } => format!(
+                        "it must wait for earlier messages, but {limit} messages from node {} are held back already",
+                        id.sender
+                    ),
                     other => other.to_string(),
                 };
                 let id = refused.stamp.id();
@@ -352,9 +363,18 @@ mod tests {
     fn broadcast(sender: &mut Node, text: &str) -> Envelope<u32, Payload> {
         let planned = sender.plan_broadcast(text).unwrap();
         let out = sender.commit(planned);
-        assert_eq!(out.len(), 2, "one message per other node");
+        assert_eq!(
+            out.len(),
+            sender.n as usize - 1,
+            "one message per other node"
+        );
         assert!(out.iter().all(|o| o.envelope == out[0].envelope));
         out[0].envelope.clone()
+    }
+
+    /// How many messages `node` holds back.
+    fn held(node: &Node) -> usize {
+        node.causal.as_ref().map_or(0, CausalDelivery::held_len)
     }
 
     /// Takes an arrival and records every delivery it releases.
@@ -505,36 +525,82 @@ mod tests {
     }
 
     #[test]
-    fn a_full_hold_back_refuses_and_names_the_message() {
-        let mut one = node(1);
-        let mut three = node(3);
-        let envelopes: Vec<_> = (0..=MAX_HELD + 1)
+    fn a_sender_fills_only_its_share_of_the_hold_back() {
+        let (mut one, mut two, mut three) = (node(1), node(2), node(3));
+        let envelopes: Vec<_> = (0..=MAX_HELD_PER_SENDER + 1)
             .map(|i| broadcast(&mut one, &format!("m{i}")))
             .collect();
-        // Everything but the first arrives: MAX_HELD are held, the next is
-        // refused.
-        for envelope in &envelopes[1..=MAX_HELD] {
-            assert_eq!(
-                arrive(&mut three, envelope.clone(), Instant::now())
-                    .lines
-                    .len(),
-                1
-            );
+        // Everything but node 1's first arrives: its share is held, the
+        // next is refused.
+        for envelope in &envelopes[1..=MAX_HELD_PER_SENDER] {
+            let arrived = arrive(&mut three, envelope.clone(), Instant::now());
+            assert_eq!(arrived.lines.len(), 1);
         }
         let error = three
-            .arrive(envelopes[MAX_HELD + 1].clone(), Instant::now())
+            .arrive(envelopes[MAX_HELD_PER_SENDER + 1].clone(), Instant::now())
             .unwrap_err();
+        let n = MAX_HELD_PER_SENDER + 2;
         assert_eq!(
             error,
             format!(
-                "rejected broadcast {} from node 1 (event 1.{}): it must wait for earlier messages, but {MAX_HELD} messages are held back already; clock unchanged",
-                MAX_HELD + 2,
-                MAX_HELD + 2
+                "rejected broadcast {n} from node 1 (event 1.{n}): it must wait for earlier messages, but {MAX_HELD_PER_SENDER} messages from node 1 are held back already; clock unchanged"
             )
         );
+        // Node 2's messages overtaking each other are still held back.
+        let (b1, b2) = (broadcast(&mut two, "b1"), broadcast(&mut two, "b2"));
+        assert_eq!(arrive(&mut three, b2, Instant::now()).lines.len(), 1);
+        assert_eq!(texts(&arrive(&mut three, b1, Instant::now())), ["b1", "b2"]);
         // The first releases all that were held.
         let released = arrive(&mut three, envelopes[0].clone(), Instant::now());
-        assert_eq!(released.deliveries.len(), MAX_HELD + 1);
+        assert_eq!(released.deliveries.len(), MAX_HELD_PER_SENDER + 1);
+    }
+
+    #[test]
+    fn a_full_hold_back_refuses_and_names_the_message() {
+        // Four senders fill their shares, and so the whole hold-back; a
+        // fifth sender's early message is refused.
+        let n = 6;
+        let mut receiver = Node::new(6, n, VectorClock::new()).with_causal();
+        let (mut firsts, mut refused) = (Vec::new(), 0);
+        for sender in 1..=5 {
+            let mut node = Node::new(sender, n, VectorClock::new()).with_causal();
+            let count = if sender == 5 {
+                2
+            } else {
+                MAX_HELD_PER_SENDER + 1
+            };
+            let envelopes: Vec<_> = (0..count)
+                .map(|i| broadcast(&mut node, &format!("m{i}")))
+                .collect();
+            for envelope in &envelopes[1..] {
+                if held(&receiver) < MAX_HELD {
+                    let arrived = arrive(&mut receiver, envelope.clone(), Instant::now());
+                    assert_eq!(arrived.lines.len(), 1);
+                } else {
+                    let error = receiver
+                        .arrive(envelope.clone(), Instant::now())
+                        .unwrap_err();
+                    refused += 1;
+                    assert_eq!(
+                        error,
+                        format!(
+                            "rejected broadcast 2 from node 5 (event 5.2): it must wait for earlier messages, but {MAX_HELD} messages are held back already; clock unchanged"
+                        )
+                    );
+                }
+            }
+            firsts.push(envelopes[0].clone());
+        }
+        assert_eq!((held(&receiver), refused), (MAX_HELD, 1));
+        let released: usize = firsts
+            .into_iter()
+            .map(|first| {
+                arrive(&mut receiver, first, Instant::now())
+                    .deliveries
+                    .len()
+            })
+            .sum();
+        assert_eq!(released, MAX_HELD + 5);
     }
 
     #[test]
