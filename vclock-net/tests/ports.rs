@@ -6,7 +6,9 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
 
 use common::{envelope, expect_message, watchdog};
-use vclock_net::{Config, Error, Listener, Sender, find_free_ports, reserve_listeners};
+use vclock_net::{
+    Config, Error, Listener, Sender, find_free_ports, reserve_handoff_listeners, reserve_listeners,
+};
 
 const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
@@ -25,6 +27,44 @@ fn reserved_listeners_are_distinct_and_still_bound() {
         assert!(TcpListener::bind((LOCALHOST, *port)).is_err());
     }
     assert!(reserve_listeners(LOCALHOST, 0).unwrap().is_empty());
+}
+
+/// Ports reserved for a hand-off lie below the OS's range for outgoing
+/// connections' source ports (where the OS says what it is), are held,
+/// and a port this process released is not offered again by the next call.
+#[test]
+fn handoff_ports_avoid_the_ephemeral_range_and_are_not_offered_twice() {
+    let ports_of = |listeners: &[TcpListener]| -> Vec<u16> {
+        listeners
+            .iter()
+            .map(|l| l.local_addr().unwrap().port())
+            .collect()
+    };
+    let first = reserve_handoff_listeners(LOCALHOST, 50).unwrap();
+    let first_ports = ports_of(&first);
+    let mut distinct = first_ports.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 50);
+    assert!(TcpListener::bind((LOCALHOST, first_ports[0])).is_err());
+    if let Some(low) = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u16>().ok())
+    {
+        assert!(
+            first_ports
+                .iter()
+                .all(|&port| (10_000..low).contains(&port)),
+            "{first_ports:?} not below {low}"
+        );
+    }
+    drop(first);
+    let second = ports_of(&reserve_handoff_listeners(LOCALHOST, 50).unwrap());
+    assert!(
+        second.iter().all(|port| !first_ports.contains(port)),
+        "released ports offered again: {second:?}"
+    );
+    assert!(reserve_handoff_listeners(LOCALHOST, 0).unwrap().is_empty());
 }
 
 #[test]

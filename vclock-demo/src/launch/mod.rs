@@ -117,7 +117,7 @@ fn find_ports(n: u32, base: Option<u16>) -> anyhow::Result<(Vec<u16>, Vec<TcpLis
             Ok((ports, Vec::new()))
         }
         None => {
-            let listeners = vclock_net::reserve_listeners(ip, n as usize)
+            let listeners = vclock_net::reserve_handoff_listeners(ip, n as usize)
                 .with_context(|| format!("cannot reserve {n} ports"))?;
             let ports = listeners
                 .iter()

@@ -25,10 +25,15 @@ pub fn bin() -> &'static str {
 }
 
 /// `n` free loopback ports, held by listeners until the caller drops them
-/// (right before spawning the nodes that bind them).
+/// (right before spawning the nodes that bind them). They come from below
+/// the OS's range for outgoing connections' source ports, and a port one
+/// test released (for its node, or for a node it kills and restarts) is
+/// not offered to another test of the process
+/// ([`vclock_net::reserve_handoff_listeners`]): with OS-chosen ports, two
+/// test suites at once failed now and then with "Address already in use".
 pub fn reserve_ports(n: usize) -> (Vec<u16>, Vec<TcpListener>) {
-    let listeners =
-        vclock_net::reserve_listeners(IpAddr::V4(Ipv4Addr::LOCALHOST), n).expect("reserve ports");
+    let listeners = vclock_net::reserve_handoff_listeners(IpAddr::V4(Ipv4Addr::LOCALHOST), n)
+        .expect("reserve ports");
     let ports = listeners
         .iter()
         .map(|l| l.local_addr().unwrap().port())
