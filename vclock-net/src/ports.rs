@@ -98,16 +98,7 @@ pub fn reserve_handoff_listeners(ip: IpAddr, n: usize) -> Result<Vec<TcpListener
             let offset = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed)) % span;
             // `offset < span <= u16::MAX - LOWEST`, so this fits.
             let port = LOWEST + u16::try_from(offset).unwrap_or(0);
-            let addr = SocketAddr::new(ip, port);
-            match TcpListener::bind(addr) {
-                Ok(listener) => listeners.push(listener),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
-                    ) => {}
-                Err(source) => return Err(Error::Bind { addr, source }),
-            }
+            listeners.extend(try_bind(SocketAddr::new(ip, port))?);
         }
     }
     let missing = n - listeners.len();
@@ -153,22 +144,12 @@ pub fn find_free_ports(ip: IpAddr, base: u16, n: usize) -> Result<Vec<u16>> {
         return Ok(ports);
     }
     for port in base.max(1)..=u16::MAX {
-        let addr = SocketAddr::new(ip, port);
-        match TcpListener::bind(addr) {
-            Ok(listener) => {
-                drop(listener);
-                ports.push(port);
-                if ports.len() == n {
-                    return Ok(ports);
-                }
+        if let Some(listener) = try_bind(SocketAddr::new(ip, port))? {
+            drop(listener);
+            ports.push(port);
+            if ports.len() == n {
+                return Ok(ports);
             }
-            // In use, or reserved for privileged processes: try the next.
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
-                ) => {}
-            Err(source) => return Err(Error::Bind { addr, source }),
         }
     }
     Err(Error::NoFreePorts {
@@ -177,4 +158,21 @@ pub fn find_free_ports(ip: IpAddr, base: u16, n: usize) -> Result<Vec<u16>> {
         wanted: n,
         found: ports.len(),
     })
+}
+
+/// Binds `addr`; `None` when its port is in use, or reserved for privileged
+/// processes (the caller tries another).
+fn try_bind(addr: SocketAddr) -> Result<Option<TcpListener>> {
+    match TcpListener::bind(addr) {
+        Ok(listener) => Ok(Some(listener)),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(source) => Err(Error::Bind { addr, source }),
+    }
 }
