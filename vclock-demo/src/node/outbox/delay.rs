@@ -15,7 +15,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::QUEUE_CAPACITY;
-use super::worker::Queued;
+use super::report::Queued;
 use crate::cli::DelayRange;
 
 /// A message and when it was pushed.

@@ -11,7 +11,9 @@
 //! exactly once and in order while the peer lives; the outbox reconnects
 //! when the connection breaks, and reports what became of every message.
 //! A peer that is slow, stopped or unreachable holds up only its own
-//! outbox: never the console, other peers or receipts.
+//! outbox: never the console, other peers or receipts. The thread is in
+//! [`worker`]; what it hands out and reports (a queued message and its
+//! fate, the unconfirmed list, the lines about a batch) in [`report`].
 //!
 //! While idle, an outbox checks its connection a few times a second, so a
 //! peer that was killed is known to be down before the user's next send,
@@ -35,6 +37,7 @@
 //! ended.
 
 mod delay;
+mod report;
 mod worker;
 
 use std::net::SocketAddr;
@@ -48,8 +51,9 @@ use vclock_net::{Config, Sender};
 use super::Shared;
 use super::state::{EventName, Outgoing};
 use crate::cli::DelayRange;
-pub(crate) use worker::{Fate, Queued};
-use worker::{Outcome, Unconfirmed, Worker, forget, lock, names, report_lines};
+pub(crate) use report::{Fate, Queued};
+use report::{Outcome, Unconfirmed, forget, lock, names, report_lines};
+use worker::Worker;
 
 /// How long a message may wait for its confirmation before the console
 /// says so.

@@ -3,26 +3,17 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, TryRecvError};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use vclock_net::{Error, Sender};
 
 use super::Contacted;
-use crate::node::state::{EventName, Outgoing, Payload, PeerState};
-use crate::node::{Shared, State};
-
-/// What became of some messages.
-#[derive(Debug)]
-pub(super) enum Outcome {
-    Confirmed,
-    /// Certainly not delivered: never numbered nor written.
-    NotDelivered(String),
-    /// May or may not have arrived.
-    Unknown(String),
-}
+use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock, names, report_lines};
+use crate::node::Shared;
+use crate::node::state::{Payload, PeerState};
 
 /// A message sent (numbered) and not yet confirmed.
 #[derive(Debug)]
@@ -476,122 +467,3 @@ const RETRY_AT_MOST: Duration = Duration::from_secs(5);
 
 /// At most this many queued messages go out in one batch.
 const BATCH: usize = 1024;
-
-/// What became of a message, for a caller waiting on it (`--sync`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Fate {
-    /// The peer confirmed it.
-    Delivered,
-    /// It certainly did not arrive, may not have, or is not confirmed
-    /// within the ack timeout (it may still be, later).
-    Failed,
-}
-
-/// One message in an outbox, with whoever waits for its fate.
-#[derive(Debug)]
-pub(crate) struct Queued {
-    /// The message.
-    pub(crate) outgoing: Outgoing,
-    /// Told the message's fate (the input thread in `--sync` mode).
-    pub(crate) fate: Option<mpsc::Sender<Fate>>,
-}
-
-/// The messages an outbox has sent and not yet seen confirmed, oldest
-/// first, shared with the watcher.
-#[derive(Debug, Default)]
-pub(super) struct Unconfirmed {
-    pub(super) sent: VecDeque<(EventName, Instant)>,
-    /// The newest message a "Waiting" line has named.
-    pub(super) noticed_through: Option<EventName>,
-    /// The own counter of the last message pushed into the outbox.
-    pub(super) pushed_through: u64,
-}
-
-pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Takes `batch` off the list the watcher reads.
-pub(super) fn forget(unconfirmed: &Mutex<Unconfirmed>, batch: &[Queued]) {
-    let names: std::collections::HashSet<EventName> =
-        batch.iter().map(|q| q.outgoing.name).collect();
-    lock(unconfirmed).sent.retain(|(n, _)| !names.contains(n));
-}
-
-/// The events `names` (of one node, in order) in words: runs of
-/// consecutive counters as `1.5 to 1.9`, others listed (`1.1, 1.3`), at
-/// most four parts and then how many more.
-pub(super) fn names(names: impl IntoIterator<Item = EventName>) -> String {
-    let mut runs: Vec<(EventName, EventName)> = Vec::new();
-    for name in names {
-        match runs.last_mut() {
-            Some((_, last)) if name.counter == last.counter + 1 => *last = name,
-            _ => runs.push((name, name)),
-        }
-    }
-    let shown: Vec<String> = runs
-        .iter()
-        .take(4)
-        .map(|&(first, last)| {
-            if first == last {
-                first.to_string()
-            } else {
-                format!("{first} to {last}")
-            }
-        })
-        .collect();
-    let mut text = shown.join(", ");
-    if runs.len() > 4 {
-        let more: u64 = runs[4..]
-            .iter()
-            .map(|(first, last)| last.counter - first.counter + 1)
-            .sum();
-        text.push_str(&format!(" and {more} more"));
-    }
-    text
-}
-
-/// Prints what became of `batch` (sent to node `to`): nothing for a
-/// confirmation, a warning otherwise.
-pub(super) fn report_lines(st: &mut State, to: u32, batch: &[Queued], outcome: &Outcome) {
-    let count = batch.len();
-    let what = match count {
-        1 => format!("message {}", batch[0].outgoing.name),
-        n => format!(
-            "{n} messages ({})",
-            names(batch.iter().map(|q| q.outgoing.name))
-        ),
-    };
-    let (were, was) = if count == 1 {
-        ("was", "it")
-    } else {
-        ("were", "they")
-    };
-    match outcome {
-        Outcome::Confirmed => {}
-        Outcome::NotDelivered(why) => st.out.line(format_args!(
-            "Warning: {what} to node {to} {were} not delivered: {why}"
-        )),
-        Outcome::Unknown(why) => st.out.line(format_args!(
-            "Warning: node {to} did not confirm {what} ({why}); {was} may or may not have arrived"
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_compress_consecutive_runs_only() {
-        let name = |counter| EventName { node: 1, counter };
-        assert_eq!(names([name(5)]), "1.5");
-        assert_eq!(names((5..=9).map(name)), "1.5 to 1.9");
-        // Events sent to other peers in between are not named.
-        assert_eq!(names([1, 3, 4, 7].map(name)), "1.1, 1.3 to 1.4, 1.7");
-        assert_eq!(
-            names([1, 3, 5, 7, 9, 10, 11].map(name)),
-            "1.1, 1.3, 1.5, 1.7 and 3 more"
-        );
-    }
-}
