@@ -92,6 +92,9 @@ pub(crate) struct Journal {
     fsync: bool,
     /// The journal's length in bytes, which `--log-max-bytes` counts.
     len: u64,
+    /// Why no record can be appended: a failed write left part of a
+    /// record that could not be taken back.
+    broken: Option<String>,
 }
 
 /// What opening a journal found.
@@ -165,6 +168,7 @@ impl Journal {
                 path,
                 fsync,
                 len: whole as u64,
+                broken: None,
             },
             records,
             dropped,
@@ -186,19 +190,37 @@ impl Journal {
         self.len
     }
 
-    /// Appends one record in one write.
+    /// Appends one record in one write. A record whose write fails is
+    /// taken back whole: a fragment left in the middle (a full disk takes
+    /// part of a line) would make the journal unreadable at the next
+    /// restart, and the caller treats the record as never written.
     ///
     /// # Errors
     ///
-    /// Writing or flushing failed.
+    /// Writing or flushing failed, or an earlier failed write could not be
+    /// taken back (then nothing more is appended).
     pub(crate) fn append(&mut self, record: &JournalRecord) -> io::Result<()> {
+        if let Some(why) = &self.broken {
+            return Err(io::Error::other(why.clone()));
+        }
         let mut line = serde_json::to_vec(record).map_err(io::Error::other)?;
         line.push(b'\n');
-        self.file.write_all(&line)?;
-        self.len += line.len() as u64;
-        if self.fsync {
-            self.file.sync_data()?;
+        let written = self.file.write_all(&line).and_then(|()| {
+            if self.fsync {
+                self.file.sync_data()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = written {
+            if let Err(undo) = self.file.set_len(self.len) {
+                self.broken = Some(format!(
+                    "an earlier write failed ({e}) and could not be taken back ({undo}); the journal is closed"
+                ));
+            }
+            return Err(e);
         }
+        self.len += line.len() as u64;
         Ok(())
     }
 }
@@ -244,6 +266,25 @@ mod tests {
             parse(bad.as_bytes()).unwrap_err(),
             "line 2 is not a causal record (expected value at line 1 column 1)"
         );
+    }
+
+    #[test]
+    fn a_failed_write_that_cannot_be_taken_back_closes_the_journal() {
+        // /dev/full fails every write, and cannot be cut back either.
+        let mut journal = Journal {
+            kind: Kind::Sends,
+            file: OpenOptions::new().append(true).open("/dev/full").unwrap(),
+            path: PathBuf::from("/dev/full"),
+            fsync: false,
+            len: 0,
+            broken: None,
+        };
+        let record = JournalRecord::Other { event: 1 };
+        let first = journal.append(&record).unwrap_err();
+        assert_eq!(first.raw_os_error(), Some(28), "{first}");
+        let second = journal.append(&record).unwrap_err().to_string();
+        assert!(second.contains("could not be taken back"), "{second}");
+        assert_eq!(journal.len(), 0);
     }
 
     #[test]
