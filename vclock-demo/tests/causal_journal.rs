@@ -27,6 +27,7 @@ use vclock_net::{Config, Envelope, Sender};
 struct Payload {
     text: String,
     stamp: Option<CausalStamp<u32>>,
+    resent: bool,
 }
 
 /// Sends one message as node 2, with a clock and a causal stamp the caller
@@ -43,6 +44,7 @@ fn send_as_two(
     let payload = Payload {
         text: text.to_owned(),
         stamp: Some(stamp),
+        resent: false,
     };
     let envelope = Envelope::new(2, VectorClock::from_iter(clock.iter().copied()), payload);
     sender

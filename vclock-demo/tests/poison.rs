@@ -20,6 +20,7 @@ use vclock_net::{Config, Envelope, Sender};
 struct Payload {
     text: String,
     stamp: Option<CausalStamp<u32>>,
+    resent: bool,
 }
 
 /// Sends one message as node 2 would, speaking the protocol correctly and
@@ -31,6 +32,7 @@ fn lie(config: &Config, to: u16, clock: &[(u32, u64)], text: &str) {
     let payload = Payload {
         text: text.to_owned(),
         stamp: None,
+        resent: false,
     };
     let envelope = Envelope::new(2, VectorClock::from_iter(clock.iter().copied()), payload);
     liar.send_acked(addr, &envelope)

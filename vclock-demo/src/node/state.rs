@@ -234,7 +234,11 @@ impl Node {
         match planned.kind {
             EventKind::Send { to, text } => {
                 let stamp = self.causal_stamp(Some(to));
-                let payload = Payload { text, stamp };
+                let payload = Payload {
+                    text,
+                    stamp,
+                    resent: false,
+                };
                 vec![Outgoing {
                     to,
                     name,
@@ -243,7 +247,15 @@ impl Node {
             }
             EventKind::Broadcast { text } => {
                 let stamp = self.causal_stamp(None);
-                let envelope = Envelope::new(self.id, clock, Payload { text, stamp });
+                let envelope = Envelope::new(
+                    self.id,
+                    clock,
+                    Payload {
+                        text,
+                        stamp,
+                        resent: false,
+                    },
+                );
                 (1..=self.n)
                     .filter(|&to| to != self.id)
                     .map(|to| Outgoing {

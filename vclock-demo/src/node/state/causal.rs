@@ -42,6 +42,11 @@ pub(crate) struct Payload {
     pub(crate) text: String,
     /// With `--causal`, the causal-delivery stamp of the send event.
     pub(crate) stamp: Option<CausalStamp<u32>>,
+    /// Set on a message a restarted node sends again from its journal:
+    /// only such a message can be a copy of one received already, since
+    /// within one run of its sender the transport drops copies.
+    #[serde(default)]
+    pub(crate) resent: bool,
 }
 
 /// A held message: what its receive event needs, and when it arrived.
@@ -173,12 +178,17 @@ impl Node {
         let Envelope {
             from,
             clock,
-            payload: Payload { text, stamp },
+            payload:
+                Payload {
+                    text,
+                    stamp,
+                    resent,
+                },
         } = envelope;
         let plain = Envelope::new(from, clock, text);
         let stamp = match (self.causal.is_some(), stamp) {
             (false, None) => {
-                if let Some(line) = self.plain_copy(from, &plain.clock, &plain.payload) {
+                if let Some(line) = self.plain_copy(from, &plain.clock, &plain.payload, resent) {
                     return Ok(Arrived {
                         taken: false,
                         lines: vec![line],

@@ -12,14 +12,17 @@
 //! A message may have arrived although its confirmation was not recorded
 //! (the sender was killed in between), so a receiver can get a copy. With
 //! `--causal` the causal delivery component knows every message by its
-//! number and drops copies. Without it, a node's messages to one peer
-//! arrive in the order they were sent, copies included (the restarted
-//! sender re-sends before it sends anything new), so a message whose
-//! sender's own counter is not above that of the last message received
-//! from that sender is a copy, or comes from a sender that restarted
-//! without its log and numbers its events anew; it is dropped with a
-//! line, and changes no clock. A copy the node recognises (it received
-//! that very send event, with the same clock) is said to be one.
+//! number and drops copies. Without it, a message sent again is marked
+//! (`Payload::resent`), and a node's messages to one peer arrive in the
+//! order they were sent, copies included (the restarted sender re-sends
+//! before it sends anything new), so a marked message whose sender's own
+//! counter is not above that of the last message received from that
+//! sender is a copy; it is dropped with a line, and changes no clock. An
+//! unmarked message is new whatever its number (a sender restarted
+//! without its log numbers its events anew), and the copies its sender
+//! sends after a later restart are told by its new numbers. A copy the
+//! node recognises (it received that very send event, with the same clock)
+//! is said to be one.
 
 use std::collections::BTreeMap;
 
@@ -75,6 +78,7 @@ pub(crate) fn unconfirmed(
         let payload = Payload {
             text: sent.message.text,
             stamp: sent.stamp,
+            resent: true,
         };
         let envelope = Envelope::new(id, sent.message.clock, payload);
         let targets: Vec<u32> = match sent.to {
@@ -133,21 +137,31 @@ impl Node {
 
     /// Without `--causal`: the line that drops a message from node `from`
     /// carrying `clock` if it is a copy of one received already (see the
-    /// module docs), `None` if it is new.
+    /// module docs), `None` if it is new. Only a message its sender
+    /// `resent` from its journal can be a copy: any other is new whatever
+    /// its number (its sender may have restarted without its log), and
+    /// copies its sender sends after a later restart are told by it.
     pub(super) fn plain_copy(
-        &self,
+        &mut self,
         from: u32,
         clock: &VectorClock<u32>,
         text: &str,
+        resent: bool,
     ) -> Option<String> {
         if !(1..=self.n).contains(&from) || from == self.id {
             return None;
         }
-        let last = self.last_received[from as usize - 1];
         let name = EventName {
             node: from,
             counter: clock.get(&from),
         };
+        let last = &mut self.last_received[from as usize - 1];
+        if !resent {
+            // Its receipt raises it to this message's number again.
+            *last = (*last).min(name.counter.saturating_sub(1));
+            return None;
+        }
+        let last = *last;
         if name.counter > last {
             return None;
         }
@@ -234,7 +248,8 @@ mod tests {
                 VectorClock::from_iter([(1, 4)]),
                 Payload {
                     text: "d".into(),
-                    stamp: None
+                    stamp: None,
+                    resent: true,
                 }
             )
         );
@@ -244,18 +259,18 @@ mod tests {
     fn a_message_not_above_the_last_from_its_sender_is_a_copy() {
         let mut node = Node::new(2, 3, VectorClock::new());
         let clock = VectorClock::from_iter([(1, 2)]);
-        assert_eq!(node.plain_copy(1, &clock, "x"), None);
+        assert_eq!(node.plain_copy(1, &clock, "x", true), None);
         let planned = node
             .plan_receive(Envelope::new(1, clock.clone(), "x".to_owned()))
             .unwrap();
         node.commit(planned);
         assert_eq!(
-            node.plain_copy(1, &clock, "x").unwrap(),
+            node.plain_copy(1, &clock, "x", true).unwrap(),
             "Dropped a copy of message 1.2 from node 1, received already: node 1 sent it again after a restart; clock unchanged"
         );
         let other = VectorClock::from_iter([(1, 1)]);
         assert_eq!(
-            node.plain_copy(1, &other, "y").unwrap(),
+            node.plain_copy(1, &other, "y", true).unwrap(),
             "Dropped a message from node 1 (event 1.1): its event 1.2 was received already and its messages arrive in order, so this is a second copy, or node 1 restarted without its log and numbers its events anew; clock unchanged: y"
         );
         // Learning of a later event of node 1 through node 3 does not make
@@ -266,8 +281,21 @@ mod tests {
             .unwrap();
         node.commit(planned);
         assert_eq!(
-            node.plain_copy(1, &VectorClock::from_iter([(1, 3)]), "w"),
+            node.plain_copy(1, &VectorClock::from_iter([(1, 3)]), "w", true),
             None
         );
+        // A message sent for the first time is new whatever its number:
+        // node 1 restarted without its log and numbers its events anew.
+        let fresh = VectorClock::from_iter([(1, 1)]);
+        assert_eq!(node.plain_copy(1, &fresh, "fresh", false), None);
+        let planned = node
+            .plan_receive(Envelope::new(1, fresh.clone(), "fresh".to_owned()))
+            .unwrap();
+        node.commit(planned);
+        // What it sends again after a later restart is told by its new
+        // numbers.
+        let next = VectorClock::from_iter([(1, 2)]);
+        assert_eq!(node.plain_copy(1, &next, "next", true), None);
+        assert!(node.plain_copy(1, &fresh, "fresh", true).is_some());
     }
 }
