@@ -216,8 +216,9 @@ pub(crate) struct NodeArgs {
     #[arg(long, requires = "log_dir")]
     pub(crate) fsync: bool,
 
-    /// Once the log holds this many bytes (with --causal, the log and its
-    /// causal journal together), refuse new sends and internal events
+    /// Once the log and its journal (the causal journal with --causal, the
+    /// send journal otherwise) hold this many bytes together, refuse new
+    /// sends and internal events
     /// (with an error; the clock is unchanged). Receipts are still logged,
     /// since their senders were told they arrived.
     #[arg(long, value_name = "BYTES", requires = "log_dir")]

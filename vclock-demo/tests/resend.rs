@@ -146,3 +146,37 @@ fn a_causal_copy_sent_again_after_a_restart_is_received_once() {
         "Dropped a copy of message 2 from node 1 to node 2 (event 1.2), which was delivered already: node 1 sent it again after a restart; clock unchanged",
     );
 }
+
+/// Both nodes are killed while node 1's message waits in its `--delay`
+/// queue, and node 1 is restarted first: the message it sends again waits
+/// for node 2 (down) instead of being given up, and node 2, restarted
+/// later, receives it once.
+#[test]
+fn a_message_sent_again_waits_for_a_peer_that_is_down() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    let args = ["--log-dir", logs.to_str().unwrap()];
+    let delayed = [args[0], args[1], "--delay", "800..800"];
+    let (ports, mut nodes) = network(2, dir.path(), &delayed);
+    nodes[0].send("2 first");
+    nodes[0].expect_block(&["Sent to node 2: first", "Before: [0, 0]", "After: [1, 0]"]);
+    nodes[1].kill();
+    nodes[0].kill();
+
+    nodes[0] = Running::node(1, &ports, dir.path(), &args);
+    nodes[0].wait_line("Re-sending 1 unconfirmed message to node 2: 1.1");
+    thread::sleep(Duration::from_millis(1500));
+    nodes[1] = Running::node(2, &ports, dir.path(), &args);
+    nodes[1].expect_block(&[
+        "Message received from node 1: first (clock [1, 0])",
+        "Before: [0, 0]",
+        "After: [1, 1]",
+    ]);
+    finish_and_check(&mut nodes, &logs);
+    assert!(
+        !nodes[0].seen.iter().any(|l| l.starts_with("Warning")),
+        "{:?}",
+        nodes[0].seen
+    );
+    assert_eq!(logged_receipts(&logs, 2, "first"), 1);
+}

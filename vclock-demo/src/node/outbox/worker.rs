@@ -231,6 +231,21 @@ impl Worker {
                 self.retry_at = Some((Instant::now() + pause, pause));
                 self.waiting = unsent;
             }
+            // Messages a restart sends again were shown as sent before it:
+            // they wait for their peer (with what queued behind them)
+            // instead of being given up, as a new send to a peer known
+            // down would be refused.
+            Some(error)
+                if error.is_peer_down()
+                    && unsent.iter().any(|q| q.outgoing.envelope.payload.resent) =>
+            {
+                let pause = self
+                    .retry_at
+                    .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
+                self.retry_at = Some((Instant::now() + pause, pause));
+                self.waiting = unsent;
+                self.mark_down(error.to_string());
+            }
             Some(error) => {
                 let why = error.to_string();
                 if !unsent.is_empty() {
