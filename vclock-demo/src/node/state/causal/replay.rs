@@ -331,7 +331,15 @@ mod tests {
         let replayed = restarted.replay_causal(journal, 4).unwrap();
         let as_sent = |o: &Outgoing| (o.to, o.name, o.envelope.clone());
         let again: Vec<_> = replayed.unconfirmed.iter().map(as_sent).collect();
-        let expected: Vec<_> = sent[1..].iter().map(as_sent).collect();
+        // As first sent, marked as sent again.
+        let expected: Vec<_> = sent[1..]
+            .iter()
+            .map(|o| {
+                let (to, name, mut envelope) = as_sent(o);
+                envelope.payload.resent = true;
+                (to, name, envelope)
+            })
+            .collect();
         assert_eq!(again, expected);
         assert!(again[1].2.payload.stamp.is_some());
     }
