@@ -548,11 +548,37 @@ impl Running {
     }
 }
 
-/// Sends signal `name` (`STOP`, `CONT`, `KILL`...) to process `pid`.
+/// Sends signal `name` (`STOP`, `CONT`, `KILL`...) to process `pid`. For
+/// `STOP`, returns once every thread of the process is stopped (`kill`
+/// returns when the signal is sent; a thread running on another CPU could
+/// otherwise still answer a message the test sends next).
 pub fn signal(pid: u32, name: &str) {
     let status = Command::new("kill")
         .args([format!("-{name}"), pid.to_string()])
         .status()
         .expect("run kill");
     assert!(status.success(), "kill -{name} {pid}");
+    if name == "STOP" {
+        let deadline = Instant::now() + TIMEOUT;
+        while !all_threads_stopped(pid) {
+            assert!(Instant::now() < deadline, "process {pid} did not stop");
+            thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Whether every thread of `pid` is stopped (Linux `/proc`; true where
+/// that cannot be read, as there is nothing to wait for then).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).map_or(true, |stat| {
+            // The state follows the command name, which is in parentheses.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_none_or(|state| state == "T" || state == "t")
+        })
+    })
 }
