@@ -161,17 +161,20 @@ fn increment(c: &mut Criterion) {
     group.finish();
 }
 
+/// `base` with every second counter ahead: merged into `base`, half of the
+/// counters change, so the merge cannot be skipped.
+fn half_ahead(base: &[u64]) -> Vec<u64> {
+    base.iter()
+        .enumerate()
+        .map(|(i, &c)| if i % 2 == 0 { c + 500 } else { c })
+        .collect()
+}
+
 fn merge(c: &mut Criterion) {
     let mut group = c.benchmark_group("merge");
     for n in SIZES {
         let base = counters(n);
-        // Every second entry of the incoming clock is ahead, so half of the
-        // counters change and the merge cannot be skipped.
-        let ahead: Vec<u64> = base
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| if i % 2 == 0 { c + 500 } else { c })
-            .collect();
+        let ahead = half_ahead(&base);
         let (mine, theirs) = (Clocks::new(&base), Clocks::new(&ahead));
 
         group.bench_function(BenchmarkId::new(CORE, n), |b| {
@@ -445,11 +448,7 @@ fn process_events(c: &mut Criterion) {
     let mut group = c.benchmark_group("process-receive");
     for n in SIZES {
         let base = counters(n);
-        let ahead: Vec<u64> = base
-            .iter()
-            .enumerate()
-            .map(|(i, &c)| if i % 2 == 0 { c + 500 } else { c })
-            .collect();
+        let ahead = half_ahead(&base);
         let (mine, theirs) = (Clocks::new(&base), Clocks::new(&ahead));
         let start = Process::with_clock(name(0), mine.core_string);
         let stamp = theirs.core_string;
