@@ -21,7 +21,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{Running, bin, reserve_ports};
+use common::{Running, assert_logs_consistent, bin, reserve_ports};
 
 const ROUNDS_AT_MOST: usize = 40;
 
@@ -250,14 +250,7 @@ fn with_causal_delivery_no_node_sees_a_message_before_its_causes() {
 
     // The logs record deliveries only, so they form a valid run, with one
     // receive event per receipt shown; so does their ShiViz export.
-    let check = std::process::Command::new(bin())
-        .arg("check")
-        .arg(&logs)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{report}");
-    assert!(report.starts_with("consistent: "), "{report}");
+    let report = assert_logs_consistent(&logs);
     let receipts = outputs
         .iter()
         .flatten()
@@ -378,14 +371,7 @@ fn a_causal_node_killed_while_holding_a_message_resumes_from_its_journal() {
             node3.join("\n")
         );
     }
-    let check = std::process::Command::new(bin())
-        .arg("check")
-        .arg(&logs)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{report}");
-    assert!(report.starts_with("consistent: "), "{report}");
+    assert_logs_consistent(&logs);
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
-use common::{Running, bin, network, signal};
+use common::{Running, assert_logs_consistent, network, signal};
 
 /// The receipts of `text` node `id`'s log holds.
 fn logged_receipts(logs: &Path, id: u32, text: &str) -> usize {
@@ -29,14 +29,7 @@ fn finish_and_check(nodes: &mut [Running], logs: &Path) {
         node.send("exit");
         assert!(node.wait_exit().success());
     }
-    let check = std::process::Command::new(bin())
-        .arg("check")
-        .arg(logs)
-        .output()
-        .unwrap();
-    let report = String::from_utf8_lossy(&check.stdout);
-    assert!(check.status.success(), "{report}");
-    assert!(report.starts_with("consistent: "), "{report}");
+    assert_logs_consistent(logs);
 }
 
 /// The reviewer's scenario: node 1's first message sits in its `--delay`

@@ -41,6 +41,16 @@ pub fn reserve_ports(n: usize) -> (Vec<u16>, Vec<TcpListener>) {
     (ports, listeners)
 }
 
+/// Runs `vclock-demo check` on the logs in `logs` and asserts that it finds
+/// the run consistent; returns its report.
+pub fn assert_logs_consistent(logs: &Path) -> String {
+    let check = Command::new(bin()).arg("check").arg(logs).output().unwrap();
+    let report = String::from_utf8_lossy(&check.stdout).into_owned();
+    assert!(check.status.success(), "{report}");
+    assert!(report.starts_with("consistent: "), "{report}");
+    report
+}
+
 /// Comma-joined ports, as `--ports` takes them.
 pub fn port_list(ports: &[u16]) -> String {
     ports
