@@ -15,12 +15,10 @@ impl Error {
     /// A caller typically marks the peer as down and tries again later.
     #[must_use]
     pub fn is_peer_down(&self) -> bool {
-        match self {
-            Error::BatchIncomplete { source, .. }
-            | Error::Unconfirmed { source, .. }
-            | Error::Unsent { source } => source.is_peer_down(),
-            _ => matches!(self, Error::PeerDown { .. } | Error::AckLost { .. }),
-        }
+        matches!(
+            self.carried(),
+            Error::PeerDown { .. } | Error::AckLost { .. }
+        )
     }
 
     /// True when the error is an authentication failure ([`Error::Auth`]),
@@ -31,12 +29,7 @@ impl Error {
     /// sending to the peer and says why.
     #[must_use]
     pub fn is_auth(&self) -> bool {
-        match self {
-            Error::BatchIncomplete { source, .. }
-            | Error::Unconfirmed { source, .. }
-            | Error::Unsent { source } => source.is_auth(),
-            _ => matches!(self, Error::Auth { .. }),
-        }
+        matches!(self.carried(), Error::Auth { .. })
     }
 
     /// True when a failed send certainly delivered nothing and gave the
@@ -69,14 +62,8 @@ impl Error {
     /// peer that stalled in the middle of a header or a frame.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        if let Error::BatchIncomplete { source, .. }
-        | Error::Unconfirmed { source, .. }
-        | Error::Unsent { source } = self
-        {
-            return source.is_timeout();
-        }
         matches!(
-            self,
+            self.carried(),
             Error::WriteTimeout { .. } | Error::AckTimeout { .. } | Error::ReadTimeout { .. }
         )
     }
@@ -85,14 +72,8 @@ impl Error {
     /// oversized frame, a truncated stream, or a frame that does not decode.
     #[must_use]
     pub fn is_bad_input(&self) -> bool {
-        if let Error::BatchIncomplete { source, .. }
-        | Error::Unconfirmed { source, .. }
-        | Error::Unsent { source } = self
-        {
-            return source.is_bad_input();
-        }
         matches!(
-            self,
+            self.carried(),
             Error::BadMagic { .. }
                 | Error::UnsupportedVersion { .. }
                 | Error::FrameTooLarge { .. }
@@ -110,6 +91,21 @@ impl Error {
                 | Error::BadReply { .. }
                 | Error::Auth { .. }
         )
+    }
+}
+
+impl Error {
+    /// The error a wrapper ([`Error::BatchIncomplete`],
+    /// [`Error::Unconfirmed`], [`Error::Unsent`]) carries, through any
+    /// number of them; any other error itself. The questions above are
+    /// about what went wrong, which the wrapped error says.
+    fn carried(&self) -> &Error {
+        match self {
+            Error::BatchIncomplete { source, .. }
+            | Error::Unconfirmed { source, .. }
+            | Error::Unsent { source } => source.carried(),
+            other => other,
+        }
     }
 }
 
