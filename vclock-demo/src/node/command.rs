@@ -1,15 +1,15 @@
-//! One console line carried out: the same for piped input and for the
-//! line editor on a terminal.
+//! One console line carried out by the shell: the machine decides what
+//! the line does; this does what it asks outside the node's lock. The
+//! same for piped input and for the line editor on a terminal.
 
 use std::ffi::OsString;
-use std::sync::{Arc, MutexGuard, mpsc};
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
+use super::machine::Input;
 use super::outbox::{Fate, Outboxes, Queued};
-use super::state::{self, EventName, clock_string};
-use super::topology::Topology;
-use super::{Shared, State, causality, explain};
-use crate::console::{self, CAUSAL_HELP, HELP, Input};
+use super::state::Outgoing;
+use super::{Pause, Shared};
 use crate::shell::command_line;
 
 /// Whether the input loop goes on after a line.
@@ -18,143 +18,72 @@ pub(super) enum Flow {
     Exit,
 }
 
-/// Carries out one console line (text within the length limit) under the
-/// lock. With `flush`, each event's lines are written out before its
-/// message is handed on (see [`event`]).
-pub(super) fn command<'a>(
-    mut st: MutexGuard<'a, State>,
-    text: &str,
-    topology: &Topology,
-    shared: &'a Arc<Shared>,
+/// Carries out one console line (or says why it cannot be taken): feeds
+/// it to the machine and does what it asks outside the node's lock,
+/// contacting peers and handing messages to their outboxes, until the
+/// line is done. With `flush` (a person or a test waits for the answer,
+/// or `--sync`), each event's lines are written out before its message is
+/// handed on, and all of them at the end.
+pub(super) fn command(
+    input: Input,
+    shared: &Arc<Shared>,
     outboxes: &Outboxes,
     flush: bool,
-) -> (MutexGuard<'a, State>, Flow) {
-    let (id, n) = (topology.id, topology.n());
-    match console::parse(text, id, n) {
-        Err(e) => st.out.line(format_args!("Error: {e}")),
-        Ok(Input::Empty) => {}
-        Ok(Input::Help) => push_help(&mut st),
-        Ok(Input::Clock) => {
-            let clock = clock_string(st.node.clock(), n);
-            st.out.line(format_args!("Clock: {clock}"));
-        }
-        Ok(Input::Events(count)) => {
-            let lines = explain::events(st.node.history(), count, n, st.out.style());
-            st.out.push_str(&lines);
-        }
-        Ok(Input::Compare { first, second }) => {
-            let name = |(node, counter)| EventName { node, counter };
-            let names = (name(first), name(second));
-            let history = st.node.history();
-            let answer = causality::compare(history, names.0, names.1);
-            let lines = explain::render(&answer, history, names, n, st.out.style());
-            st.out.push_str(&lines);
-        }
-        Ok(Input::Peers) => peers(&mut st, topology),
-        Ok(Input::Exit) => return (st, Flow::Exit),
-        Ok(Input::Send {
-            all: true, text, ..
-        }) if st.node.is_causal() => {
-            let others: Vec<u32> = (1..=n).filter(|&k| k != id).collect();
-            st = contact(st, shared, outboxes, &others);
-            st = event(st, shared, outboxes, None, text, flush);
-        }
-        Ok(Input::Send { targets, text, .. }) => {
-            st = contact(st, shared, outboxes, &targets);
-            for target in targets {
-                st = event(st, shared, outboxes, Some(target), text, flush);
+) -> Flow {
+    let mut st = shared.lock_for_input();
+    let flush = flush || st.out.sync();
+    let mut input = input;
+    loop {
+        input = match st.drive(input) {
+            Pause::Idle => break,
+            Pause::Exit => {
+                st.out.flush();
+                return Flow::Exit;
             }
-        }
+            Pause::Contact(peers) => {
+                drop(st);
+                outboxes.contact(shared, &peers, CONTACT_WAIT);
+                st = shared.lock_for_input();
+                Input::Contacted
+            }
+            Pause::Hand(sends) => {
+                if flush {
+                    st.out.flush();
+                }
+                let sync = st.out.sync();
+                // The outbox may wait for room, and in sync mode we wait
+                // for the fate: never while holding the lock.
+                drop(st);
+                hand(shared, outboxes, sends, sync);
+                st = shared.lock_for_input();
+                Input::Handed
+            }
+        };
     }
-    (st, Flow::Continue)
-}
-
-/// Before the first send to a peer never contacted, contacts it (all of
-/// `targets` that are, at once) and waits up to [`CONTACT_WAIT`] for the
-/// outcome, so that a peer that is down or does not authenticate is known
-/// before the send event: the send is then refused with the clock
-/// unchanged, never recorded as sent. A peer that takes the connection but
-/// does not answer within the wait (a stopped process) is sent to as
-/// before: its message waits in its outbox.
-fn contact<'a>(
-    st: MutexGuard<'a, State>,
-    shared: &'a Arc<Shared>,
-    outboxes: &Outboxes,
-    targets: &[u32],
-) -> MutexGuard<'a, State> {
-    let id = st.node.id();
-    let unknown: Vec<u32> = targets
-        .iter()
-        .copied()
-        .filter(|&k| k != id && *st.node.peer(k) == state::PeerState::Unknown)
-        .collect();
-    if unknown.is_empty() {
-        return st;
+    if flush {
+        st.out.flush();
+    } else {
+        st.out.flush_if_large();
     }
-    drop(st);
-    outboxes.contact(shared, &unknown, CONTACT_WAIT);
-    shared.lock_for_input()
+    Flow::Continue
 }
 
 /// How long a send waits for the first contact with its recipient.
 const CONTACT_WAIT: Duration = Duration::from_secs(1);
 
-/// The console help, with what `--causal` changes on a causal node.
-pub(super) fn push_help(st: &mut State) {
-    st.out.push_str(HELP);
-    if st.node.is_causal() {
-        st.out.push_str(CAUSAL_HELP);
-    }
-}
-
-/// One typed event: a send to `target`, an internal event when `target` is
-/// this node, or a broadcast (`None`, with `--causal`). With `flush`, the event's lines are written out
-/// before its message is handed on. In `--sync` mode this waits until the
-/// message's fate is known (the outbox has printed it), so the inline
-/// launcher can order every node's lines.
-fn event<'a>(
-    mut st: MutexGuard<'a, State>,
-    shared: &'a Arc<Shared>,
-    outboxes: &Outboxes,
-    target: Option<u32>,
-    text: &str,
-    flush: bool,
-) -> MutexGuard<'a, State> {
-    let planned = match target {
-        None => st.node.plan_broadcast(text),
-        Some(target) if target == st.node.id() => st.node.plan_internal(text),
-        Some(target) => st.node.plan_send(target, text),
-    };
-    let planned = match planned {
-        Ok(planned) => planned,
-        Err(e) => {
-            st.out.line(format_args!("Error: {e}"));
-            return st;
-        }
-    };
-    let Some(outgoing) = st.record(planned) else {
-        return st;
-    };
-    if outgoing.is_empty() {
-        return st;
-    }
-    if flush {
-        st.out.flush();
-    }
-    let sync = st.out.sync();
-    // The outbox may wait for room, and in sync mode we wait for the fate:
-    // never while holding the lock.
-    drop(st);
+/// Hands one event's messages to their outboxes (a broadcast's to every
+/// outbox). In `--sync` mode this waits until each message's fate is
+/// known (the outbox has printed it), so the inline launcher can order
+/// every node's lines.
+fn hand(shared: &Arc<Shared>, outboxes: &Outboxes, sends: Vec<Outgoing>, sync: bool) {
     let (fate, told) = if sync {
         let (tx, rx) = mpsc::channel();
         (Some(tx), Some(rx))
     } else {
         (None, None)
     };
-    // A broadcast's message goes to every outbox; in sync mode each tells
-    // its fate.
-    let count = outgoing.len();
-    for outgoing in outgoing {
+    let count = sends.len();
+    for outgoing in sends {
         let fate = fate.clone();
         outboxes.push(shared, Queued { outgoing, fate });
     }
@@ -164,39 +93,11 @@ fn event<'a>(
             let _: Result<Fate, _> = told.recv();
         }
     }
-    shared.lock_for_input()
-}
-
-pub(super) fn peers(st: &mut State, topology: &Topology) {
-    for (i, addr) in topology.addrs.iter().enumerate() {
-        let node = i as u32 + 1;
-        if node == topology.id {
-            st.out.line(format_args!(
-                "Node {node}: {addr} (this node, listening at {})",
-                topology.listen
-            ));
-        } else if let state::PeerState::Down(why) = st.node.peer(node) {
-            let why = why.clone();
-            st.out
-                .line(format_args!("Node {node}: {addr} (down: {why})"));
-        } else if let state::PeerState::Refused(why) = st.node.peer(node) {
-            let why = why.clone();
-            st.out.line(format_args!(
-                "Node {node}: {addr} (not authenticated: {why})"
-            ));
-        } else {
-            st.out.line(format_args!("Node {node}: {addr}"));
-        }
-    }
-    st.out.line(format_args!(
-        "Restart this node with: {}",
-        restart_command()
-    ));
 }
 
 /// The command that starts this node again as it was started (from its
 /// log, if it has one), without the options only launchers use.
-fn restart_command() -> String {
+pub(super) fn restart_command() -> String {
     let exe = std::env::current_exe().map_or_else(|_| OsString::from("vclock-demo"), Into::into);
     let mut words = vec![exe];
     let mut args = std::env::args_os().skip(1);

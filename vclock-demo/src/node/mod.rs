@@ -1,37 +1,40 @@
 //! `vclock-demo node`: one interactive node.
 //!
-//! The node's logic is a pure state machine ([`state`]); this module wraps
-//! it in threads. One [`State`] (the node, its log, pending console output)
-//! sits behind one lock, and nothing holding that lock touches the
-//! network:
+//! The node's logic is a state machine with no I/O ([`machine`], over the
+//! clock rules in [`state`]); this module is its shell, which carries
+//! inputs in and performs the effects the machine returns, in order, and
+//! decides nothing itself. One [`State`] (the machine, its log and
+//! journal, pending console output) sits behind one lock, and nothing
+//! holding that lock touches the network:
 //!
 //! - the input thread reads console lines (on a terminal with a line
-//!   editor, [`terminal`]), and for each event plans it, logs it
-//!   (write-ahead, [`wal`]), applies and prints it ([`style`]), then hands
-//!   a send's message to the recipient's outbox ([`outbox`]); `events`
-//!   and `cmp` read the clocks the node keeps ([`history`],
-//!   [`causality`], [`explain`]);
-//! - the listener's connection threads ([`receive`]) record each message's
-//!   receive event the same way before the listener confirms it, so a
+//!   editor, [`terminal`]) and feeds each to the machine ([`mod@command`]); it
+//!   leaves the lock to contact peers and to hand an event's messages to
+//!   their outboxes ([`outbox`]);
+//! - the listener's connection threads ([`receive`]) feed what arrives;
+//!   the machine's records of a receipt are written before the thread
+//!   returns to the listener, which then confirms the message, so a
 //!   confirmed message is on record (in the log) whatever happens next;
 //! - one outbox thread per peer writes that peer's messages and reports
-//!   what became of them, and records how far the peer has confirmed them
-//!   in the node's journal ([`journal`]), so that a node restarted from its
-//!   log sends again what was not confirmed; a watcher says when one waits
-//!   for a confirmation.
+//!   what became of them, and feeds in how far the peer has confirmed
+//!   them, which the machine records in the node's journal ([`journal`]),
+//!   so that a node restarted from its log sends again what was not
+//!   confirmed; a watcher says when one waits for a confirmation.
 //!
-//! So every event's log record, `Before`/`After` lines and clock change
-//! happen together and in the order the clock changed, and a slow or dead
-//! peer holds up only its own outbox.
+//! Records are written by [`State::persist`] ([`wal`], [`journal`]) and
+//! output is put in words by [`render`], both in the order the machine
+//! asked, so a slow or dead peer holds up only its own outbox.
 
 mod causality;
 mod command;
 mod explain;
 mod history;
 mod journal;
+mod machine;
 mod outbox;
 mod output;
 mod receive;
+mod render;
 mod state;
 mod style;
 mod terminal;
@@ -52,10 +55,11 @@ use crate::cli::NodeArgs;
 use crate::cluster;
 use crate::console::{self, Line};
 use crate::network::{MAX_CAUSAL_NODES, MAX_FRAME, text_limit};
-use command::{Flow, command, push_help};
+use command::{Flow, command};
+use machine::{Batch, Durability, Effect, Event, Input, Machine, PersistFailure, Record};
 use outbox::Outboxes;
 use output::{Output, RateLimited};
-use state::{EventKind, JournalRecord, Node, Payload, Planned, clock_string};
+use state::{Node, Payload, clock_string};
 use style::Style;
 use topology::Topology;
 use wal::{Wal, WalOptions};
@@ -66,9 +70,11 @@ use wal::{Wal, WalOptions};
 const QUIET_FOR: Duration = Duration::from_millis(300);
 const QUIET_AT_MOST: Duration = Duration::from_secs(3);
 
-/// What every thread of the node shares, behind one lock.
+/// What every thread of the node shares, behind one lock: the state
+/// machine, and what performs its effects (the log, the journal, the
+/// console output).
 struct State {
-    node: Node,
+    machine: Machine,
     wal: Option<Wal>,
     /// With `--log-dir`: the causal journal (`--causal`) or the send
     /// journal.
@@ -76,94 +82,129 @@ struct State {
     out: Output,
     /// Rejected connections, reported one line per cause per second.
     rejections: RateLimited,
+    /// What rendering needs besides the machine.
+    view: ViewData,
+}
+
+/// The parts of a [`render::View`] that do not change while the node runs.
+struct ViewData {
+    addrs: Vec<SocketAddr>,
+    listen: SocketAddr,
+    restart: String,
+}
+
+/// Where the machine's work stopped for the shell, once its effects up
+/// to there are performed.
+#[derive(Debug, Default)]
+enum Pause {
+    /// Nothing more to do.
+    #[default]
+    Idle,
+    /// Contact these peers (outside the lock), then feed
+    /// [`Input::Contacted`].
+    Contact(Vec<u32>),
+    /// Hand these messages to their outboxes (outside the lock), then feed
+    /// [`Input::Handed`].
+    Hand(Vec<state::Outgoing>),
+    /// The user asked to leave.
+    Exit,
 }
 
 impl State {
-    /// Logs, applies and prints a planned event. Returns the messages to
-    /// send (none but for a send event), and `None` (with an error line)
-    /// when the event could not be logged, in which case nothing changed.
-    fn record(&mut self, planned: Planned) -> Option<Vec<state::Outgoing>> {
-        self.record_delivery(planned, None)
+    /// Feeds `input` to the machine and performs its effects in order
+    /// (writes, whose outcomes go back in at once, and output) until it
+    /// needs something done outside the lock.
+    fn drive(&mut self, input: Input) -> Pause {
+        let mut next = Some(input);
+        let mut pause = Pause::Idle;
+        let mut sends = Vec::new();
+        while let Some(input) = next.take() {
+            for effect in self.machine.handle(input) {
+                match effect {
+                    Effect::Persist(batch) => next = Some(Input::Persisted(self.persist(batch))),
+                    Effect::Output(event) => self.show(&event),
+                    Effect::Send(outgoing) => sends.push(outgoing),
+                    Effect::Contact(peers) => pause = Pause::Contact(peers),
+                    Effect::Exit => pause = Pause::Exit,
+                }
+            }
+        }
+        if sends.is_empty() {
+            pause
+        } else {
+            Pause::Hand(sends)
+        }
     }
 
-    /// [`record`](Self::record), for the receive event of a message
-    /// delivered causally as `delivered`: the causal journal gets the
-    /// event's record first, and a send journal a send's message after its
-    /// log record (see [`journal`]).
-    fn record_delivery(
-        &mut self,
-        planned: Planned,
-        delivered: Option<vclock_core::MessageId<u32>>,
-    ) -> Option<Vec<state::Outgoing>> {
-        let (id, n) = (self.node.id(), self.node.n());
-        if let (Some(wal), Some(log)) = (&self.wal, &self.journal) {
-            // The cap counts the journal too, and is checked before the
-            // journal gets a record of an event the log would refuse.
+    /// Puts one output event in words, into the pending output.
+    fn show(&mut self, event: &Event) {
+        let view = render::View {
+            node: self.machine.node(),
+            style: self.out.style(),
+            addrs: &self.view.addrs,
+            listen: self.view.listen,
+            restart: &self.view.restart,
+        };
+        self.out.push_with(|buf| render::render(event, &view, buf));
+    }
+
+    /// Writes a batch of records in order, stopping at the first that
+    /// fails. The size cap (`--log-max-bytes`, which counts the journal
+    /// too) is checked before any record of a batch holding an event other
+    /// than a receipt, so the journal never gets the record of an event
+    /// the log would refuse.
+    fn persist(&mut self, batch: Batch) -> Result<(), PersistFailure> {
+        let id = self.machine.node().id();
+        let failure = |index, path: &std::path::Path, error: String| PersistFailure {
+            index,
+            path: path.display().to_string(),
+            error,
+        };
+        let capped = batch
+            .records
+            .iter()
+            .any(|r| matches!(r, Record::Event { receipt: false, .. }));
+        if let (true, Some(wal), Some(log)) = (capped, &self.wal, &self.journal) {
             let journal = (log.len(), log.kind().name());
-            if let Err(e) = wal.room_for(planned.is_receipt(), journal) {
-                let path = wal.path().display().to_string();
-                self.out.line(format_args!(
-                    "Error: cannot log event {} in {path}: {e}; clock unchanged",
-                    planned.name()
-                ));
-                return None;
+            if let Err(e) = wal.room_for(false, journal) {
+                return Err(failure(0, wal.path(), e.to_string()));
             }
         }
-        let causal = self.node.is_causal();
-        if let (Some(log), true) = (&mut self.journal, causal) {
-            if let Err(e) = log.append(&planned.causal_record(delivered)) {
-                let path = log.path().display().to_string();
-                self.out.line(format_args!(
-                    "Error: cannot log event {} in {path}: {e}; clock unchanged",
-                    planned.name()
-                ));
-                return None;
+        for (index, record) in batch.records.into_iter().enumerate() {
+            match record {
+                Record::Event {
+                    clock,
+                    text,
+                    receipt,
+                } => {
+                    let wal = self.wal.as_mut().expect("an event record without a log");
+                    if let Err(e) = wal.append(id, &clock, &text, receipt) {
+                        return Err(failure(index, wal.path(), e.to_string()));
+                    }
+                }
+                Record::Journal(record) => {
+                    let log = self
+                        .journal
+                        .as_mut()
+                        .expect("a journal record without a journal");
+                    if let Err(e) = log.append(&record) {
+                        return Err(failure(index, log.path(), e.to_string()));
+                    }
+                }
             }
         }
-        if let Some(wal) = &mut self.wal {
-            let after = &planned.transition.after;
-            if let Err(e) = wal.append(id, after, &planned.log_text(), planned.is_receipt()) {
-                let path = wal.path().display().to_string();
-                self.out.line(format_args!(
-                    "Error: cannot log event {} in {path}: {e}; clock unchanged",
-                    planned.name()
-                ));
-                return None;
-            }
-        }
-        if let (Some(log), false, EventKind::Send { .. }) =
-            (&mut self.journal, causal, &planned.kind)
-        {
-            // After the log record: a crash in between leaves a send that
-            // was neither shown nor sent, never one shown without this.
-            if let Err(e) = log.append(&planned.causal_record(None)) {
-                let path = log.path().display().to_string();
-                self.out.line(format_args!(
-                    "Error: cannot record message {} in {path}: {e}; if this node stops before its peer confirms it, it is not sent again",
-                    planned.name()
-                ));
-            }
-        }
-        let lines = style::event_lines(&planned, n, self.out.style());
-        self.out.push_str(&lines);
-        Some(self.node.commit(planned))
+        Ok(())
     }
 
     /// Records that node `to` confirmed (or this node reported) every
-    /// message sent to it up to own event `through`; a failure is said.
-    /// Past `--log-max-bytes` too: the record only saves sending copies
-    /// after a restart.
+    /// message sent to it up to own event `through`.
     fn record_confirmed(&mut self, to: u32, through: u64) {
-        let Some(log) = &mut self.journal else {
-            return;
-        };
-        if let Err(e) = log.append(&JournalRecord::Confirmed { to, through }) {
-            let path = log.path().display().to_string();
-            self.out.line(format_args!(
-                "Error: cannot record in {path} that node {to} confirmed messages up to {}.{through}: {e}; a restart would send them again",
-                self.node.id()
-            ));
-        }
+        self.drive(Input::Settled { to, through });
+    }
+
+    /// Records what the transport found out about node `to`.
+    fn set_peer(&mut self, to: u32, state: state::PeerState) {
+        self.drive(Input::Peer { to, state });
     }
 }
 
@@ -303,13 +344,23 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         node.resume_received(last);
     }
     let (journal, journal_dropped) = journal.unzip();
+    let durability = match (&wal, args.causal) {
+        (None, _) => Durability::None,
+        (Some(_), true) => Durability::Causal,
+        (Some(_), false) => Durability::Sends,
+    };
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            node,
+            machine: Machine::new(node, durability, args.sync),
             wal,
             journal,
             out: Output::new(args.sync).with_style(Style::for_stdout()),
             rejections: RateLimited::new(Duration::from_secs(1)),
+            view: ViewData {
+                addrs: topology.addrs.clone(),
+                listen: topology.listen,
+                restart: command::restart_command(),
+            },
         }),
         receiver_waiting: AtomicBool::new(false),
         received: AtomicU64::new(0),
@@ -333,7 +384,8 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if !args.no_help {
-        push_help(&mut st);
+        let causal = st.machine.node().is_causal();
+        st.show(&Event::Help { causal });
     }
     st.out.flush();
     drop(st);
@@ -437,7 +489,7 @@ fn start_lines(st: &mut State, topology: &Topology, resumed: &wal::Resumed, loca
 /// Reads console lines until `exit` or end of input.
 fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
     let n = topology.n();
-    let limit = text_limit(n, shared.lock().node.is_causal());
+    let limit = text_limit(n, shared.lock().machine.node().is_causal());
     let mut reader = BufReader::with_capacity(64 * 1024, io::stdin());
     let mut buf = Vec::new();
     loop {
@@ -446,41 +498,29 @@ fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
         // output buffered. Otherwise a person (or a test) waits for the
         // answer to this line.
         let idle = !reader.buffer().contains(&b'\n');
-        let mut st = shared.lock_for_input();
-        let sync = st.out.sync();
-        match line {
+        let input = match line {
             Ok(Line::Eof) => return,
             Err(e) => {
+                let mut st = shared.lock_for_input();
                 st.out.line(format_args!("Error: cannot read input: {e}"));
                 return;
             }
-            Ok(Line::TooLong(len)) => st.out.line(format_args!(
-                "Error: line too long ({len} bytes; at most {limit})"
-            )),
+            Ok(Line::TooLong(len)) => {
+                Input::Unreadable(format!("line too long ({len} bytes; at most {limit})"))
+            }
             Ok(Line::Complete) => {
                 let raw = buf.strip_suffix(b"\r").unwrap_or(&buf);
                 match std::str::from_utf8(raw) {
-                    Err(e) => st.out.line(format_args!(
-                        "Error: input is not UTF-8 (bad byte at offset {})",
+                    Err(e) => Input::Unreadable(format!(
+                        "input is not UTF-8 (bad byte at offset {})",
                         e.valid_up_to()
                     )),
-                    Ok(text) => {
-                        let flow;
-                        (st, flow) = command(st, text, topology, shared, outboxes, idle || sync);
-                        if let Flow::Exit = flow {
-                            st.out.control(format_args!("done"));
-                            st.out.flush();
-                            return;
-                        }
-                    }
+                    Ok(text) => Input::Line(text.to_owned()),
                 }
             }
-        }
-        st.out.control(format_args!("done"));
-        if idle || sync {
-            st.out.flush();
-        } else {
-            st.out.flush_if_large();
+        };
+        if let Flow::Exit = command(input, shared, outboxes, idle) {
+            return;
         }
     }
 }

@@ -78,6 +78,11 @@ impl Output {
         self.buf.push_str(text);
     }
 
+    /// Adds what `write` appends to the buffer (whole lines).
+    pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut String)) {
+        write(&mut self.buf);
+    }
+
     /// Adds a control line, in `--sync` mode only.
     pub(crate) fn control(&mut self, line: std::fmt::Arguments<'_>) {
         if self.sync {

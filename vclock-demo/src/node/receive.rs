@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Envelope, Incoming};
 
-use super::journal::Kind;
+use super::machine::Input;
 use super::output::cause_of;
-use super::state::{Arrived, JournalRecord, Payload, Replayed};
+use super::state::{Payload, Replayed};
 use super::{Shared, State};
 
 /// Called by the listener's connection threads with what arrives: records
@@ -73,7 +73,7 @@ pub(super) fn tick(shared: &Shared) {
     reason = "a transient value, moved once from the listener's callback to the handler"
 )]
 enum Arrival {
-    Message(Envelope<u32, Payload>, Instant),
+    Message(Box<Envelope<u32, Payload>>, Instant),
     Rejected(SocketAddr, vclock_net::Error),
     /// A request, already answered "no reply" (a write to the network,
     /// hence before taking the lock): nodes serve none.
@@ -84,7 +84,7 @@ enum Arrival {
 impl From<Incoming<u32, Payload>> for Arrival {
     fn from(incoming: Incoming<u32, Payload>) -> Self {
         match incoming {
-            Incoming::Message { envelope, .. } => Self::Message(envelope, Instant::now()),
+            Incoming::Message { envelope, .. } => Self::Message(Box::new(envelope), Instant::now()),
             Incoming::Rejected { peer, error } => Self::Rejected(peer, error),
             Incoming::Request { peer, reply, .. } => {
                 drop(reply);
@@ -98,16 +98,7 @@ impl From<Incoming<u32, Payload>> for Arrival {
 fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
     let (line, cause) = match arrival {
         Arrival::Message(envelope, arrived) => {
-            let from = envelope.from;
-            let (id, n) = (st.node.id(), st.node.n());
-            let marked = (1..=n).contains(&from) && from != id;
-            if marked {
-                st.out.control(format_args!("from {from}"));
-            }
-            receive(st, envelope, arrived);
-            if marked {
-                st.out.control(format_args!("recvd {from}"));
-            }
+            st.drive(Input::Arrived(envelope, arrived));
             shared.received.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -124,35 +115,6 @@ fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
     for line in st.rejections.report(Instant::now(), &cause, line) {
         st.out.line(format_args!("{line}"));
     }
-}
-
-/// Receives one message that arrived at `arrived`: at once, or (with
-/// `--causal`) when its causal predecessors have been, with every message
-/// it releases.
-fn receive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) {
-    let from = envelope.from;
-    let record = st
-        .journal
-        .as_ref()
-        .is_some_and(|log| log.kind() == Kind::Causal)
-        .then(|| JournalRecord::Arrived(Box::new(envelope.clone())));
-    let Some(arrived) = arrive(st, envelope, arrived) else {
-        return;
-    };
-    if let (Some(log), Some(record), true) = (&mut st.journal, record, arrived.taken) {
-        // Before the listener confirms it, and before the records of the
-        // deliveries it leads to: a restarted node gets it again from the
-        // journal if it was still held back. A message refused or dropped
-        // as a copy is not recorded, so a restart does not take it again.
-        if let Err(e) = log.append(&record) {
-            let path = log.path().display().to_string();
-            st.out.line(format_args!(
-                "Error: cannot record the arrival of a message from node {} in {path}: {e}; if this node stops before delivering it, it is lost",
-                from
-            ));
-        }
-    }
-    show(st, arrived);
 }
 
 /// Says what a restarted node found in its journal (`dropped` is the
@@ -191,42 +153,6 @@ pub(super) fn resume_journal(st: &mut State, replayed: Option<Replayed>, dropped
     }
     let now = Instant::now();
     for envelope in replayed.pending {
-        if let Some(arrived) = arrive(st, envelope, now) {
-            show(st, arrived);
-        }
-    }
-}
-
-/// Gives an arrival to causal delivery (if the node uses it); `None`, with
-/// an error line, when it is refused.
-fn arrive(st: &mut State, envelope: Envelope<u32, Payload>, arrived: Instant) -> Option<Arrived> {
-    match st.node.arrive(envelope, arrived) {
-        Ok(arrived) => Some(arrived),
-        Err(e) => {
-            st.out.line(format_args!("Error: {e}"));
-            None
-        }
-    }
-}
-
-/// Prints what an arrival led to and records the receive event of each
-/// message delivered.
-fn show(st: &mut State, arrived: Arrived) {
-    for line in &arrived.lines {
-        st.out.line(format_args!("{line}"));
-    }
-    for delivery in arrived.deliveries {
-        match st.node.plan_receive(delivery.envelope) {
-            Ok(planned) => {
-                let recorded = st.record_delivery(planned, delivery.id).is_some();
-                if let (true, Some(held)) = (recorded, delivery.held_for) {
-                    st.out.line(format_args!(
-                        "Held back for {} ms before delivery.",
-                        held.as_millis()
-                    ));
-                }
-            }
-            Err(e) => st.out.line(format_args!("Error: {e}")),
-        }
+        st.drive(Input::Again(Box::new(envelope), now));
     }
 }

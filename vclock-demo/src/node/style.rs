@@ -2,7 +2,7 @@
 //! events, and the clock entries an event changed in bold colour.
 //!
 //! When output is not a terminal, events print exactly the plain lines
-//! scripts rely on ([`Planned::console_lines`]); colour is used only on a
+//! scripts rely on ([`super::render`]); colour is used only on a
 //! terminal, and never when `NO_COLOR` is set (<https://no-color.org>) or
 //! `TERM` is `dumb`.
 
@@ -10,8 +10,6 @@ use std::fmt::Write as _;
 use std::io::IsTerminal as _;
 
 use vclock_core::VectorClock;
-
-use super::state::{EventKind, Planned};
 
 /// Starts bold green text (an entry an event changed, the entries that
 /// decide a comparison).
@@ -94,43 +92,10 @@ impl Style {
     }
 }
 
-/// An event's console lines in `style`: the plain lines when output is
-/// not a terminal; on a terminal the event's name first, a receipt naming
-/// its send event, and the entries that changed marked in the `After:`
-/// line. Either way the words and clocks of the plain form are kept.
-pub(crate) fn event_lines(planned: &Planned, n: u32, style: Style) -> String {
-    if !style.names {
-        return planned.console_lines(n);
-    }
-    let mut out = String::new();
-    for note in &planned.notes {
-        out.push_str(note);
-        out.push('\n');
-    }
-    style.bold(&mut out, format_args!("[{}]", planned.name()));
-    out.push(' ');
-    out.push_str(&planned.kind.what(true, std::borrow::Cow::Borrowed));
-    if let EventKind::Receive { stamp, .. } = &planned.kind {
-        out.push_str(" (clock ");
-        style.clock(&mut out, stamp, n, |_| false);
-        out.push(')');
-    }
-    let (before, after) = (&planned.transition.before, &planned.transition.after);
-    out.push_str("\nBefore: ");
-    style.clock(&mut out, before, n, |_| false);
-    out.push_str("\nAfter: ");
-    style.clock(&mut out, after, n, |id| after.get(&id) != before.get(&id));
-    out.push('\n');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
 
-    use vclock_net::Envelope;
-
-    use super::super::state::Node;
     use super::*;
 
     const PLAIN: Style = Style {
@@ -159,49 +124,5 @@ mod tests {
         assert_eq!(env(true, Some(""), Some("xterm")), COLOR);
         assert_eq!(env(true, None, Some("dumb")), NAMES);
         assert_eq!(env(false, Some("1"), None), PLAIN);
-    }
-
-    fn receipt() -> Planned {
-        let node = Node::new(2, 3, VectorClock::from_iter([(2, 1)]));
-        let stamp = VectorClock::from_iter([(1, 3), (3, 1)]);
-        node.plan_receive(Envelope::new(1, stamp, "hi".to_owned()))
-            .unwrap()
-    }
-
-    #[test]
-    fn plain_lines_when_not_a_terminal() {
-        let planned = receipt();
-        assert_eq!(event_lines(&planned, 3, PLAIN), planned.console_lines(3));
-    }
-
-    #[test]
-    fn names_and_marked_entries_on_a_terminal() {
-        let planned = receipt();
-        assert_eq!(
-            event_lines(&planned, 3, NAMES),
-            "[2.2] Message received from node 1 (event 1.3): hi (clock [3, 0, 1])\n\
-             Before: [0, 1, 0]\nAfter: [3, 2, 1]\n"
-        );
-        // Every entry the receipt changed is marked, and only in `After:`.
-        assert_eq!(
-            event_lines(&planned, 3, COLOR),
-            "\x1b[1m[2.2]\x1b[0m Message received from node 1 (event 1.3): hi (clock [3, 0, 1])\n\
-             Before: [0, 1, 0]\n\
-             After: [\x1b[1;32m3\x1b[0m, \x1b[1;32m2\x1b[0m, \x1b[1;32m1\x1b[0m]\n"
-        );
-        let send = Node::new(1, 2, VectorClock::from_iter([(1, 1), (2, 4)]))
-            .plan_send(2, "x")
-            .unwrap();
-        assert_eq!(
-            event_lines(&send, 2, COLOR),
-            "\x1b[1m[1.2]\x1b[0m Sent to node 2: x\nBefore: [1, 4]\nAfter: [\x1b[1;32m2\x1b[0m, 4]\n"
-        );
-        let internal = Node::new(1, 2, VectorClock::new())
-            .plan_internal("note")
-            .unwrap();
-        assert_eq!(
-            event_lines(&internal, 2, NAMES),
-            "[1.1] Internal event: note\nBefore: [0, 0]\nAfter: [1, 0]\n"
-        );
     }
 }

@@ -19,6 +19,7 @@ use rustyline::config::Config;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter as _};
 
+use super::machine::Input;
 use super::outbox::Outboxes;
 use super::topology::Topology;
 use super::{Flow, Shared, command};
@@ -86,36 +87,30 @@ fn read_lines(
     outboxes: &Outboxes,
 ) {
     let prompt = format!("node {}> ", topology.id);
-    let limit = text_limit(topology.n(), shared.lock().node.is_causal());
+    let limit = text_limit(topology.n(), shared.lock().machine.node().is_causal());
     loop {
-        let line = editor.readline(&prompt);
-        let mut st = shared.lock_for_input();
-        match line {
-            Ok(line) if line.len() > limit => st.out.line(format_args!(
-                "Error: line too long ({} bytes; at most {limit})",
+        let input = match editor.readline(&prompt) {
+            Ok(line) if line.len() > limit => Input::Unreadable(format!(
+                "line too long ({} bytes; at most {limit})",
                 line.len()
             )),
             Ok(line) => {
                 if !line.trim().is_empty() {
                     let _ = editor.add_history_entry(line.as_str());
                 }
-                let flow;
-                (st, flow) = command(st, &line, topology, shared, outboxes, true);
-                if let Flow::Exit = flow {
-                    st.out.control(format_args!("done"));
-                    st.out.flush();
-                    return;
-                }
+                Input::Line(line)
             }
             // Ctrl-D on an empty line, and Ctrl-C: leave, as `exit` does.
             Err(ReadlineError::Eof | ReadlineError::Interrupted) => return,
             Err(e) => {
+                let mut st = shared.lock_for_input();
                 st.out.line(format_args!("Error: cannot read input: {e}"));
                 st.out.flush();
                 return;
             }
+        };
+        if let Flow::Exit = command(input, shared, outboxes, true) {
+            return;
         }
-        st.out.control(format_args!("done"));
-        st.out.flush();
     }
 }

@@ -395,7 +395,7 @@ impl Worker {
                 if self.pending.len() == 1 { "message" } else { "messages" }
             ));
         }
-        st.node.set_peer(self.to, PeerState::Down(why));
+        st.set_peer(self.to, PeerState::Down(why));
         st.out.flush();
     }
 
@@ -412,13 +412,13 @@ impl Worker {
                 self.to
             ));
         }
-        st.node.set_peer(self.to, PeerState::Refused(why));
+        st.set_peer(self.to, PeerState::Refused(why));
         st.out.flush();
     }
 
     fn mark_up(&mut self) {
         self.down = None;
-        self.shared.lock().node.set_peer(self.to, PeerState::Up);
+        self.shared.lock().set_peer(self.to, PeerState::Up);
     }
 
     /// In `--sync` mode a message's fate is awaited: one not confirmed

@@ -163,27 +163,28 @@ impl Planned {
         self.kind.what(true, bounded)
     }
 
-    /// The event's lines on the console: what happened, then the clocks
-    /// before and after, with the counters of nodes 1..=n in id order.
-    pub(crate) fn console_lines(&self, n: u32) -> String {
-        let mut out = String::new();
-        for note in &self.notes {
-            out.push_str(note);
-            out.push('\n');
+    /// What is shown of the event once it happened.
+    pub(crate) fn happened(&self) -> Happened {
+        Happened {
+            name: self.name(),
+            kind: self.kind.clone(),
+            transition: self.transition.clone(),
+            notes: self.notes.clone(),
         }
-        out.push_str(&self.kind.what(false, std::borrow::Cow::Borrowed));
-        if let EventKind::Receive { stamp, .. } = &self.kind {
-            out.push_str(" (clock ");
-            push_clock(&mut out, stamp, n);
-            out.push(')');
-        }
-        out.push_str("\nBefore: ");
-        push_clock(&mut out, &self.transition.before, n);
-        out.push_str("\nAfter: ");
-        push_clock(&mut out, &self.transition.after, n);
-        out.push('\n');
-        out
     }
+}
+
+/// An event of a node, as it is shown once it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Happened {
+    /// Its name.
+    pub(crate) name: EventName,
+    /// What happened.
+    pub(crate) kind: EventKind,
+    /// The clock before and after it.
+    pub(crate) transition: Transition<u32>,
+    /// Notes about its input, shown before it.
+    pub(crate) notes: Vec<String>,
 }
 
 /// A message to hand to the transport after its send event was recorded.

@@ -1,0 +1,115 @@
+//! What the node's state machine asks its shell to do ([`Effect`]), in
+//! the order it must be done, and the typed output it asks to show
+//! ([`Event`]). Plain data: the shell performs it, `render` puts output
+//! in words.
+
+use std::time::Duration;
+
+use vclock_core::VectorClock;
+
+use super::super::state::{EventName, Happened, JournalRecord, Outgoing, PeerState};
+
+/// One thing for the shell to do. Effects come in the order they must be
+/// done; [`Effect::Persist`] and [`Effect::Contact`] end a batch: the
+/// machine goes on only once the shell has fed back the outcome
+/// ([`Input::Persisted`](super::Input::Persisted),
+/// [`Input::Contacted`](super::Input::Contacted)). That is how the
+/// write-ahead rule holds: an event's records are durable before any
+/// effect that follows them (its output, its message) exists.
+#[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once from the machine to the shell; boxing would cost an allocation per message"
+)]
+pub(crate) enum Effect {
+    /// Make these records durable, in order, then report the outcome.
+    Persist(Batch),
+    /// Hand a message to its recipient's outbox.
+    Send(Outgoing),
+    /// Show something to the user.
+    Output(Event),
+    /// Find out whether these peers (never contacted yet) can be reached,
+    /// waiting a moment, then report back: a send to a peer found down is
+    /// refused before its event, with the clock unchanged.
+    Contact(Vec<u32>),
+    /// The user asked to leave.
+    Exit,
+}
+
+/// Records to make durable together, in order.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    /// The records.
+    pub(crate) records: Vec<Record>,
+}
+
+/// One durable record.
+#[derive(Debug)]
+pub(crate) enum Record {
+    /// An event for the event log (GoVector text). A receipt is taken
+    /// even when the log is full: its message is confirmed to its sender.
+    Event {
+        /// The clock after the event.
+        clock: VectorClock<u32>,
+        /// What happened, as the log says it.
+        text: String,
+        /// Whether the event is a receipt.
+        receipt: bool,
+    },
+    /// A record of the node's journal.
+    Journal(JournalRecord),
+}
+
+/// Why a batch was not written whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PersistFailure {
+    /// The index of the record that was not written; those before it
+    /// were, those after it were not tried.
+    pub(crate) index: usize,
+    /// The file it was for.
+    pub(crate) path: String,
+    /// What went wrong.
+    pub(crate) error: String,
+}
+
+/// What the user is shown, before it is put in words.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// An event of this node happened (it is on record).
+    Happened(Box<Happened>),
+    /// The message just received had been held back this long.
+    HeldFor(Duration),
+    /// Something was refused or failed: an `Error:` line.
+    Error(String),
+    /// A line of information (a note, a warning, a message held back or
+    /// dropped).
+    Line(String),
+    /// `clock`: the current clock.
+    Clock(VectorClock<u32>),
+    /// `events`: the last this many events (all kept for `None`).
+    Events(Option<usize>),
+    /// `cmp`: how two events are related.
+    Compare(EventName, EventName),
+    /// `peers`: what this node believes of each node (entry `i` is node
+    /// `i + 1`).
+    Peers(Vec<PeerState>),
+    /// `help`.
+    Help {
+        /// With what `--causal` adds.
+        causal: bool,
+    },
+    /// A control line for the inline launcher (`--sync` only).
+    Control(Control),
+}
+
+/// The control lines of `--sync` mode, which tell the inline launcher
+/// where a node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// A console line is carried out.
+    Done,
+    /// A message from this node is being received.
+    From(u32),
+    /// ... and was.
+    Received(u32),
+}

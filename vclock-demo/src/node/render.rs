@@ -1,0 +1,246 @@
+//! Every line the node's state machine has to show, put in words: one
+//! place for the piped forms scripts rely on and the terminal forms
+//! (event names, colour). Pure: text in a buffer, no I/O.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+
+use super::causality;
+use super::explain;
+use super::machine::{Control, Event};
+use super::state::{EventKind, Happened, Node, PeerState, push_clock};
+use super::style::Style;
+use crate::console::{CAUSAL_HELP, HELP};
+use crate::network::CONTROL;
+
+/// What rendering needs besides the event.
+#[derive(Debug)]
+pub(crate) struct View<'a> {
+    /// The node, for the answers that read its clocks and history.
+    pub(crate) node: &'a Node,
+    /// How output looks.
+    pub(crate) style: Style,
+    /// Every node's address (node `i` at `i - 1`) and where this one
+    /// listens, for `peers`.
+    pub(crate) addrs: &'a [SocketAddr],
+    /// Where this node listens.
+    pub(crate) listen: SocketAddr,
+    /// The command that starts this node again as it was started.
+    pub(crate) restart: &'a str,
+}
+
+/// Appends the lines of `event` to `out`.
+pub(crate) fn render(event: &Event, view: &View<'_>, out: &mut String) {
+    let n = view.node.n();
+    match event {
+        Event::Happened(happened) => event_lines(happened, n, view.style, out),
+        Event::HeldFor(held) => line(
+            out,
+            format_args!("Held back for {} ms before delivery.", held.as_millis()),
+        ),
+        Event::Error(e) => line(out, format_args!("Error: {e}")),
+        Event::Line(text) => line(out, format_args!("{text}")),
+        Event::Clock(clock) => {
+            out.push_str("Clock: ");
+            push_clock(out, clock, n);
+            out.push('\n');
+        }
+        Event::Events(count) => {
+            out.push_str(&explain::events(view.node.history(), *count, n, view.style));
+        }
+        Event::Compare(first, second) => {
+            let history = view.node.history();
+            let answer = causality::compare(history, *first, *second);
+            let names = (*first, *second);
+            out.push_str(&explain::render(&answer, history, names, n, view.style));
+        }
+        Event::Peers(peers) => peers_lines(peers, view, out),
+        Event::Help { causal } => {
+            out.push_str(HELP);
+            if *causal {
+                out.push_str(CAUSAL_HELP);
+            }
+        }
+        Event::Control(control) => {
+            out.push(CONTROL);
+            match control {
+                Control::Done => line(out, format_args!("done")),
+                Control::From(k) => line(out, format_args!("from {k}")),
+                Control::Received(k) => line(out, format_args!("recvd {k}")),
+            }
+        }
+    }
+}
+
+fn line(out: &mut String, text: std::fmt::Arguments<'_>) {
+    let _ = out.write_fmt(text);
+    out.push('\n');
+}
+
+/// `peers`: every node's address, what this node believes of it, and how
+/// to restart this node.
+fn peers_lines(peers: &[PeerState], view: &View<'_>, out: &mut String) {
+    let id = view.node.id();
+    for (i, (addr, peer)) in view.addrs.iter().zip(peers).enumerate() {
+        let node = i as u32 + 1;
+        match peer {
+            _ if node == id => line(
+                out,
+                format_args!(
+                    "Node {node}: {addr} (this node, listening at {})",
+                    view.listen
+                ),
+            ),
+            PeerState::Down(why) => line(out, format_args!("Node {node}: {addr} (down: {why})")),
+            PeerState::Refused(why) => line(
+                out,
+                format_args!("Node {node}: {addr} (not authenticated: {why})"),
+            ),
+            PeerState::Unknown | PeerState::Up => line(out, format_args!("Node {node}: {addr}")),
+        }
+    }
+    line(
+        out,
+        format_args!("Restart this node with: {}", view.restart),
+    );
+}
+
+/// An event's console lines in `style`: the plain lines when output is
+/// not a terminal (what happened, then the clocks before and after, with
+/// the counters of nodes 1..=n in id order); on a terminal the event's
+/// name first, a receipt naming its send event, and the entries that
+/// changed marked in the `After:` line. Either way the words and clocks of
+/// the plain form are kept.
+pub(crate) fn event_lines(happened: &Happened, n: u32, style: Style, out: &mut String) {
+    for note in &happened.notes {
+        out.push_str(note);
+        out.push('\n');
+    }
+    let (before, after) = (&happened.transition.before, &happened.transition.after);
+    if !style.names {
+        out.push_str(&happened.kind.what(false, Cow::Borrowed));
+        if let EventKind::Receive { stamp, .. } = &happened.kind {
+            out.push_str(" (clock ");
+            push_clock(out, stamp, n);
+            out.push(')');
+        }
+        out.push_str("\nBefore: ");
+        push_clock(out, before, n);
+        out.push_str("\nAfter: ");
+        push_clock(out, after, n);
+        out.push('\n');
+        return;
+    }
+    style.bold(out, format_args!("[{}]", happened.name));
+    out.push(' ');
+    out.push_str(&happened.kind.what(true, Cow::Borrowed));
+    if let EventKind::Receive { stamp, .. } = &happened.kind {
+        out.push_str(" (clock ");
+        style.clock(out, stamp, n, |_| false);
+        out.push(')');
+    }
+    out.push_str("\nBefore: ");
+    style.clock(out, before, n, |_| false);
+    out.push_str("\nAfter: ");
+    style.clock(out, after, n, |id| after.get(&id) != before.get(&id));
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use vclock_core::VectorClock;
+    use vclock_net::Envelope;
+
+    use super::*;
+
+    const PLAIN: Style = Style {
+        names: false,
+        color: false,
+    };
+    const NAMES: Style = Style {
+        names: true,
+        color: false,
+    };
+    const COLOR: Style = Style {
+        names: true,
+        color: true,
+    };
+
+    fn lines(happened: &Happened, n: u32, style: Style) -> String {
+        let mut out = String::new();
+        event_lines(happened, n, style, &mut out);
+        out
+    }
+
+    fn receipt() -> Happened {
+        let node = Node::new(2, 3, VectorClock::from_iter([(2, 1)]));
+        let stamp = VectorClock::from_iter([(1, 3), (3, 1)]);
+        node.plan_receive(Envelope::new(1, stamp, "hi".to_owned()))
+            .unwrap()
+            .happened()
+    }
+
+    #[test]
+    fn plain_lines_when_not_a_terminal() {
+        assert_eq!(
+            lines(&receipt(), 3, PLAIN),
+            "Message received from node 1: hi (clock [3, 0, 1])\nBefore: [0, 1, 0]\nAfter: [3, 2, 1]\n"
+        );
+        let send = Node::new(1, 3, VectorClock::new())
+            .plan_send(2, "hello")
+            .unwrap()
+            .happened();
+        assert_eq!(
+            lines(&send, 3, PLAIN),
+            "Sent to node 2: hello\nBefore: [0, 0, 0]\nAfter: [1, 0, 0]\n"
+        );
+    }
+
+    #[test]
+    fn names_and_marked_entries_on_a_terminal() {
+        let planned = receipt();
+        assert_eq!(
+            lines(&planned, 3, NAMES),
+            "[2.2] Message received from node 1 (event 1.3): hi (clock [3, 0, 1])\n\
+             Before: [0, 1, 0]\nAfter: [3, 2, 1]\n"
+        );
+        // Every entry the receipt changed is marked, and only in `After:`.
+        assert_eq!(
+            lines(&planned, 3, COLOR),
+            "\x1b[1m[2.2]\x1b[0m Message received from node 1 (event 1.3): hi (clock [3, 0, 1])\n\
+             Before: [0, 1, 0]\n\
+             After: [\x1b[1;32m3\x1b[0m, \x1b[1;32m2\x1b[0m, \x1b[1;32m1\x1b[0m]\n"
+        );
+        let send = Node::new(1, 2, VectorClock::from_iter([(1, 1), (2, 4)]))
+            .plan_send(2, "x")
+            .unwrap()
+            .happened();
+        assert_eq!(
+            lines(&send, 2, COLOR),
+            "\x1b[1m[1.2]\x1b[0m Sent to node 2: x\nBefore: [1, 4]\nAfter: [\x1b[1;32m2\x1b[0m, 4]\n"
+        );
+        let internal = Node::new(1, 2, VectorClock::new())
+            .plan_internal("note")
+            .unwrap()
+            .happened();
+        assert_eq!(
+            lines(&internal, 2, NAMES),
+            "[1.1] Internal event: note\nBefore: [0, 0]\nAfter: [1, 0]\n"
+        );
+    }
+
+    #[test]
+    fn notes_come_before_the_event() {
+        let node = Node::new(2, 2, VectorClock::new());
+        let happened = node
+            .plan_receive(Envelope::new(
+                1,
+                VectorClock::from_iter([(1, 2), (2, 1)]),
+                "y".into(),
+            ))
+            .unwrap()
+            .happened();
+        assert!(lines(&happened, 2, PLAIN).starts_with("Note: node 1 knows"));
+    }
+}
