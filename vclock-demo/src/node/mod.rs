@@ -56,10 +56,12 @@ use crate::cluster;
 use crate::console::{self, Line};
 use crate::network::{MAX_CAUSAL_NODES, MAX_FRAME, text_limit};
 use command::{Flow, command};
-use machine::{Batch, Durability, Effect, Event, Input, Machine, PersistFailure, Record};
+use machine::{
+    Batch, Disk, Durability, Effect, Event, Input, Machine, PersistFailure, Record, Setup,
+};
 use outbox::Outboxes;
 use output::{Output, RateLimited};
-use state::{Node, Payload, clock_string};
+use state::{Payload, clock_string};
 use style::Style;
 use topology::Topology;
 use wal::{Wal, WalOptions};
@@ -262,49 +264,13 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
             "--causal works with at most {MAX_CAUSAL_NODES} nodes (its stamps grow with the square of the number of nodes), not {n}"
         );
     }
-    // Every other node may connect once (plus a few reconnects in flight).
-    let connections = Config::default().max_connections.max(n as usize + 8);
-    // Requests are answered "no reply" by the listener itself: nodes serve
-    // none, and a flood of them must never reach the node's lock.
-    let mut config = Config::default()
-        .max_frame_len(MAX_FRAME)
-        .max_connections(connections)
-        .accept_requests(false);
-    match (&topology.cluster, &args.key) {
-        (Some(description), Some(key)) => {
-            let keys = cluster::read_key(key, id, description)?;
-            config = config.authenticated(keys, description.cluster.clone());
-        }
-        _ if !topology.listen.ip().is_loopback() && !args.insecure => bail!(
-            "listening at {} without --cluster would let anyone who can reach it send as any node; give --cluster FILE --key FILE (see `vclock-demo cluster new`), or --insecure to run unauthenticated anyway",
-            topology.listen
-        ),
-        _ => {}
-    }
-
-    let wal_options = WalOptions {
-        fsync: args.fsync,
-        max_bytes: args.log_max_bytes,
-    };
-    let (wal, resumed) = match &args.log_dir {
+    let config = listener_config(args, &topology)?;
+    let (files, disk) = match &args.log_dir {
         Some(dir) => {
-            let (wal, resumed) = Wal::open(dir, id, n, wal_options)?;
-            (Some(wal), resumed)
+            let (files, disk) = Files::open(dir, args, id, n)?;
+            (Some(files), Some(disk))
         }
-        None => (None, wal::Resumed::default()),
-    };
-    let kind = match args.causal {
-        true => journal::Kind::Causal,
-        false => journal::Kind::Sends,
-    };
-    let journal = match &wal {
-        Some(wal) => Some(journal::Journal::open(
-            wal.path(),
-            kind,
-            args.fsync,
-            resumed.clock.is_some(),
-        )?),
-        None => None,
+        None => (None, None),
     };
     if args.stall {
         // A node that never gets to listen, for the launchers' tests.
@@ -312,46 +278,162 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
             thread::park();
         }
     }
-    let mut node = match &resumed.clock {
-        // Its log holds its past: no stamp may claim more of it.
-        Some(clock) => Node::new(id, n, clock.clone()).keeps_history(),
-        None => Node::new(id, n, vclock_core::VectorClock::new()),
-    };
-    if args.causal {
-        node = node.with_causal();
-    }
-    let last = resumed.clock.as_ref().map_or(0, |clock| clock.get(&id));
-    let mut unconfirmed = Vec::new();
-    let (journal, replayed) = match journal {
-        Some(journal) if args.causal => {
-            let mut replayed = node
-                .replay_causal(journal.records, last)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", journal.log.path().display()))?;
-            unconfirmed = std::mem::take(&mut replayed.unconfirmed);
-            (Some((journal.log, journal.dropped)), Some(replayed))
-        }
-        Some(journal) => {
-            unconfirmed = node.replay_sends(journal.records, last);
-            (Some((journal.log, journal.dropped)), None)
-        }
-        None => (None, None),
-    };
-    if let (Some(wal), false, Some(_)) = (&wal, args.causal, &resumed.clock) {
-        // Copies from a restarted sender are told by the last message
-        // received from it (causal delivery knows its messages by number).
-        let last = wal::last_receipts(wal.path(), id, n)
-            .with_context(|| format!("cannot read {}", wal.path().display()))?;
-        node.resume_received(last);
-    }
-    let (journal, journal_dropped) = journal.unzip();
-    let durability = match (&wal, args.causal) {
+    let durability = match (&files, args.causal) {
         (None, _) => Durability::None,
         (Some(_), true) => Durability::Causal,
         (Some(_), false) => Durability::Sends,
     };
+    let setup = Setup {
+        id,
+        n,
+        causal: args.causal,
+        sync: args.sync,
+        durability,
+    };
+    let started = Machine::start(setup, disk).map_err(|e| match &files {
+        Some(files) => anyhow::anyhow!("{}: {e}", files.journal.path().display()),
+        None => anyhow::anyhow!("{e}"),
+    })?;
+    let resumed = (started.replayed, started.again);
+    let (shared, listener) = listen(
+        args,
+        &topology,
+        config.clone(),
+        files,
+        started.machine,
+        resumed,
+    )?;
+    let mut send_config = config;
+    if let Some(ms) = args.ack_timeout_ms {
+        send_config = send_config.ack_timeout(Duration::from_millis(ms));
+    }
+    let outboxes = Arc::new(Outboxes::new(
+        id,
+        topology.addrs.clone(),
+        send_config,
+        args.delay,
+    ));
+    outbox::watch(Arc::clone(&outboxes), Arc::clone(&shared));
+    // Before any new send: what the peers had not confirmed goes first.
+    outboxes.resend(&shared, started.resend);
+    if terminal::wanted() {
+        terminal::input_loop(&topology, &shared, &outboxes);
+    } else {
+        input_loop(&topology, &shared, &outboxes);
+    }
+
+    // Every message sent is confirmed or reported before the node ends,
+    // and what still arrives meanwhile is printed.
+    outboxes.finish();
+    wait_for_quiet(&shared);
+    drop(listener);
+    shared.lock().out.flush();
+    Ok(())
+}
+
+/// The listener's (and the outboxes') settings: authenticated with a
+/// cluster and key, or unauthenticated on loopback (or with `--insecure`).
+fn listener_config(args: &NodeArgs, topology: &Topology) -> anyhow::Result<Config> {
+    // Every other node may connect once (plus a few reconnects in flight).
+    let connections = Config::default()
+        .max_connections
+        .max(topology.n() as usize + 8);
+    // Requests are answered "no reply" by the listener itself: nodes serve
+    // none, and a flood of them must never reach the node's lock.
+    let config = Config::default()
+        .max_frame_len(MAX_FRAME)
+        .max_connections(connections)
+        .accept_requests(false);
+    match (&topology.cluster, &args.key) {
+        (Some(description), Some(key)) => {
+            let keys = cluster::read_key(key, topology.id, description)?;
+            Ok(config.authenticated(keys, description.cluster.clone()))
+        }
+        _ if !topology.listen.ip().is_loopback() && !args.insecure => bail!(
+            "listening at {} without --cluster would let anyone who can reach it send as any node; give --cluster FILE --key FILE (see `vclock-demo cluster new`), or --insecure to run unauthenticated anyway",
+            topology.listen
+        ),
+        _ => Ok(config),
+    }
+}
+
+/// A node's files with `--log-dir`: its event log and its journal, open
+/// for appending.
+struct Files {
+    wal: Wal,
+    journal: journal::Journal,
+    /// What opening the log found.
+    resumed: wal::Resumed,
+    /// Bytes of a torn last journal line that were cut off.
+    journal_dropped: u64,
+}
+
+impl Files {
+    /// Opens the log and journal of node `id` of `n` in `dir`, and reads
+    /// what a restart needs from them.
+    fn open(
+        dir: &std::path::Path,
+        args: &NodeArgs,
+        id: u32,
+        n: u32,
+    ) -> anyhow::Result<(Self, Disk)> {
+        let options = WalOptions {
+            fsync: args.fsync,
+            max_bytes: args.log_max_bytes,
+        };
+        let (wal, resumed) = Wal::open(dir, id, n, options)?;
+        let kind = match args.causal {
+            true => journal::Kind::Causal,
+            false => journal::Kind::Sends,
+        };
+        let opened = journal::Journal::open(wal.path(), kind, args.fsync, resumed.clock.is_some())?;
+        let last_receipts = match (args.causal, &resumed.clock) {
+            (false, Some(_)) => Some(
+                wal::last_receipts(wal.path(), id, n)
+                    .with_context(|| format!("cannot read {}", wal.path().display()))?,
+            ),
+            _ => None,
+        };
+        let disk = Disk {
+            clock: resumed.clock.clone(),
+            last_receipts,
+            journal: opened.records,
+        };
+        let files = Self {
+            wal,
+            journal: opened.log,
+            resumed,
+            journal_dropped: opened.dropped,
+        };
+        Ok((files, disk))
+    }
+}
+
+/// Starts listening with the node's state behind its lock: each
+/// connection's thread records what arrives (log, clock, output) before
+/// the listener confirms it to the sender, so a confirmed message is on
+/// record. Prints the start-up lines (held until they are out, so nothing
+/// is printed before them), gives a restarted `--causal` node's
+/// undelivered messages to it again, and starts the threads that write
+/// output.
+fn listen(
+    args: &NodeArgs,
+    topology: &Topology,
+    config: Config,
+    files: Option<Files>,
+    machine: Machine,
+    (replayed, again): (
+        Option<state::Replayed>,
+        Vec<vclock_net::Envelope<u32, Payload>>,
+    ),
+) -> anyhow::Result<(Arc<Shared>, Listener<u32, Payload>)> {
+    let (wal, journal, resumed, journal_dropped) = match files {
+        Some(f) => (Some(f.wal), Some(f.journal), f.resumed, f.journal_dropped),
+        None => (None, None, wal::Resumed::default(), 0),
+    };
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            machine: Machine::new(node, durability, args.sync),
+            machine,
             wal,
             journal,
             out: Output::new(args.sync).with_style(Style::for_stdout()),
@@ -366,19 +448,16 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         received: AtomicU64::new(0),
         output_ready: Condvar::new(),
     });
-    // Each connection's thread records what arrives (log, clock, output)
-    // before the listener confirms it to the sender: a confirmed message is
-    // on record. Held until the start-up lines are out, so nothing is
-    // printed before them.
     let mut st = shared.lock();
     let receiver = Arc::clone(&shared);
     let listener: Listener<u32, Payload> =
-        Listener::bind_with_handler(topology.listen, config.clone(), move |incoming| {
+        Listener::bind_with_handler(topology.listen, config, move |incoming| {
             receive::on_incoming(&receiver, incoming);
         })
         .with_context(|| format!("cannot listen at {}", topology.listen))?;
-    start_lines(&mut st, &topology, &resumed, listener.local_addr());
-    receive::resume_journal(&mut st, replayed, journal_dropped.unwrap_or(0));
+    start_lines(&mut st, topology, &resumed, listener.local_addr());
+    receive::journal_lines(&mut st, journal_dropped);
+    receive::resume_journal(&mut st, replayed, again);
     if let Some(path) = &args.ready_file {
         std::fs::write(path, listener.local_addr().to_string())
             .with_context(|| format!("cannot write {}", path.display()))?;
@@ -404,33 +483,7 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
             }
         })
         .context("cannot start a thread")?;
-
-    let mut send_config = config;
-    if let Some(ms) = args.ack_timeout_ms {
-        send_config = send_config.ack_timeout(Duration::from_millis(ms));
-    }
-    let outboxes = Arc::new(Outboxes::new(
-        id,
-        topology.addrs.clone(),
-        send_config,
-        args.delay,
-    ));
-    outbox::watch(Arc::clone(&outboxes), Arc::clone(&shared));
-    // Before any new send: what the peers had not confirmed goes first.
-    outboxes.resend(&shared, unconfirmed);
-    if terminal::wanted() {
-        terminal::input_loop(&topology, &shared, &outboxes);
-    } else {
-        input_loop(&topology, &shared, &outboxes);
-    }
-
-    // Every message sent is confirmed or reported before the node ends,
-    // and what still arrives meanwhile is printed.
-    outboxes.finish();
-    wait_for_quiet(&shared);
-    drop(listener);
-    shared.lock().out.flush();
-    Ok(())
+    Ok((shared, listener))
 }
 
 /// The lines a node prints when it starts, ending with `Listening at`.

@@ -117,33 +117,36 @@ fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
     }
 }
 
-/// Says what a restarted node found in its journal (`dropped` is the
-/// length of a torn last line that was cut off), and with `--causal` what
-/// it rebuilt from it; then gives the messages that arrived but were never
-/// delivered to causal delivery again (they are in the journal already):
-/// each is delivered or held back as it would have been.
-pub(super) fn resume_journal(st: &mut State, replayed: Option<Replayed>, dropped: u64) {
-    let Some(path) = st
-        .journal
-        .as_ref()
-        .map(|log| log.path().display().to_string())
-    else {
-        return;
-    };
-    if dropped > 0 {
+/// Says what a restarted node found in its journal: `dropped` is the
+/// length of a torn last line that was cut off.
+pub(super) fn journal_lines(st: &mut State, dropped: u64) {
+    if let (Some(log), true) = (&st.journal, dropped > 0) {
+        let path = log.path().display().to_string();
         st.out.line(format_args!(
             "Note: cut off a last line of {dropped} bytes from {path} that a crash left incomplete."
         ));
     }
-    let Some(replayed) = replayed else {
+}
+
+/// With `--causal`, says what the node rebuilt from its journal; then
+/// gives the messages that arrived but were never delivered to causal
+/// delivery again (they are in the journal already): each is delivered
+/// or held back as it would have been.
+pub(super) fn resume_journal(
+    st: &mut State,
+    replayed: Option<Replayed>,
+    again: Vec<Envelope<u32, Payload>>,
+) {
+    let (Some(replayed), Some(log)) = (replayed, &st.journal) else {
         return;
     };
-    if replayed.sent + replayed.delivered + replayed.pending.len() > 0 {
+    let path = log.path().display().to_string();
+    if replayed.sent + replayed.delivered + again.len() > 0 {
         st.out.line(format_args!(
             "Resumed causal delivery from {path}: {} sends and {} deliveries replayed, {} messages that arrived but were not delivered given again{}",
             replayed.sent,
             replayed.delivered,
-            replayed.pending.len(),
+            again.len(),
             if replayed.dropped > 0 {
                 format!(" ({} records of events missing from the log ignored)", replayed.dropped)
             } else {
@@ -152,7 +155,7 @@ pub(super) fn resume_journal(st: &mut State, replayed: Option<Replayed>, dropped
         ));
     }
     let now = Instant::now();
-    for envelope in replayed.pending {
+    for envelope in again {
         st.drive(Input::Again(Box::new(envelope), now));
     }
 }

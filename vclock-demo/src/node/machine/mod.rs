@@ -20,6 +20,7 @@ mod arrive;
 mod effect;
 mod input;
 mod line;
+mod restart;
 #[cfg(test)]
 mod tests;
 
@@ -30,6 +31,7 @@ use vclock_core::MessageId;
 
 pub(crate) use effect::{Batch, Control, Effect, Event, PersistFailure, Record};
 pub(crate) use input::Input;
+pub(crate) use restart::{Disk, Setup};
 
 use super::state::{Delivered, EventKind, JournalRecord, Node, Planned};
 
