@@ -45,7 +45,7 @@ impl Rule {
 /// A broken rule at one event.
 #[derive(Debug)]
 pub(crate) struct Problem {
-    /// Index into [`Execution::events`].
+    /// Index into [`Execution::events`](crate::logs::Execution::events).
     pub(crate) event: usize,
     /// The rule.
     pub(crate) rule: Rule,
