@@ -1,11 +1,16 @@
 //! The node console's input: reading bounded lines and parsing commands.
 //!
 //! Everything here is pure (no clocks, no sockets) so every rule about what
-//! a user may type is unit-tested.
+//! a user may type is unit-tested. This file parses commands; `line`
+//! reads bounded lines and `text` says which characters may be typed and
+//! how text from the network is printed.
 
-use std::io::{self, BufRead};
+mod line;
+mod text;
 
-use unicode_general_category::{GeneralCategory, get_general_category};
+pub(crate) use line::{Line, read_line};
+use text::check_text;
+pub(crate) use text::sanitize;
 
 /// The help text a node prints at start and on `h`.
 pub(crate) const HELP: &str = "\
@@ -65,66 +70,6 @@ pub(crate) enum Input<'a> {
     Peers,
     /// Leave.
     Exit,
-}
-
-/// What one call of [`read_line`] found.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Line {
-    /// A line (without its `\n`) is in the buffer.
-    Complete,
-    /// The line was longer than the limit; it was read and thrown away.
-    /// Holds its length in bytes.
-    TooLong(usize),
-    /// End of input and no partial line.
-    Eof,
-}
-
-/// Reads one line into `buf` (cleared first), keeping at most `limit` bytes.
-///
-/// A longer line is consumed up to its end but not stored, so a runaway
-/// input cannot make the node allocate without bound. A final line without
-/// `\n` counts as a line.
-pub(crate) fn read_line<R: BufRead>(
-    reader: &mut R,
-    buf: &mut Vec<u8>,
-    limit: usize,
-) -> io::Result<Line> {
-    buf.clear();
-    let mut len = 0usize;
-    let mut seen_any = false;
-    loop {
-        let available = match reader.fill_buf() {
-            Ok(available) => available,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if available.is_empty() {
-            return Ok(match (seen_any, len > limit) {
-                (false, _) => Line::Eof,
-                (true, false) => Line::Complete,
-                (true, true) => Line::TooLong(len),
-            });
-        }
-        seen_any = true;
-        let (chunk, used, done) = match available.iter().position(|&b| b == b'\n') {
-            Some(i) => (&available[..i], i + 1, true),
-            None => (available, available.len(), false),
-        };
-        len += chunk.len();
-        if len <= limit {
-            buf.extend_from_slice(chunk);
-        } else {
-            buf.clear();
-        }
-        reader.consume(used);
-        if done {
-            return Ok(if len > limit {
-                Line::TooLong(len)
-            } else {
-                Line::Complete
-            });
-        }
-    }
 }
 
 /// Parses one console line of node `own` in a network of `n` nodes.
@@ -269,50 +214,6 @@ fn parse_targets(word: &str, own: u32, n: u32) -> Result<Vec<u32>, String> {
         targets.push(id);
     }
     Ok(targets)
-}
-
-/// Rejects characters that would break a terminal or a log line: control
-/// characters other than tab, and the Unicode line and paragraph separators
-/// (ShiViz's parser treats those as line ends).
-fn check_text(text: &str) -> Result<(), String> {
-    match text.chars().find(|&c| is_unprintable(c)) {
-        Some(c) => Err(format!(
-            "the text contains the control character U+{:04X}",
-            u32::from(c)
-        )),
-        None => Ok(()),
-    }
-}
-
-fn is_unprintable(c: char) -> bool {
-    (c.is_control() && c != '\t') || c == '\u{2028}' || c == '\u{2029}'
-}
-
-/// Whether `c` is a Unicode format character (general category Cf): the
-/// bidirectional controls (U+202A-202E, U+2066-2069) that can reorder what
-/// a terminal shows, zero-width characters, and the like.
-fn is_format(c: char) -> bool {
-    !c.is_ascii() && get_general_category(c) == GeneralCategory::Format
-}
-
-/// Makes text from the network safe to print and log on one line: control
-/// characters and Unicode format characters (which could hide or reorder
-/// what follows them on a terminal, such as the clock a receipt ends with)
-/// become escapes such as `\u{1b}` or `\u{202e}`.
-pub(crate) fn sanitize(text: &str) -> std::borrow::Cow<'_, str> {
-    let unsafe_char = |c: char| is_unprintable(c) || is_format(c);
-    if !text.chars().any(unsafe_char) {
-        return text.into();
-    }
-    let mut clean = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if unsafe_char(c) {
-            clean.extend(c.escape_unicode());
-        } else {
-            clean.push(c);
-        }
-    }
-    clean.into()
 }
 
 /// Quotes a user's word in an error message, cut short if it is long.
@@ -486,35 +387,5 @@ mod tests {
         assert_eq!(sanitize("x\u{200b}\u{feff}"), "x\\u{200b}\\u{feff}");
         assert_eq!(sanitize("naïve café 日本"), "naïve café 日本");
         assert_eq!(sanitize("a\u{1b}b\rc"), "a\\u{1b}b\\u{d}c");
-    }
-
-    #[test]
-    fn bounded_lines() {
-        let mut input = io::Cursor::new(b"short\nthis one is long\nok\r\nlast".to_vec());
-        let mut reader = io::BufReader::with_capacity(4, &mut input);
-        let mut buf = Vec::new();
-        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
-        assert_eq!(buf, b"short");
-        assert_eq!(
-            read_line(&mut reader, &mut buf, 8).unwrap(),
-            Line::TooLong(16)
-        );
-        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
-        assert_eq!(buf, b"ok\r");
-        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Complete);
-        assert_eq!(buf, b"last");
-        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Eof);
-        assert_eq!(read_line(&mut reader, &mut buf, 8).unwrap(), Line::Eof);
-    }
-
-    #[test]
-    fn long_final_line_without_newline() {
-        let mut reader = io::BufReader::with_capacity(2, io::Cursor::new(b"abcdefgh".to_vec()));
-        let mut buf = Vec::new();
-        assert_eq!(
-            read_line(&mut reader, &mut buf, 3).unwrap(),
-            Line::TooLong(8)
-        );
-        assert_eq!(read_line(&mut reader, &mut buf, 3).unwrap(), Line::Eof);
     }
 }

@@ -14,6 +14,7 @@ mod order;
 mod plan;
 mod printer;
 mod proc;
+mod route;
 mod terminal;
 mod tmux;
 

@@ -119,3 +119,17 @@ fn write_lines(lines: &[(u32, String)]) {
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
 }
+
+/// Prints one line of the launcher's own to stdout, flushed at once (it
+/// does not go through the [`Printer`]'s order: it is about no node's event).
+pub(super) fn say(line: std::fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
+/// Prints one `[launcher] ` line to stderr.
+pub(super) fn warn(line: std::fmt::Arguments<'_>) {
+    let mut err = io::stderr().lock();
+    let _ = writeln!(err, "[launcher] {line}");
+}

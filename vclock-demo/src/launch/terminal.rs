@@ -49,6 +49,24 @@ fn emulator_args(emulator: &str, title: &str, command: Vec<OsString>) -> Vec<OsS
 
 /// Opens one window per node and waits for the windows' processes.
 pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
+    let (name, path) = find_emulator()?;
+    // The launcher cannot read a window's output, so each node reports
+    // that it listens by writing a file here.
+    let ready = ReadyDir::create()?;
+    let mut windows = open_windows(&mut plan, name, &path, &ready)?;
+    check_started(&mut windows, name, &path)?;
+    let windows_word = if plan.n == 1 { "window" } else { "windows" };
+    println!(
+        "Opened {} {name} {windows_word}, one per node; each says where it listens.",
+        plan.n
+    );
+    wait_until_listening(&plan, &ready);
+    wait_for_windows(windows)
+}
+
+/// The first emulator of [`EMULATORS`] on `$PATH`, by name and path; an
+/// error saying what to use instead when there is no display or none.
+fn find_emulator() -> anyhow::Result<(&'static str, PathBuf)> {
     let has_display = ["DISPLAY", "WAYLAND_DISPLAY"]
         .iter()
         .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
@@ -57,7 +75,7 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             "no display to open terminal windows on ($DISPLAY and $WAYLAND_DISPLAY are unset); use --console tmux or --console inline"
         );
     }
-    let Some((name, path)) = EMULATORS
+    let Some(found) = EMULATORS
         .iter()
         .find_map(|name| find_in_path(name).map(|path| (*name, path)))
     else {
@@ -66,9 +84,18 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             EMULATORS.join(", ")
         );
     };
-    // The launcher cannot read a window's output, so each node reports
-    // that it listens by writing a file here.
-    let ready = ReadyDir::create()?;
+    Ok(found)
+}
+
+/// Starts emulator `name` at `path` once per node, each running its node
+/// with a ready file in `ready`. If one cannot be started, closes those
+/// already open, so no node is left without its launcher.
+fn open_windows(
+    plan: &mut Plan,
+    name: &str,
+    path: &Path,
+    ready: &ReadyDir,
+) -> anyhow::Result<Vec<Child>> {
     plan.release_ports();
     let mut windows: Vec<Child> = Vec::new();
     for id in 1..=plan.n {
@@ -76,20 +103,21 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
         command.extend(plan.node_args(id, NodeConsole::Window));
         command.push("--ready-file".into());
         command.push(ready.file(id).into());
-        let spawned = spawn(&path, name, &format!("vclock node {id}"), command);
-        match spawned {
+        match spawn(path, name, &format!("vclock node {id}"), command) {
             Ok(child) => windows.push(child),
             Err(e) => {
-                for mut child in windows {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                }
+                close_windows(windows);
                 return Err(e);
             }
         }
     }
-    // An emulator that cannot open its window (no such display, no
-    // permission) exits at once with a failure status.
+    Ok(windows)
+}
+
+/// Watches the emulators for [`STARTUP_CHECK`]: one that cannot open its
+/// window (no such display, no permission) exits at once with a failure
+/// status, and then every window is closed and the launch fails.
+fn check_started(windows: &mut Vec<Child>, name: &str, path: &Path) -> anyhow::Result<()> {
     let check_until = Instant::now() + STARTUP_CHECK;
     loop {
         let failed = windows
@@ -100,10 +128,7 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
                 _ => None,
             });
         if let Some((id, status)) = failed {
-            for mut child in windows {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            close_windows(std::mem::take(windows));
             bail!(
                 "{name} ({}) exited with {} right after starting (the window of node {id}); \
                  see its message above, or use --console tmux or --console inline",
@@ -112,15 +137,16 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             );
         }
         if Instant::now() >= check_until {
-            break;
+            return Ok(());
         }
         thread::sleep(Duration::from_millis(20));
     }
-    let windows_word = if plan.n == 1 { "window" } else { "windows" };
-    println!(
-        "Opened {} {name} {windows_word}, one per node; each says where it listens.",
-        plan.n
-    );
+}
+
+/// Waits until every node has written its ready file and says so, or, past
+/// the plan's ready timeout, names the nodes that did not (their windows
+/// say why) and goes on.
+fn wait_until_listening(plan: &Plan, ready: &ReadyDir) {
     let deadline = plan.started + plan.ready_timeout;
     loop {
         let waiting: Vec<u32> = (1..=plan.n)
@@ -128,7 +154,7 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
             .collect();
         if waiting.is_empty() {
             println!("{}", plan.all_listening());
-            break;
+            return;
         }
         if Instant::now() >= deadline {
             eprintln!(
@@ -140,25 +166,36 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
                     .join(", "),
                 plan.ready_timeout.as_secs()
             );
-            break;
+            return;
         }
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+/// Waits until every window's process has ended; on a termination signal,
+/// closes the windows still open and exits as that signal says.
+fn wait_for_windows(mut windows: Vec<Child>) -> anyhow::Result<ExitCode> {
     let signal = watch_signals()?;
     // Poll rather than block in wait(), so a signal can end the wait.
     while !windows.is_empty() {
         let caught = signal.load(Ordering::Relaxed);
         if caught != 0 {
-            for mut child in windows {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+            close_windows(windows);
             return Ok(signal_exit(i32::try_from(caught).unwrap_or(1)));
         }
         windows.retain_mut(|child| matches!(child.try_wait(), Ok(None)));
         thread::sleep(Duration::from_millis(100));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Kills and reaps the windows' processes (a node whose window closes gets
+/// SIGHUP and exits).
+fn close_windows(windows: Vec<Child>) {
+    for mut child in windows {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 /// A private directory for the nodes' ready files, removed when dropped.

@@ -146,20 +146,34 @@ pub(crate) fn launch(mut plan: Plan) -> anyhow::Result<ExitCode> {
     } else {
         println!("All {n} nodes listening.");
     }
+    attach_and_keep_keys(&tmux, &mut plan, inside, &session, &attach)
+}
+
+/// Attaches the user's terminal to the new session (unless the launcher
+/// runs inside tmux, was told not to, or is not on a terminal), then keeps
+/// the nodes' keys if the session still lives, so a node can be restarted in
+/// its pane.
+fn attach_and_keep_keys(
+    tmux: &Tmux,
+    plan: &mut Plan,
+    inside: bool,
+    session: &str,
+    attach_command: &str,
+) -> anyhow::Result<ExitCode> {
     let on_terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
     if !inside && !plan.tmux.no_attach && on_terminal {
         let status = tmux
             .command()
-            .args(["attach", "-t", &session])
+            .args(["attach", "-t", session])
             .status()
             .context("cannot run tmux attach")?;
         if !status.success() {
-            bail!("`{attach}` failed");
+            bail!("`{attach_command}` failed");
         }
     }
     // A node restarted in its pane needs its key: while the session lives,
     // the keys stay (readable by this user only).
-    let alive = inside || tmux.run(["has-session", "-t", &session]).is_ok();
+    let alive = inside || tmux.run(["has-session", "-t", session]).is_ok();
     if let (true, Some(dir)) = (alive, plan.cluster.take()) {
         println!(
             "The nodes' keys for this session are in {} (readable by you only), for restarting a node in its pane; remove it once the session is over.",

@@ -74,6 +74,16 @@ pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis
     );
 
     out.push_str("<g class=\"lanes\">\n");
+    write_lanes(out, execution, layout);
+    out.push_str("</g>\n<g class=\"messages\">\n");
+    write_messages(out, execution, analysis, layout);
+    out.push_str("</g>\n<g class=\"events\">\n");
+    write_events(out, execution, analysis, layout);
+    out.push_str("</g>\n</svg>\n");
+}
+
+/// A line and a label per host.
+fn write_lanes(out: &mut String, execution: &Execution, layout: &Layout) {
     let end = x(layout.columns.saturating_sub(1)) + 16.0;
     for (lane, host) in execution.hosts.iter().enumerate() {
         let ly = y(lane);
@@ -85,7 +95,11 @@ pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis
             xml(&host.name)
         );
     }
-    out.push_str("</g>\n<g class=\"messages\">\n");
+}
+
+/// An arrow per message, from the send's dot to the receipt's; one that
+/// had to point backwards is drawn as bad.
+fn write_messages(out: &mut String, execution: &Execution, analysis: &Analysis, layout: &Layout) {
     for (m, &(send, receipt)) in analysis.messages.iter().enumerate() {
         let (x1, y1) = position(execution, layout, send);
         let (x2, y2) = position(execution, layout, receipt);
@@ -107,7 +121,11 @@ pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis
             if bad { "arrow-bad" } else { "arrow" },
         );
     }
-    out.push_str("</g>\n<g class=\"events\">\n");
+}
+
+/// A dot and a name per event, with its clock and text (and the problems
+/// `check` found there) in its tooltip.
+fn write_events(out: &mut String, execution: &Execution, analysis: &Analysis, layout: &Layout) {
     let mut problems: Vec<Vec<String>> = vec![Vec::new(); execution.events.len()];
     for problem in &analysis.problems {
         problems[problem.event].push(describe(execution, problem));
@@ -144,7 +162,6 @@ pub(crate) fn write(out: &mut String, execution: &Execution, analysis: &Analysis
             xml(&tip),
         );
     }
-    out.push_str("</g>\n</svg>\n");
 }
 
 fn position(execution: &Execution, layout: &Layout, event: usize) -> (f64, f64) {

@@ -59,130 +59,186 @@ pub(crate) fn render(
     n: u32,
     style: Style,
 ) -> String {
-    let mut out = String::new();
-    let clock_line = |out: &mut String, name: EventName, clock, marked: &dyn Fn(u32) -> bool| {
-        out.push_str(&format!("  {name}: "));
-        style.clock(out, clock, n, marked);
-        out.push('\n');
-    };
-    let headline = |out: &mut String, text: std::fmt::Arguments<'_>| {
-        style.bold(out, text);
-        out.push('\n');
+    let mut lines = Lines {
+        out: String::new(),
+        history,
+        first,
+        second,
+        n,
+        style,
     };
     match *answer {
-        Answer::NotYet { name, last } => {
-            out.push_str(&format!(
-                "Error: event {name} has not happened yet: node {}'s last event is {}\n",
-                name.node,
-                if last == 0 {
-                    "none so far".to_owned()
-                } else {
-                    format!("{}.{last}", name.node)
-                }
-            ));
-        }
-        Answer::Same => headline(
-            &mut out,
-            format_args!("{first} and {second} are the same event"),
-        ),
+        Answer::NotYet { name, last } => lines.not_yet(name, last),
+        Answer::Same => lines.headline(format_args!("{first} and {second} are the same event")),
         Answer::Clocks {
             first: x,
             second: y,
             order,
-        } => {
-            match order {
-                CausalOrder::Before => {
-                    headline(&mut out, format_args!("{first} happened before {second}"));
-                }
-                CausalOrder::After => {
-                    headline(&mut out, format_args!("{first} happened after {second}"));
-                }
-                CausalOrder::Concurrent => {
-                    headline(
-                        &mut out,
-                        format_args!("{first} and {second} are concurrent"),
-                    );
-                }
-                CausalOrder::Equal => {
-                    headline(
-                        &mut out,
-                        format_args!("{first} and {second} have the same clock"),
-                    );
-                }
-            }
-            let differs = |id: u32| x.get(&id) != y.get(&id);
-            clock_line(&mut out, first, x, &differs);
-            clock_line(&mut out, second, y, &differs);
-            out.push_str("  ");
-            out.push_str(&because(first, x, second, y, order, n));
-            out.push('\n');
-        }
+        } => lines.clocks(x, y, order),
         Answer::Counted {
             first_earlier,
             clock,
-        } => {
-            let (earlier, later) = if first_earlier {
-                (first, second)
-            } else {
-                (second, first)
-            };
-            if first_earlier {
-                headline(&mut out, format_args!("{first} happened before {second}"));
-            } else {
-                headline(&mut out, format_args!("{first} happened after {second}"));
-            }
-            clock_line(&mut out, later, clock, &|id| id == earlier.node);
-            out.push_str(&format!(
-                "  Because node {}'s entry in {later}'s clock is {}, so {later} comes after node {}'s events 1 to {}, {earlier} among them.\n",
-                earlier.node,
-                clock.get(&earlier.node),
-                earlier.node,
-                clock.get(&earlier.node)
-            ));
-            unknown_line(&mut out, history, earlier);
+        } => lines.counted(first_earlier, clock),
+        Answer::OneNode { first_earlier } => lines.one_node(first_earlier),
+        Answer::Unknown { known } => lines.unknown(known),
+    }
+    lines.out
+}
+
+/// The lines of one answer being written: one method per kind of
+/// [`Answer`], and the line shapes they share.
+struct Lines<'h> {
+    out: String,
+    history: &'h History,
+    /// The events asked about, in the order asked.
+    first: EventName,
+    second: EventName,
+    /// Nodes in the network, so every clock shows every entry.
+    n: u32,
+    style: Style,
+}
+
+impl Lines<'_> {
+    /// The answer itself, in bold.
+    fn headline(&mut self, text: std::fmt::Arguments<'_>) {
+        self.style.bold(&mut self.out, text);
+        self.out.push('\n');
+    }
+
+    /// The headline of an answer that orders the two events.
+    fn ordered(&mut self, first_earlier: bool) {
+        let (first, second) = (self.first, self.second);
+        if first_earlier {
+            self.headline(format_args!("{first} happened before {second}"));
+        } else {
+            self.headline(format_args!("{first} happened after {second}"));
         }
-        Answer::OneNode { first_earlier } => {
-            if first_earlier {
-                headline(&mut out, format_args!("{first} happened before {second}"));
+    }
+
+    /// `  NAME: [..]`, the entries `marked` says decide the answer marked.
+    fn clock_line(
+        &mut self,
+        name: EventName,
+        clock: &VectorClock<u32>,
+        marked: &dyn Fn(u32) -> bool,
+    ) {
+        self.out.push_str(&format!("  {name}: "));
+        self.style.clock(&mut self.out, clock, self.n, marked);
+        self.out.push('\n');
+    }
+
+    /// A line saying why this node does not know `name`'s clock.
+    fn unknown_line(&mut self, name: EventName) {
+        let why = match self.history.lookup(name) {
+            Lookup::Forgotten(Forgotten::EarlierRun { first_kept }) => format!(
+                "{name} happened in an earlier run of this node: its clock is in the node's log, not in memory (the clocks kept start at {first_kept})"
+            ),
+            Lookup::Forgotten(Forgotten::Dropped { oldest_kept }) => format!(
+                "this node keeps the clocks of its last {KEEP_EVENTS} events only, from {oldest_kept} on; the node's log has {name}'s"
+            ),
+            _ => format!(
+                "this node does not know {name}'s clock: a node knows the clocks of its own recent events and of the send events whose messages it received"
+            ),
+        };
+        self.out.push_str(&format!("  Unknown: {why}.\n"));
+    }
+
+    /// [`Answer::NotYet`]: an error, for an event of this node still to come.
+    fn not_yet(&mut self, name: EventName, last: u64) {
+        self.out.push_str(&format!(
+            "Error: event {name} has not happened yet: node {}'s last event is {}\n",
+            name.node,
+            if last == 0 {
+                "none so far".to_owned()
             } else {
-                headline(&mut out, format_args!("{first} happened after {second}"));
+                format!("{}.{last}", name.node)
             }
-            out.push_str(&format!(
-                "  Because both are events of node {}, which had them in the order of their counters.\n",
-                first.node
-            ));
-            for name in [first, second] {
-                if !matches!(history.lookup(name), Lookup::Known(_)) {
-                    unknown_line(&mut out, history, name);
-                }
+        ));
+    }
+
+    /// [`Answer::Clocks`]: both clocks, the entries that differ marked, and
+    /// which of them decide the order.
+    fn clocks(&mut self, x: &VectorClock<u32>, y: &VectorClock<u32>, order: CausalOrder) {
+        let (first, second) = (self.first, self.second);
+        match order {
+            CausalOrder::Before => self.ordered(true),
+            CausalOrder::After => self.ordered(false),
+            CausalOrder::Concurrent => {
+                self.headline(format_args!("{first} and {second} are concurrent"));
+            }
+            CausalOrder::Equal => {
+                self.headline(format_args!("{first} and {second} have the same clock"));
             }
         }
-        Answer::Unknown { known } => {
-            headline(
-                &mut out,
-                format_args!("Cannot tell how {first} and {second} are related"),
-            );
-            if let Some((is_first, clock)) = known {
-                let (known_name, other) = if is_first {
-                    (first, second)
-                } else {
-                    (second, first)
-                };
-                clock_line(&mut out, known_name, clock, &|id| id == other.node);
-                out.push_str(&format!(
-                    "  Node {}'s entry in {known_name}'s clock is {}, below {}, so {other} did not happen before {known_name}; without {other}'s clock this node cannot tell whether {known_name} happened before {other} or they are concurrent.\n",
-                    other.node,
-                    clock.get(&other.node),
-                    other.counter
-                ));
-                unknown_line(&mut out, history, other);
-            } else {
-                unknown_line(&mut out, history, first);
-                unknown_line(&mut out, history, second);
+        let differs = |id: u32| x.get(&id) != y.get(&id);
+        self.clock_line(first, x, &differs);
+        self.clock_line(second, y, &differs);
+        self.out.push_str("  ");
+        self.out
+            .push_str(&because(first, x, second, y, order, self.n));
+        self.out.push('\n');
+    }
+
+    /// [`Answer::Counted`]: the later event's clock, whose entry for the
+    /// earlier event's node counts it.
+    fn counted(&mut self, first_earlier: bool, clock: &VectorClock<u32>) {
+        let (earlier, later) = if first_earlier {
+            (self.first, self.second)
+        } else {
+            (self.second, self.first)
+        };
+        self.ordered(first_earlier);
+        self.clock_line(later, clock, &|id| id == earlier.node);
+        self.out.push_str(&format!(
+            "  Because node {}'s entry in {later}'s clock is {}, so {later} comes after node {}'s events 1 to {}, {earlier} among them.\n",
+            earlier.node,
+            clock.get(&earlier.node),
+            earlier.node,
+            clock.get(&earlier.node)
+        ));
+        self.unknown_line(earlier);
+    }
+
+    /// [`Answer::OneNode`]: two events of one node are in counter order.
+    fn one_node(&mut self, first_earlier: bool) {
+        self.ordered(first_earlier);
+        self.out.push_str(&format!(
+            "  Because both are events of node {}, which had them in the order of their counters.\n",
+            self.first.node
+        ));
+        for name in [self.first, self.second] {
+            if !matches!(self.history.lookup(name), Lookup::Known(_)) {
+                self.unknown_line(name);
             }
         }
     }
-    out
+
+    /// [`Answer::Unknown`]: what the one known clock rules out, if any, and
+    /// why the other clock is not known.
+    fn unknown(&mut self, known: Option<(bool, &VectorClock<u32>)>) {
+        let (first, second) = (self.first, self.second);
+        self.headline(format_args!(
+            "Cannot tell how {first} and {second} are related"
+        ));
+        let Some((is_first, clock)) = known else {
+            self.unknown_line(first);
+            self.unknown_line(second);
+            return;
+        };
+        let (known_name, other) = if is_first {
+            (first, second)
+        } else {
+            (second, first)
+        };
+        self.clock_line(known_name, clock, &|id| id == other.node);
+        self.out.push_str(&format!(
+            "  Node {}'s entry in {known_name}'s clock is {}, below {}, so {other} did not happen before {known_name}; without {other}'s clock this node cannot tell whether {known_name} happened before {other} or they are concurrent.\n",
+            other.node,
+            clock.get(&other.node),
+            other.counter
+        ));
+        self.unknown_line(other);
+    }
 }
 
 /// Why two known clocks are in `order`, naming the entries that decide it.
@@ -251,22 +307,6 @@ fn entries(list: &[(u32, u64, u64)], how: &str, name: EventName, sign: char) -> 
         })
         .collect();
     format!("{nodes} {noun} {how} {name} ({})", counters.join(", "))
-}
-
-/// A line saying why this node does not know `name`'s clock.
-fn unknown_line(out: &mut String, history: &History, name: EventName) {
-    let why = match history.lookup(name) {
-        Lookup::Forgotten(Forgotten::EarlierRun { first_kept }) => format!(
-            "{name} happened in an earlier run of this node: its clock is in the node's log, not in memory (the clocks kept start at {first_kept})"
-        ),
-        Lookup::Forgotten(Forgotten::Dropped { oldest_kept }) => format!(
-            "this node keeps the clocks of its last {KEEP_EVENTS} events only, from {oldest_kept} on; the node's log has {name}'s"
-        ),
-        _ => format!(
-            "this node does not know {name}'s clock: a node knows the clocks of its own recent events and of the send events whose messages it received"
-        ),
-    };
-    out.push_str(&format!("  Unknown: {why}.\n"));
 }
 
 #[cfg(test)]
