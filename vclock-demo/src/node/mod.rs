@@ -35,6 +35,8 @@ mod outbox;
 mod output;
 mod receive;
 mod render;
+#[cfg(test)]
+mod sim;
 mod state;
 mod style;
 mod terminal;
@@ -86,6 +88,9 @@ struct State {
     rejections: RateLimited,
     /// What rendering needs besides the machine.
     view: ViewData,
+    /// The machine refused the message being taken (it is not on record):
+    /// it must not be confirmed.
+    refused: bool,
 }
 
 /// The parts of a [`render::View`] that do not change while the node runs.
@@ -128,6 +133,7 @@ impl State {
                     Effect::Send(outgoing) => sends.push(outgoing),
                     Effect::Contact(peers) => pause = Pause::Contact(peers),
                     Effect::Exit => pause = Pause::Exit,
+                    Effect::Refuse => self.refused = true,
                 }
             }
         }
@@ -443,6 +449,7 @@ fn listen(
                 listen: topology.listen,
                 restart: command::restart_command(),
             },
+            refused: false,
         }),
         receiver_waiting: AtomicBool::new(false),
         received: AtomicU64::new(0),

@@ -29,11 +29,25 @@ pub(super) fn on_incoming(shared: &Shared, incoming: Incoming<u32, Payload>) {
     let mut st = shared.lock_for_receive();
     handle(&mut st, shared, arrival);
     st.out.flush_if_large();
+    let refused = std::mem::take(&mut st.refused);
     drop(st);
     // The flusher writes it out a moment later, with whatever else arrived
     // meanwhile: one write per burst, not one per message.
     shared.output_ready.notify_one();
+    if refused {
+        // A message whose receipt is not on record must not be confirmed:
+        // a handler that unwinds ends its connection without confirming
+        // the message, and the sender sends it again on its next one
+        // (vclock-net's `Listener` docs). `resume_unwind` does not run the
+        // panic hook, so nothing is printed for it.
+        std::panic::resume_unwind(Box::new(NotConfirmed));
+    }
 }
+
+/// Why a connection's handler unwinds: the message it was given is not on
+/// record and must not be confirmed.
+#[derive(Debug)]
+struct NotConfirmed;
 
 /// How long the flusher lets output gather before it writes it.
 const GATHER: Duration = Duration::from_micros(300);

@@ -25,6 +25,13 @@ impl Machine {
         fx: &mut Vec<Effect>,
     ) {
         let from = envelope.from;
+        if let Some(why) = &self.halted {
+            fx.push(Effect::Output(Event::Error(format!(
+                "did not take a message from node {from}: {why}; its sender keeps it"
+            ))));
+            fx.push(Effect::Refuse);
+            return;
+        }
         let (id, n) = (self.node.id(), self.node.n());
         let marked = fresh && (1..=n).contains(&from) && from != id;
         if marked {

@@ -32,6 +32,9 @@ pub(crate) enum Effect {
     /// waiting a moment, then report back: a send to a peer found down is
     /// refused before its event, with the clock unchanged.
     Contact(Vec<u32>),
+    /// Do not confirm the message being taken: it is not on record, and
+    /// its sender must send it again.
+    Refuse,
     /// The user asked to leave.
     Exit,
 }

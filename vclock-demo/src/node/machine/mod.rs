@@ -63,6 +63,9 @@ pub(crate) struct Machine {
     /// The write awaited, and what to do with its outcome. Writes are
     /// done at once, so at most one is awaited, whichever lane made it.
     awaiting: Option<Awaiting>,
+    /// Why this node takes no messages (a `--causal` node that could not
+    /// record a receipt), if it does not.
+    halted: Option<String>,
 }
 
 /// One step of work.
@@ -124,12 +127,19 @@ impl Machine {
             console: VecDeque::new(),
             paused: None,
             awaiting: None,
+            halted: None,
         }
     }
 
     /// The node (its clock, history and peers), for rendering and tests.
     pub(crate) fn node(&self) -> &Node {
         &self.node
+    }
+
+    /// Why this node takes no messages until it restarts, if it does not.
+    #[cfg(test)]
+    pub(crate) fn halted(&self) -> Option<&str> {
+        self.halted.as_deref()
     }
 
     /// Takes one input; returns what to do, in order.
@@ -262,12 +272,17 @@ impl Machine {
                 required,
                 lane,
             } => match failure {
-                Some(f) if f.index < required => fx.push(Effect::Output(Event::Error(format!(
-                    "cannot log event {} in {}: {}; clock unchanged",
-                    planned.name(),
-                    f.path,
-                    f.error
-                )))),
+                Some(f) if f.index < required => {
+                    fx.push(Effect::Output(Event::Error(format!(
+                        "cannot log event {} in {}: {}; clock unchanged",
+                        planned.name(),
+                        f.path,
+                        f.error
+                    ))));
+                    if planned.is_receipt() {
+                        self.unrecorded_receipt(&f, fx);
+                    }
+                }
                 failure => {
                     if let Some(f) = failure {
                         fx.push(Effect::Output(Event::Error(format!(
@@ -282,10 +297,7 @@ impl Machine {
             },
             Awaiting::Arrival { from } => {
                 if let Some(f) = failure {
-                    fx.push(Effect::Output(Event::Error(format!(
-                        "cannot record the arrival of a message from node {from} in {}: {}; if this node stops before delivering it, it is lost",
-                        f.path, f.error
-                    ))));
+                    self.unrecorded_arrival(from, &f, fx);
                 }
             }
             Awaiting::Settled { to, through } => {
@@ -298,6 +310,54 @@ impl Machine {
                     ))));
                 }
             }
+        }
+    }
+
+    /// A receipt could not be recorded: its message must not be confirmed,
+    /// so that its sender sends it again. With `--causal`, causal delivery
+    /// has counted the message as delivered already, so this node takes no
+    /// message until it restarts (and rebuilds that count from its
+    /// journal), and the messages that delivery released are not received
+    /// either: they would come before it in no causal order. Their
+    /// arrivals are in the journal, which gives them again at the restart.
+    fn unrecorded_receipt(&mut self, failure: &PersistFailure, fx: &mut Vec<Effect>) {
+        fx.push(Effect::Refuse);
+        if !self.node.is_causal() {
+            return;
+        }
+        self.immediate
+            .retain(|work| !matches!(work, Work::Deliver(_)));
+        if self.halted.is_none() {
+            let why = format!(
+                "cannot record receipts in {}: {}",
+                failure.path, failure.error
+            );
+            fx.push(Effect::Output(Event::Error(format!(
+                "{why}; this node takes no more messages (their senders keep them) until it is restarted"
+            ))));
+            self.halted = Some(why);
+        }
+    }
+
+    /// The causal journal could not take an arrival: causal delivery has
+    /// taken it already (and perhaps released held messages), so nothing
+    /// it led to may happen, and this node takes no message until it
+    /// restarts and rebuilds its state from the journal, which has none of
+    /// it. The message is not confirmed: its sender keeps it.
+    fn unrecorded_arrival(&mut self, from: u32, failure: &PersistFailure, fx: &mut Vec<Effect>) {
+        // The arrival's work is all there is: the queue was empty before.
+        self.immediate.clear();
+        let why = format!(
+            "cannot record arrivals in {}: {}",
+            failure.path, failure.error
+        );
+        fx.push(Effect::Output(Event::Error(format!(
+            "{why}; the message from node {from} is not taken (its sender keeps it), and this node takes no more messages until it is restarted"
+        ))));
+        fx.push(Effect::Refuse);
+        self.halted = Some(why);
+        if self.sync {
+            fx.push(Effect::Output(Event::Control(Control::Received(from))));
         }
     }
 

@@ -38,7 +38,7 @@ fn causal_machine(id: u32, n: u32) -> Machine {
 }
 
 /// A one-letter summary of each effect: P(ersist), S(end), O(utput),
-/// C(ontact), X (exit).
+/// C(ontact), X (exit), R(efuse).
 fn shape(fx: &[Effect]) -> String {
     fx.iter()
         .map(|e| match e {
@@ -47,6 +47,7 @@ fn shape(fx: &[Effect]) -> String {
             Effect::Output(_) => 'O',
             Effect::Contact(_) => 'C',
             Effect::Exit => 'X',
+            Effect::Refuse => 'R',
         })
         .collect()
 }
@@ -305,4 +306,73 @@ fn exit_and_unreadable_lines() {
         ]
     ));
     assert_eq!(shape(&m.handle(line("exit"))), "OX");
+}
+
+#[test]
+fn a_receipt_that_cannot_be_recorded_is_not_confirmed() {
+    let mut m = machine(1, 2, Durability::Sends);
+    m.handle(message(2, &[(2, 1)], "hey"));
+    let fx = m.handle(failed(0));
+    assert_eq!(shape(&fx), "OR");
+    assert_eq!(m.node().clock(), &VectorClock::new());
+    // Without --causal nothing else is lost: the next message is taken.
+    m.handle(message(2, &[(2, 1)], "hey"));
+    assert_eq!(shape(&m.handle(ok())), "O");
+    assert_eq!(m.node().clock(), &VectorClock::from_iter([(1, 1), (2, 1)]));
+}
+
+/// The first `count` causal messages node 2 of 2 sends to node 1.
+fn causal_messages(count: usize) -> Vec<Input> {
+    let mut sender = causal_machine(2, 2);
+    let mut messages = Vec::new();
+    for i in 0..count {
+        sender.handle(line(&format!("1 x{i}")));
+        for effect in sender.handle(ok()) {
+            if let Effect::Send(out) = effect {
+                messages.push(Input::Arrived(Box::new(out.envelope), Instant::now()));
+            }
+        }
+        sender.handle(Input::Handed);
+    }
+    messages
+}
+
+fn causal_message() -> Input {
+    causal_messages(1).remove(0)
+}
+
+#[test]
+fn a_causal_node_that_cannot_journal_an_arrival_takes_nothing_until_restarted() {
+    let mut m = causal_machine(1, 2);
+    m.handle(causal_message());
+    let fx = m.handle(failed(0));
+    assert_eq!(shape(&fx), "OR");
+    assert!(errors(&fx)[0].contains("takes no more messages until it is restarted"));
+    assert_eq!(m.node().clock(), &VectorClock::new());
+    assert!(m.halted().is_some());
+    // Nothing more is taken (nor written): the senders keep their messages.
+    let fx = m.handle(causal_message());
+    assert_eq!(shape(&fx), "OR");
+    assert_eq!(m.node().clock(), &VectorClock::new());
+}
+
+#[test]
+fn a_causal_node_that_cannot_record_a_receipt_delivers_nothing_after_it() {
+    let mut m = causal_machine(1, 2);
+    let [first, second] = <[Input; 2]>::try_from(causal_messages(2)).unwrap();
+    // The second arrives first and is held back for the first.
+    m.handle(second);
+    let fx = m.handle(ok());
+    assert!(
+        matches!(&fx[..], [Effect::Output(Event::Line(held))] if held.starts_with("Held back"))
+    );
+    // The first is delivered and releases the second; its receipt cannot
+    // be recorded: neither is received, and nothing more is taken.
+    m.handle(first);
+    m.handle(ok());
+    let fx = m.handle(failed(1));
+    assert_eq!(shape(&fx), "ORO");
+    assert!(errors(&fx)[1].starts_with("cannot record receipts in run/node1.log"));
+    assert_eq!(m.node().clock(), &VectorClock::new());
+    assert!(m.halted().is_some());
 }

@@ -96,6 +96,17 @@ impl Node {
         self
     }
 
+    /// Whether this node holds back the message of send event `name`
+    /// (for the simulator's checks).
+    #[cfg(test)]
+    pub(crate) fn holds(&self, name: EventName) -> bool {
+        self.causal.as_ref().is_some_and(|causal| {
+            causal.held().any(|(id, held)| {
+                id.sender == name.node && held.clock.get(&name.node) == name.counter
+            })
+        })
+    }
+
     /// Whether this node delivers causally.
     pub(crate) fn is_causal(&self) -> bool {
         self.causal.is_some()

@@ -24,6 +24,8 @@
 mod receipts;
 
 pub(crate) use receipts::last_receipts;
+#[cfg(test)]
+pub(crate) use receipts::receipt;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};

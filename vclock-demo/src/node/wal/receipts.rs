@@ -57,7 +57,7 @@ pub(crate) fn last_receipts(path: &Path, id: u32, n: u32) -> io::Result<Vec<u64>
 
 /// The sender and its event's counter, if `line` is the text line of a
 /// receipt: `Message received from node J (event J.C): TEXT`.
-fn receipt(line: &[u8]) -> Option<(u32, u64)> {
+pub(crate) fn receipt(line: &[u8]) -> Option<(u32, u64)> {
     let rest = line.strip_prefix(b"Message received from node ")?;
     let end = rest.iter().position(|&b| b == b':')?;
     let head = std::str::from_utf8(&rest[..end]).ok()?;
