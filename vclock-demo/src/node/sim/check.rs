@@ -133,6 +133,7 @@ impl Checker {
     /// an error line: it is accounted for, received or not.
     pub(super) fn refused(&mut self, name: EventName, to: u32) {
         self.refused.insert((name, to));
+        self.confirmed.remove(&(name, to));
     }
 
     /// Notes that node `to` confirmed the message of send event `name`:

@@ -601,7 +601,15 @@ impl World {
         }
         let at = self.start + self.now;
         for envelope in started.again {
+            let name = EventName {
+                node: envelope.from,
+                counter: envelope.clock.get(&envelope.from),
+            };
+            let (errors, failures) = (self.errors, self.write_failures);
             self.feed(id, Input::Again(Box::new(envelope), at))?;
+            if self.errors > errors && self.write_failures == failures {
+                self.check.refused(name, id);
+            }
         }
         // The others find it running again.
         for other in 1..=n {
