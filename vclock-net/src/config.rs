@@ -3,7 +3,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cluster::{Cluster, KeyPair};
+use crate::cluster::Cluster;
+use crate::keys::KeyPair;
 
 /// Limits and timeouts for a [`Sender`](crate::Sender) and a
 /// [`Listener`](crate::Listener).

@@ -1,6 +1,6 @@
 //! Why an authenticated connection was refused or broken.
 
-use crate::cluster::PublicKey;
+use crate::keys::PublicKey;
 
 /// What went wrong proving who is at each end of a connection
 /// ([`Error::Auth`](crate::Error::Auth)). Every one of these closes the

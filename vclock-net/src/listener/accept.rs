@@ -2,7 +2,7 @@
 //! limit, and running out of descriptors reported as what it is.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 use crate::config::Config;
 use crate::error::{Error, is_out_of_descriptors};
 use crate::listener::connection::ConnectionThread;
+use crate::listener::incoming::{Handler, Incoming};
 use crate::listener::sessions::Sessions;
 use crate::listener::shared::Shared;
-use crate::listener::{Handler, Incoming};
 
 /// Where to connect to reach a listener bound to `addr`.
 pub(super) fn wake_address(addr: SocketAddr) -> SocketAddr {
@@ -36,67 +36,100 @@ pub(super) fn accept_loop<K, M>(
     K: DeserializeOwned + Ord + Clone + Send + 'static,
     M: DeserializeOwned + Send + 'static,
 {
-    let sessions = Arc::new(Sessions::new(config.max_held));
-    let mut threads: Vec<JoinHandle<()>> = Vec::new();
-    let mut next_id: u64 = 0;
-    let mut last_exhaustion_report: Option<Instant> = None;
-    let local_addr = listener
-        .local_addr()
-        .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+    let mut acceptor = Acceptor {
+        shared,
+        handler,
+        config,
+        sessions: Arc::new(Sessions::new(config.max_held)),
+        threads: Vec::new(),
+        next_id: 0,
+        last_exhaustion_report: None,
+        local_addr: listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0))),
+    };
     loop {
         let accepted = listener.accept();
         if shared.is_shutting_down() {
             break;
         }
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            // Out of file descriptors (the connection stays queued until
-            // one is free), or the connection was reset while queued: wait a
-            // moment, in case the condition is lasting, and carry on.
-            // Running out of descriptors is reported, once a second at
-            // most, against the listener's own address, since no peer is
-            // known.
-            Err(source) => {
-                if is_out_of_descriptors(&source)
-                    && last_exhaustion_report
-                        .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
-                {
-                    last_exhaustion_report = Some(Instant::now());
-                    let error = Error::OutOfDescriptors {
-                        context: "accepting a connection",
-                        source,
-                    };
-                    report_from_accept_thread(
-                        handler,
-                        Incoming::Rejected {
-                            peer: local_addr,
-                            error,
-                        },
-                    );
-                }
-                thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-        };
-        threads.retain(|thread| !thread.is_finished());
+        match accepted {
+            Ok((stream, peer)) => acceptor.admit(stream, peer),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(source) => acceptor.accept_failed(source),
+        }
+    }
+    shared.close_all();
+    for thread in acceptor.threads {
+        // A connection thread that panicked has already released its slot.
+        let _ = thread.join();
+    }
+}
 
-        let id = next_id;
-        next_id += 1;
+/// What the accept thread keeps between connections.
+struct Acceptor<'a, K, M> {
+    shared: &'a Arc<Shared>,
+    handler: &'a Handler<K, M>,
+    config: &'a Config,
+    sessions: Arc<Sessions<K, M>>,
+    /// The connection threads, joined at shutdown.
+    threads: Vec<JoinHandle<()>>,
+    next_id: u64,
+    last_exhaustion_report: Option<Instant>,
+    local_addr: SocketAddr,
+}
+
+impl<K, M> Acceptor<'_, K, M>
+where
+    K: DeserializeOwned + Ord + Clone + Send + 'static,
+    M: DeserializeOwned + Send + 'static,
+{
+    /// Out of file descriptors (the connection stays queued until one is
+    /// free), or the connection was reset while queued: waits a moment, in
+    /// case the condition is lasting, and carries on. Running out of
+    /// descriptors is reported, once a second at most, against the
+    /// listener's own address, since no peer is known.
+    fn accept_failed(&mut self, source: io::Error) {
+        if is_out_of_descriptors(&source)
+            && self
+                .last_exhaustion_report
+                .is_none_or(|at| at.elapsed() >= Duration::from_secs(1))
+        {
+            self.last_exhaustion_report = Some(Instant::now());
+            let error = Error::OutOfDescriptors {
+                context: "accepting a connection",
+                source,
+            };
+            report_from_accept_thread(
+                self.handler,
+                Incoming::Rejected {
+                    peer: self.local_addr,
+                    error,
+                },
+            );
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+
+    /// Gives a new connection its thread, if the handshake pool has room.
+    fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
+        self.threads.retain(|thread| !thread.is_finished());
+        let id = self.next_id;
+        self.next_id += 1;
         let stream = Arc::new(stream);
         {
             // A new connection has proved nothing yet: it waits in the small
             // handshake pool, and takes a member slot only once past its
             // handshake (see `ConnectionThread::serve`).
-            let mut connections = shared.connections();
-            if connections.handshaking() >= config.max_handshakes {
+            let mut connections = self.shared.connections();
+            if connections.handshaking() >= self.config.max_handshakes {
                 drop(connections);
                 drop(stream);
                 let error = Error::TooManyHandshakes {
-                    max: config.max_handshakes,
+                    max: self.config.max_handshakes,
                 };
-                report_from_accept_thread(handler, Incoming::Rejected { peer, error });
-                continue;
+                report_from_accept_thread(self.handler, Incoming::Rejected { peer, error });
+                return;
             }
             connections.insert(id, Arc::clone(&stream));
         }
@@ -104,31 +137,26 @@ pub(super) fn accept_loop<K, M>(
         let connection = ConnectionThread {
             id,
             peer,
-            shared: Arc::clone(shared),
-            sessions: Arc::clone(&sessions),
-            handler: Arc::clone(handler),
-            config: config.clone(),
+            shared: Arc::clone(self.shared),
+            sessions: Arc::clone(&self.sessions),
+            handler: Arc::clone(self.handler),
+            config: self.config.clone(),
         };
         match thread::Builder::new()
             .name(format!("vclock-net conn {peer}"))
             .spawn(move || connection.run(stream))
         {
-            Ok(thread) => threads.push(thread),
+            Ok(thread) => self.threads.push(thread),
             // The connection thread was dropped unstarted, and with it its
             // slot (see `ConnectionThread::drop`).
             Err(source) => report_from_accept_thread(
-                handler,
+                self.handler,
                 Incoming::Rejected {
                     peer,
                     error: Error::Io { peer, source },
                 },
             ),
         }
-    }
-    shared.close_all();
-    for thread in threads {
-        // A connection thread that panicked has already released its slot.
-        let _ = thread.join();
     }
 }
 

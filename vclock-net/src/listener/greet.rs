@@ -3,19 +3,24 @@
 //! that the key proved is a member's, and the header read over the secure
 //! stream, whose id must be that member's; on an unauthenticated one the
 //! header. A connection in the other mode is refused with a reason.
+//!
+//! Below the connection thread (`connection.rs`), which runs it and reads
+//! frames from the stream it returns: nothing here knows that thread.
 
 use std::io::{self, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use crate::config::Auth;
+use crate::config::{Auth, Config};
 use crate::error::{AuthError, Error, Result};
-use crate::listener::connection::ConnectionThread;
 use crate::listener::shared::AnswerWriter;
 use crate::transport::handshake::{self, SECURE_VERSION};
-use crate::transport::secure::OpeningReader;
+use crate::transport::secure::{SEALED_BUFFER, is_altered};
+use crate::transport::stream::{ReadStream, Stream};
 use crate::transport::tcp::{Deadline, PatientReader};
 use crate::wire::body::decode_exact;
 use crate::wire::control::{
@@ -27,37 +32,19 @@ use crate::wire::control::{
 /// costs one system call.
 const READ_BUFFER_LEN: usize = 64 * 1024;
 
-/// Where a connection's bytes come from: the socket, or the secure stream
-/// over it.
-pub(super) enum Source<'a> {
-    Plain(PatientReader<'a>),
-    Secure(OpeningReader<PatientReader<'a>>),
-}
-
-impl<'a> Source<'a> {
-    /// The socket reader underneath, whose deadline governs every read.
-    pub(super) fn patient(&mut self) -> &mut PatientReader<'a> {
-        match self {
-            Source::Plain(reader) => reader,
-            Source::Secure(reader) => &mut reader.inner,
-        }
-    }
-}
-
-impl Read for Source<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Source::Plain(reader) => reader.read(buf),
-            Source::Secure(reader) => reader.read(buf),
-        }
-    }
+/// What the start of a connection needs: who is at the other end, the
+/// listener's settings, and its shutdown flag (which ends every read).
+pub(super) struct Start<'a> {
+    pub(super) peer: SocketAddr,
+    pub(super) config: &'a Config,
+    pub(super) stop: &'a AtomicBool,
 }
 
 /// A connection past its start: who the sender is, and the reader and
 /// answer writer for the rest.
 pub(super) struct Greeted<'a, K> {
     pub(super) header: Header<K>,
-    pub(super) reader: BufReader<Source<'a>>,
+    pub(super) reader: BufReader<ReadStream<PatientReader<'a>>>,
     pub(super) answers: Arc<AnswerWriter>,
 }
 
@@ -84,19 +71,18 @@ impl Write for Duplex<'_, '_> {
     }
 }
 
-impl<K, M> ConnectionThread<K, M>
-where
-    K: DeserializeOwned + Ord + Clone,
-    M: DeserializeOwned,
-{
+impl<'a> Start<'a> {
     /// Runs the start of the connection, all of it within
     /// [`handshake_timeout`](crate::Config#structfield.handshake_timeout).
-    pub(super) fn greet<'a>(&'a self, stream: &'a Arc<TcpStream>) -> Result<Greeted<'a, K>> {
+    pub(super) fn greet<K: DeserializeOwned + PartialEq>(
+        &self,
+        stream: &'a Arc<TcpStream>,
+    ) -> Result<Greeted<'a, K>> {
         let peer = self.peer;
         let mut patient = PatientReader {
             stream,
             deadline: Deadline::after(self.config.handshake_timeout),
-            stop: &self.shared.shutting_down,
+            stop: self.stop,
         };
         let version = read_preamble(&mut patient).map_err(|e| self.handshake_failure(e))?;
         let refuse = |reason: &str, source: AuthError| {
@@ -108,10 +94,11 @@ where
         };
         match (&self.config.auth, version) {
             (None, PROTOCOL_VERSION) => {
-                let mut reader = BufReader::with_capacity(READ_BUFFER_LEN, Source::Plain(patient));
+                let (reader, writer) = Stream::plain(patient).split();
+                let mut reader = BufReader::with_capacity(READ_BUFFER_LEN, reader);
                 let header = read_header_after_preamble(&mut reader)
                     .map_err(|e| self.handshake_failure(e))?;
-                let answers = Arc::new(AnswerWriter::new(Arc::clone(stream), None));
+                let answers = Arc::new(AnswerWriter::new(Arc::clone(stream), writer));
                 Ok(Greeted {
                     header,
                     reader,
@@ -142,8 +129,8 @@ where
 
     /// The handshake, the member check and the header over the secure
     /// stream.
-    fn authenticate<'a>(
-        &'a self,
+    fn authenticate<K: DeserializeOwned + PartialEq>(
+        &self,
         stream: &'a Arc<TcpStream>,
         mut patient: PatientReader<'a>,
         auth: &Auth,
@@ -155,7 +142,8 @@ where
         };
         let (sealer, opener, key) =
             handshake::respond(&mut duplex, peer, auth).map_err(|e| self.handshake_failure(e))?;
-        let answers = Arc::new(AnswerWriter::new(Arc::clone(stream), Some(sealer)));
+        let (reader, writer) = Stream::sealed(patient, (sealer, opener), SEALED_BUFFER).split();
+        let answers = Arc::new(AnswerWriter::new(Arc::clone(stream), writer));
         let refuse = |reason: String, source: AuthError| {
             let _ = answers.write(&encode_refusal(&reason));
             Err(Error::Auth {
@@ -169,10 +157,7 @@ where
                 AuthError::Stranger { key },
             );
         };
-        let mut reader = BufReader::with_capacity(
-            READ_BUFFER_LEN,
-            Source::Secure(OpeningReader::new(patient, opener)),
-        );
+        let mut reader = BufReader::with_capacity(READ_BUFFER_LEN, reader);
         let header: Header<K> = read_header(&mut reader).map_err(|e| self.handshake_failure(e))?;
         // The member's id, decoded as this listener's ids are: an id that
         // does not decode as one cannot be the member's either.
@@ -198,6 +183,27 @@ where
     /// A read in the handshake that ran into the deadline says so, naming
     /// the handshake timeout.
     fn handshake_failure(&self, error: Error) -> Error {
-        self.read_failure_within(error, self.config.handshake_timeout)
+        read_failure(error, self.peer, self.config.handshake_timeout)
+    }
+}
+
+/// Turns a read on the connection with `peer` that ran into its deadline
+/// (`timeout`) into the error that says so, and a record that failed its
+/// integrity check into [`AuthError::Altered`].
+pub(super) fn read_failure(error: Error, peer: SocketAddr, timeout: Duration) -> Error {
+    match error {
+        Error::Read { context, source }
+            if matches!(
+                source.kind(),
+                io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+            ) =>
+        {
+            Error::ReadTimeout { context, timeout }
+        }
+        Error::Read { source, .. } if is_altered(&source) => Error::Auth {
+            peer,
+            source: Box::new(AuthError::Altered),
+        },
+        other => other,
     }
 }

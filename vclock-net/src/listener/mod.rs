@@ -5,6 +5,7 @@
 mod accept;
 mod connection;
 mod greet;
+mod incoming;
 mod queue;
 mod reply;
 mod sessions;
@@ -19,50 +20,14 @@ use std::time::{Duration, Instant};
 use serde::de::DeserializeOwned;
 
 use crate::config::Config;
-use crate::envelope::Envelope;
 use crate::error::{Error, Result};
 use crate::session::new_incarnation;
 use accept::{accept_loop, wake_address};
+use incoming::Handler;
+pub use incoming::Incoming;
 use queue::{FairQueue, Receive};
 pub use reply::Reply;
 use shared::Shared;
-
-/// What a [`Listener`] delivers.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum Incoming<K, M> {
-    /// A decoded envelope from the connection with remote address `peer`.
-    Message {
-        /// The connection's remote address (the sender's ephemeral port,
-        /// not its listening port).
-        peer: SocketAddr,
-        /// The message.
-        envelope: Envelope<K, M>,
-    },
-    /// A request ([`Sender::request`](crate::Sender::request)): a message
-    /// whose sender waits for an answer on the same connection. Send it
-    /// with [`Reply::send`], from any thread; dropping `reply` unanswered
-    /// tells the sender at once that no reply is coming
-    /// ([`Error::NoReply`]). The requester sends nothing more on its
-    /// connection until the answer arrives or its
-    /// [`Config::ack_timeout`] passes.
-    Request {
-        /// The connection's remote address.
-        peer: SocketAddr,
-        /// The request.
-        envelope: Envelope<K, M>,
-        /// The way back to the requester.
-        reply: Reply<K, M>,
-    },
-    /// A connection was rejected or closed because of bad input or an I/O
-    /// error. The listener keeps running.
-    Rejected {
-        /// The connection's remote address.
-        peer: SocketAddr,
-        /// What was wrong.
-        error: Error,
-    },
-}
 
 /// The receiving side of a node: accepts connections, reads each on its own
 /// thread, and hands every decoded envelope to a handler, by default one
@@ -266,10 +231,6 @@ where
         })
     }
 }
-
-/// What every connection thread calls with what it produces, and the
-/// length on the wire of the frame it came in (0 for a rejection).
-pub(crate) type Handler<K, M> = Arc<dyn Fn(Incoming<K, M>, usize) + Send + Sync>;
 
 fn bind(addr: SocketAddr) -> Result<TcpListener> {
     TcpListener::bind(addr).map_err(|source| Error::Bind { addr, source })

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::listener::Incoming;
+use crate::listener::incoming::Incoming;
 use crate::listener::shared::lock;
 
 /// The queue shared by the default handler (every connection thread) and

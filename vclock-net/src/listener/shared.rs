@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use crate::transport::secure::Sealer;
+use crate::transport::stream::WriteStream;
 use crate::wire::frame::write_encoded;
 
 /// State shared by the listener handle, the accept thread, the connection
@@ -108,27 +108,21 @@ pub(super) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The largest buffer for sealed answers a connection keeps between
-/// answers: acknowledgements and typical replies fit many times over.
-const KEPT_ANSWER_BUFFER: usize = 64 * 1024;
-
 /// A connection's socket as the writers of answers share it: the one
-/// descriptor of the connection, and a lock held while one whole answer is
-/// written, so that answers never interleave.
+/// descriptor of the connection, and the sending direction of its stream
+/// (plain or sealed) under a lock held while one whole answer is written,
+/// so that answers never interleave.
 #[derive(Debug)]
 pub(super) struct AnswerWriter {
     pub(super) stream: Arc<TcpStream>,
-    /// On an authenticated connection, the sending direction of its secure
-    /// stream and a buffer for sealed answers, kept from one answer to the
-    /// next; the lock is held while one whole answer is written.
-    lock: Mutex<Option<(Sealer, Vec<u8>)>>,
+    lock: Mutex<WriteStream>,
 }
 
 impl AnswerWriter {
-    pub(super) fn new(stream: Arc<TcpStream>, sealer: Option<Sealer>) -> Self {
+    pub(super) fn new(stream: Arc<TcpStream>, writer: WriteStream) -> Self {
         Self {
             stream,
-            lock: Mutex::new(sealer.map(|sealer| (sealer, Vec::new()))),
+            lock: Mutex::new(writer),
         }
     }
 
@@ -136,25 +130,11 @@ impl AnswerWriter {
     /// of the answer may have gone out and nothing after it could be read
     /// correctly.
     pub(super) fn write(&self, bytes: &[u8]) -> io::Result<()> {
-        let mut secure = lock(&self.lock);
-        let bytes = match secure.as_mut() {
-            None => bytes,
-            Some((sealer, sealed)) => {
-                sealed.clear();
-                sealer.seal(bytes, sealed);
-                sealed
-            }
-        };
-        let written = write_encoded(&mut &*self.stream, bytes).inspect_err(|_| {
-            let _ = self.stream.shutdown(Shutdown::Both);
-        });
-        // A large reply's buffer is not kept for the connection's life.
-        if let Some((_, sealed)) = secure.as_mut() {
-            if sealed.capacity() > KEPT_ANSWER_BUFFER {
-                *sealed = Vec::new();
-            }
-        }
-        written
+        lock(&self.lock).send(bytes, &mut 0, |wire, _| {
+            write_encoded(&mut &*self.stream, wire).inspect_err(|_| {
+                let _ = self.stream.shutdown(Shutdown::Both);
+            })
+        })
     }
 
     /// Closes the connection, after any answer being written.

@@ -3,14 +3,16 @@
 //! the peer's outbound session.
 
 use std::io::{self, Read};
-use std::net::{SocketAddr, TcpStream};
 use std::time::Instant;
 
-use crate::config::{Config, socket_timeout};
+use crate::config::socket_timeout;
 use crate::error::{AuthError, Error, Result};
+use crate::sender::context::Context;
+use crate::sender::socket::Socket;
 use crate::session::outbound::Outbound;
 use crate::transport::handshake;
-use crate::transport::secure::{self, Opener, Sealer, is_altered};
+use crate::transport::secure::is_altered;
+use crate::transport::stream::Stream;
 use crate::transport::tcp::{self, FrameSink, is_broken_connection};
 use crate::wire::control::{Answer, AnswerError, parse_answer};
 
@@ -30,94 +32,16 @@ pub(super) enum ReplyAnswer {
 /// An open connection to a peer, past its handshake.
 #[derive(Debug)]
 pub(super) struct Connection {
-    pub(super) stream: TcpStream,
+    /// The socket, plain or sealed.
+    stream: Stream<Socket>,
     /// Bytes read from the peer that do not yet make a whole answer.
     inbox: Vec<u8>,
-    /// Whether the socket is in blocking mode (it rests non-blocking).
-    blocking: bool,
     awaiting_hello: bool,
     /// The number the next request on this connection gets.
     next_request: u64,
     /// The request whose answer is awaited, and the answer once it came.
     pending_request: Option<u64>,
     reply: Option<ReplyAnswer>,
-    /// The secure stream, on an authenticated connection.
-    secure: Option<Secure>,
-}
-
-/// Both directions of an authenticated connection, and the buffers that
-/// sealing and opening need.
-#[derive(Debug)]
-struct Secure {
-    sealer: Sealer,
-    opener: Opener,
-    /// What is being written, sealed.
-    sealed_out: Vec<u8>,
-    /// Bytes read that do not yet make a whole record.
-    sealed_in: Vec<u8>,
-}
-
-/// What a sender's connection needs to know.
-#[derive(Clone, Copy)]
-pub(super) struct Context<'a> {
-    pub(super) peer: SocketAddr,
-    pub(super) config: &'a Config,
-}
-
-impl Context<'_> {
-    pub(super) fn bad_answer(&self, reason: String) -> Error {
-        Error::BadAnswer {
-            peer: self.peer,
-            reason,
-        }
-    }
-
-    /// The error for a handshake that failed on I/O (an authentication
-    /// failure stays what it is).
-    fn handshake_error(&self, error: Error) -> Error {
-        match error {
-            Error::Read { source, .. } | Error::Write(source) => match source.kind() {
-                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::AckTimeout {
-                    peer: self.peer,
-                    timeout: self.config.ack_timeout,
-                },
-                _ if is_broken_connection(&source) => Error::PeerDown {
-                    peer: self.peer,
-                    source,
-                },
-                _ => Error::Io {
-                    peer: self.peer,
-                    source,
-                },
-            },
-            Error::Truncated(_) => Error::PeerDown {
-                peer: self.peer,
-                source: io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "the peer closed the connection in the handshake",
-                ),
-            },
-            other => other,
-        }
-    }
-
-    /// The error for a write that failed.
-    pub(super) fn write_error(&self, error: io::Error) -> Error {
-        match error.kind() {
-            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Error::WriteTimeout {
-                peer: self.peer,
-                timeout: self.config.write_timeout,
-            },
-            _ if is_broken_connection(&error) => Error::PeerDown {
-                peer: self.peer,
-                source: error,
-            },
-            _ => Error::Io {
-                peer: self.peer,
-                source: error,
-            },
-        }
-    }
 }
 
 impl Connection {
@@ -135,8 +59,8 @@ impl Connection {
             source,
         };
         stream.set_nodelay(true).map_err(io)?;
-        let secure = match &cx.config.auth {
-            None => None,
+        let stream = match &cx.config.auth {
+            None => Stream::plain(Socket::new(stream).map_err(io)?),
             Some(auth) => {
                 let member = auth.cluster.by_addr(cx.peer).ok_or(Error::Auth {
                     peer: cx.peer,
@@ -148,26 +72,18 @@ impl Connection {
                 stream
                     .set_write_timeout(Some(socket_timeout(cx.config.write_timeout)))
                     .map_err(io)?;
-                let (sealer, opener) = handshake::initiate(&mut &stream, cx.peer, auth, member)
+                let keys = handshake::initiate(&mut &stream, cx.peer, auth, member)
                     .map_err(|e| cx.handshake_error(e))?;
-                Some(Secure {
-                    sealer,
-                    opener,
-                    sealed_out: Vec::new(),
-                    sealed_in: Vec::new(),
-                })
+                Stream::sealed(Socket::new(stream).map_err(io)?, keys, READ_CHUNK)
             }
         };
-        stream.set_nonblocking(true).map_err(io)?;
         let mut connection = Self {
             stream,
             inbox: Vec::new(),
-            blocking: false,
             awaiting_hello: true,
             next_request: 1,
             pending_request: None,
             reply: None,
-            secure,
         };
         connection.write(cx, header)?;
         let deadline = Instant::now().checked_add(socket_timeout(cx.config.ack_timeout));
@@ -198,35 +114,13 @@ impl Connection {
         written: &mut usize,
     ) -> Result<()> {
         self.set_blocking(false).map_err(|e| cx.write_error(e))?;
-        let result = match self.secure.as_mut() {
-            None => tcp::write_within(&mut Sink(self), bytes, written, cx.config.write_timeout),
-            Some(secure) => {
-                // Sealed whole, then written like plain bytes; only records
-                // that went out whole count as written.
-                let mut sealed = std::mem::take(&mut secure.sealed_out);
-                sealed.clear();
-                secure.sealer.seal(bytes, &mut sealed);
-                let mut sealed_written = 0;
-                let result = tcp::write_within(
-                    &mut Sink(self),
-                    &sealed,
-                    &mut sealed_written,
-                    cx.config.write_timeout,
-                );
-                *written = secure::plain_in_whole_records(bytes.len(), sealed_written);
-                if let Some(secure) = self.secure.as_mut() {
-                    secure.sealed_out = sealed;
-                }
-                result
-            }
-        };
-        match result {
-            Ok(true) => Ok(()),
-            Ok(false) => {
-                // Back in blocking mode for good: fine, it is noted.
-                self.blocking = true;
-                Ok(())
-            }
+        match self
+            .stream
+            .write_within(bytes, written, cx.config.write_timeout)
+        {
+            // `false`: back in blocking mode for good, which the socket
+            // has noted.
+            Ok(_) => Ok(()),
             Err(e) => Err(cx.write_error(e)),
         }
     }
@@ -323,6 +217,8 @@ impl Connection {
                     }
                     self.set_blocking(true).map_err(io)?;
                     self.stream
+                        .socket()
+                        .tcp
                         .set_read_timeout(Some(socket_timeout(left)))
                         .map_err(io)?;
                 }
@@ -367,32 +263,14 @@ impl Connection {
     }
 
     /// Reads what has arrived (one read) and appends the answers' bytes to
-    /// the inbox, opening them first on an authenticated connection.
-    /// `Ok(0)` is the end of the stream.
+    /// the inbox, opened first on an authenticated connection. `Ok(0)` is
+    /// the end of the stream.
     fn read_some(&mut self) -> io::Result<usize> {
-        let Some(secure) = self.secure.as_mut() else {
-            let start = self.inbox.len();
-            self.inbox.resize(start + READ_CHUNK, 0);
-            let read = (&self.stream).read(&mut self.inbox[start..]);
-            self.inbox.truncate(start + *read.as_ref().unwrap_or(&0));
-            return read;
-        };
-        let start = secure.sealed_in.len();
-        secure.sealed_in.resize(start + READ_CHUNK, 0);
-        let read = (&self.stream).read(&mut secure.sealed_in[start..]);
-        secure
-            .sealed_in
-            .truncate(start + *read.as_ref().unwrap_or(&0));
-        let n = read?;
-        let used = secure
-            .opener
-            .open_whole(&secure.sealed_in, &mut self.inbox)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
-        secure.sealed_in.drain(..used);
-        if n == 0 && !secure.sealed_in.is_empty() {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        Ok(n)
+        let start = self.inbox.len();
+        self.inbox.resize(start + READ_CHUNK, 0);
+        let read = self.stream.read(&mut self.inbox[start..]);
+        self.inbox.truncate(start + *read.as_ref().unwrap_or(&0));
+        read
     }
 
     /// Applies every whole answer in the inbox.
@@ -472,34 +350,11 @@ impl Connection {
     }
 
     fn set_blocking(&mut self, blocking: bool) -> io::Result<()> {
-        if self.blocking != blocking {
-            self.stream.set_nonblocking(!blocking)?;
-            self.blocking = blocking;
-        }
-        Ok(())
-    }
-}
-
-/// The connection's socket as [`tcp::write_within`] drives it, keeping
-/// track of its blocking mode.
-struct Sink<'a>(&'a mut Connection);
-
-impl io::Write for Sink<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        (&self.0.stream).write(buf)
+        self.stream.socket_mut().set_blocking(blocking)
     }
 
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl FrameSink for Sink<'_> {
-    fn set_blocking(&mut self, blocking: bool) -> io::Result<()> {
-        self.0.set_blocking(blocking)
-    }
-
-    fn set_write_timeout(&mut self, timeout: std::time::Duration) -> io::Result<()> {
-        self.0.stream.set_write_timeout(Some(timeout))
+    /// The socket's `TCP_NODELAY` setting.
+    pub(super) fn nodelay(&self) -> io::Result<bool> {
+        self.stream.socket().tcp.nodelay()
     }
 }

@@ -2,7 +2,9 @@
 //! keeps them until confirmed, and one connection at a time to carry them.
 
 mod connection;
+mod context;
 mod request;
+mod socket;
 mod write;
 
 use std::collections::HashMap;
@@ -19,7 +21,8 @@ use crate::error::{Error, Result};
 use crate::session::new_incarnation;
 use crate::session::outbound::Outbound;
 use crate::wire::frame::FrameKind;
-use connection::{Connection, Context};
+use connection::Connection;
+use context::Context;
 
 /// How many bytes of encoded frames [`Sender::send_batch`] collects before
 /// writing them: about 175 envelopes of a small clock and payload. Small
@@ -295,7 +298,7 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
     #[must_use]
     pub fn nodelay(&self, peer: SocketAddr) -> Option<bool> {
         let connection = self.peers.get(&peer)?.connection.as_ref()?;
-        connection.stream.nodelay().ok()
+        connection.nodelay().ok()
     }
 
     /// The id this sender puts in its connection headers.

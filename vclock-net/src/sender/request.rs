@@ -10,7 +10,8 @@ use serde::de::DeserializeOwned;
 use crate::config::socket_timeout;
 use crate::envelope::Envelope;
 use crate::error::{Error, Result};
-use crate::sender::connection::{Context, ReplyAnswer};
+use crate::sender::connection::ReplyAnswer;
+use crate::sender::context::Context;
 use crate::sender::{Sender, unsent};
 use crate::wire::frame::{FrameKind, decode_frame_body, encode_frame};
 

@@ -28,9 +28,10 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 
-use crate::cluster::{Member, PublicKey, Summary, noise_params};
+use crate::cluster::{Member, Summary};
 use crate::config::Auth;
 use crate::error::{AuthError, Error, Result};
+use crate::keys::PublicKey;
 use crate::transport::secure::{self, Opener, Sealer};
 use crate::wire::control::{MAGIC, MAX_REASON, REFUSAL_TAG, clean_reason, encode_refusal};
 use crate::wire::frame::read_exact;
@@ -45,6 +46,11 @@ use crate::wire::frame::read_exact;
 /// "Speed"). Without those instructions the crate falls back to a slower,
 /// still constant-time implementation.
 pub(crate) const PATTERN: &str = "Noise_XX_25519_AESGCM_BLAKE2s";
+
+/// [`PATTERN`], parsed.
+fn noise_params() -> snow::params::NoiseParams {
+    PATTERN.parse().expect("a valid Noise pattern name")
+}
 
 /// Mixed into the handshake hash: a handshake of any other protocol or
 /// version cannot complete.
@@ -271,9 +277,10 @@ fn read_record<R: Read>(reader: &mut R) -> std::result::Result<Vec<u8>, RecordEr
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::cluster::{Cluster, KeyPair};
+    use crate::cluster::Cluster;
+    use crate::keys::KeyPair;
     use std::io;
     use std::sync::Arc;
 
@@ -332,7 +339,7 @@ pub(crate) mod tests {
         SocketAddr::from(([127, 0, 0, 1], port))
     }
 
-    pub(crate) fn two_members() -> (Auth, Auth, Cluster) {
+    fn two_members() -> (Auth, Auth, Cluster) {
         let a = KeyPair::generate().unwrap();
         let b = KeyPair::generate().unwrap();
         let cluster =
@@ -365,14 +372,6 @@ pub(crate) mod tests {
         let initiated = initiate(&mut a, addr(2), &connecting, &dialled);
         drop(a);
         (initiated, responder.join().unwrap())
-    }
-
-    /// A sealer and opener of each side of a completed handshake: (a's, b's).
-    pub(crate) fn connected_pair() -> ((Sealer, Opener), (Sealer, Opener)) {
-        let (a, b, cluster) = two_members();
-        let (initiated, responded) = run(a, b, cluster.members()[1].clone());
-        let (seal_b, open_b, _) = responded.unwrap();
-        (initiated.unwrap(), (seal_b, open_b))
     }
 
     #[test]

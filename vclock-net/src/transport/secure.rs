@@ -148,17 +148,23 @@ pub(crate) struct OpeningReader<R> {
     pub(crate) inner: R,
     opener: Opener,
     /// Sealed bytes read from `inner`; `sealed[lo..hi]` are not opened
-    /// yet. Allocated once, on the first read, and never resized after,
-    /// so that reads do not zero the buffer again each time.
+    /// yet. Allocated once, on the first read, and resized after only if
+    /// a record does not fit, so that reads do not zero the buffer again
+    /// each time.
     sealed: Vec<u8>,
     lo: usize,
     hi: usize,
     plain: Vec<u8>,
     at: usize,
+    /// How long `sealed` is made on the first read.
+    buffer_len: usize,
 }
 
 impl<R> OpeningReader<R> {
-    pub(crate) fn new(inner: R, opener: Opener) -> Self {
+    /// A reader with a buffer of `buffer_len` bytes (see
+    /// [`SEALED_BUFFER`]), made on the first read; a buffer too small for
+    /// the record being read grows to hold it.
+    pub(crate) fn new(inner: R, opener: Opener, buffer_len: usize) -> Self {
         Self {
             inner,
             opener,
@@ -167,6 +173,7 @@ impl<R> OpeningReader<R> {
             hi: 0,
             plain: Vec::new(),
             at: 0,
+            buffer_len: buffer_len.max(PREFIX_LEN),
         }
     }
 }
@@ -176,9 +183,10 @@ impl<R> OpeningReader<R> {
 /// buffered reader does.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// The sealed buffer: a read of [`READ_CHUNK`] after the part of a record
-/// (less than the largest) left from the last one.
-const SEALED_BUFFER: usize = READ_CHUNK + PREFIX_LEN + MAX_MESSAGE;
+/// The sealed buffer of a reader that reads much: a read of [`READ_CHUNK`]
+/// after the part of a record (less than the largest) left from the last
+/// one.
+pub(crate) const SEALED_BUFFER: usize = READ_CHUNK + PREFIX_LEN + MAX_MESSAGE;
 
 impl<R: Read> Read for OpeningReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -198,11 +206,19 @@ impl<R: Read> Read for OpeningReader<R> {
                 break;
             }
             if self.sealed.is_empty() {
-                self.sealed = vec![0; SEALED_BUFFER];
+                self.sealed = vec![0; self.buffer_len];
             }
             // What is left is part of one record: move it to the front.
             self.sealed.copy_within(self.lo..self.hi, 0);
             (self.lo, self.hi) = (0, self.hi - self.lo);
+            // A record longer than a small buffer makes room for itself.
+            let needed = match self.sealed[..self.hi] {
+                [hi, lo, ..] => PREFIX_LEN + usize::from(u16::from_be_bytes([hi, lo])),
+                _ => PREFIX_LEN,
+            };
+            if self.sealed.len() < needed {
+                self.sealed.resize(needed, 0);
+            }
             let read = loop {
                 match self.inner.read(&mut self.sealed[self.hi..]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -231,9 +247,29 @@ pub(crate) fn is_altered(error: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::transport::handshake::tests::connected_pair;
+
+    /// A sealer and opener of each side of a completed handshake: (a's,
+    /// b's). Noise `NN` with the cipher the members' handshake uses: the
+    /// records do not depend on how the keys were agreed, and these tests
+    /// need no cluster.
+    pub(crate) fn connected_pair() -> ((Sealer, Opener), (Sealer, Opener)) {
+        let params: snow::params::NoiseParams = "Noise_NN_25519_AESGCM_BLAKE2s".parse().unwrap();
+        let mut a = snow::Builder::new(params.clone())
+            .build_initiator()
+            .unwrap();
+        let mut b = snow::Builder::new(params).build_responder().unwrap();
+        let (mut message, mut payload) = ([0; 256], [0; 256]);
+        let len = a.write_message(&[], &mut message).unwrap();
+        b.read_message(&message[..len], &mut payload).unwrap();
+        let len = b.write_message(&[], &mut message).unwrap();
+        a.read_message(&message[..len], &mut payload).unwrap();
+        (
+            split(a.into_stateless_transport_mode().unwrap()),
+            split(b.into_stateless_transport_mode().unwrap()),
+        )
+    }
 
     #[test]
     fn records_round_trip_in_any_cut_and_size() {
@@ -310,7 +346,7 @@ mod tests {
         let mut sealed = Vec::new();
         seal_a.seal(b"hello ", &mut sealed);
         seal_a.seal(b"world", &mut sealed);
-        let mut reader = OpeningReader::new(&sealed[..], open_b);
+        let mut reader = OpeningReader::new(&sealed[..], open_b, SEALED_BUFFER);
         let mut all = String::new();
         reader.read_to_string(&mut all).unwrap();
         assert_eq!(all, "hello world");
@@ -320,7 +356,7 @@ mod tests {
         seal_a.seal(b"hello", &mut sealed);
         let last = sealed.len() - 1;
         sealed[last] ^= 0x80;
-        let error = OpeningReader::new(&sealed[..], open_b)
+        let error = OpeningReader::new(&sealed[..], open_b, SEALED_BUFFER)
             .read(&mut [0; 16])
             .unwrap_err();
         assert!(is_altered(&error), "{error}");
@@ -329,7 +365,7 @@ mod tests {
         let mut sealed = Vec::new();
         seal_a.seal(b"hello", &mut sealed);
         sealed.pop();
-        let error = OpeningReader::new(&sealed[..], open_b)
+        let error = OpeningReader::new(&sealed[..], open_b, SEALED_BUFFER)
             .read(&mut [0; 16])
             .unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::UnexpectedEof);
