@@ -37,11 +37,11 @@
 //! ended.
 
 mod delay;
+mod queue;
 mod report;
 mod worker;
 
 use std::net::SocketAddr;
-use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -51,6 +51,7 @@ use vclock_net::{Config, Sender};
 use super::Shared;
 use super::state::{EventName, Outgoing};
 use crate::cli::DelayRange;
+use queue::{Bound, Push};
 pub(crate) use report::{Fate, Queued};
 use report::{Outcome, Unconfirmed, forget, lock, names, report_lines};
 use worker::Worker;
@@ -62,29 +63,40 @@ pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
 /// How often the watcher looks at the outboxes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How many messages an outbox holds before a push waits for room: far
-/// more than a burst of typed or piped lines needs, and bounded so a dead
-/// peer cannot make the node hold an unbounded backlog.
-const QUEUE_CAPACITY: usize = 64 * 1024;
+/// How much an outbox's queue (and, with `--delay`, the queue in front of
+/// it) holds before a push waits for room: thousands of typed or piped
+/// lines, so a burst goes out in batches while the console goes on, and
+/// a few megabytes at most, so a thousand peers cannot make the node hold
+/// gigabytes. The queue allocates as messages come, not ahead.
+const QUEUE_BOUND: Bound = Bound {
+    messages: 16 * 1024,
+    bytes: 4 << 20,
+};
+
+/// The stack of an outbox thread (and of a delay thread): what sending,
+/// the handshake and reporting need, with room to spare, instead of the
+/// default 2 MiB reserved per thread (with a thread per peer).
+const STACK_SIZE: usize = 512 * 1024;
 
 /// Where an outbox's messages go in: to its thread, or (with `--delay`) to
 /// the delay thread in front of it.
 #[derive(Debug, Clone)]
 enum Entry {
-    Direct(SyncSender<Queued>),
-    Delayed(SyncSender<delay::Timed>),
+    Direct(Push<Queued>),
+    Delayed(Push<delay::Timed>),
 }
 
 impl Entry {
     /// Queues a message (waiting for room); gives it back if the thread is
     /// gone.
     fn send(&self, queued: Queued) -> Option<Queued> {
+        let bytes = queued.footprint();
         match self {
-            Self::Direct(queue) => queue.send(queued).err().map(|mpsc::SendError(q)| q),
+            Self::Direct(queue) => queue.send(queued, bytes).err(),
             Self::Delayed(queue) => queue
-                .send((Instant::now(), queued))
+                .send((Instant::now(), queued), bytes)
                 .err()
-                .map(|mpsc::SendError((_, q))| q),
+                .map(|(_, q)| q),
         }
     }
 }
@@ -137,7 +149,7 @@ impl Outboxes {
     }
 
     /// Hands a recorded message to its recipient's outbox. It waits only
-    /// if that outbox holds [`QUEUE_CAPACITY`] messages already.
+    /// if that outbox's queue is full ([`QUEUE_BOUND`]).
     pub(crate) fn push(&self, shared: &Arc<Shared>, queued: Queued) {
         let to = queued.outgoing.to;
         let (queue, unconfirmed) = {
@@ -229,7 +241,7 @@ impl Outboxes {
     }
 
     fn start(&self, shared: &Arc<Shared>, to: u32) -> Outbox {
-        let (queue, messages) = mpsc::sync_channel(QUEUE_CAPACITY);
+        let (queue, messages) = queue::bounded(QUEUE_BOUND);
         let unconfirmed = Arc::new(Mutex::new(Unconfirmed::default()));
         let contacted = Arc::new(Contacted::default());
         let worker = Worker::new(
@@ -242,6 +254,7 @@ impl Outboxes {
         );
         let thread = thread::Builder::new()
             .name(format!("outbox {to}"))
+            .stack_size(STACK_SIZE)
             .spawn(move || worker.run(&messages))
             .expect("cannot start an outbox thread");
         let queue = match self.delay {

@@ -3,15 +3,16 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use vclock_net::{Error, Sender};
 
-use super::Contacted;
+use super::queue::Take;
 use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock, names, report_lines};
+use super::{Contacted, QUEUE_BOUND};
 use crate::node::Shared;
 use crate::node::state::{Payload, PeerState};
 
@@ -79,7 +80,7 @@ impl Worker {
         }
     }
 
-    pub(super) fn run(mut self, messages: &Receiver<Queued>) {
+    pub(super) fn run(mut self, messages: &Take<Queued>) {
         // Reach the peer first, so that the node knows whether it is up,
         // down or does not authenticate before its first message is sent.
         self.revive();
@@ -122,7 +123,7 @@ impl Worker {
                 all.append(&mut batch);
                 if !all.is_empty() && self.retry_at.is_some() && !due {
                     // Behind messages still waiting for an answer.
-                    self.waiting = all;
+                    self.hold(all);
                 } else if !all.is_empty() {
                     self.send(all);
                 }
@@ -180,6 +181,31 @@ impl Worker {
         }
     }
 
+    /// Keeps `messages` (oldest first, those already waiting among them)
+    /// to send once the peer answers: as many as an outbox's queue holds
+    /// ([`QUEUE_BOUND`]); the rest are reported not delivered, so a peer
+    /// that never answers cannot make the node hold ever more.
+    fn hold(&mut self, mut messages: Vec<Queued>) {
+        let mut bytes = 0;
+        let keep = messages
+            .iter()
+            .enumerate()
+            .take_while(|&(i, queued)| {
+                bytes += queued.footprint();
+                i == 0 || (i < QUEUE_BOUND.messages && bytes <= QUEUE_BOUND.bytes)
+            })
+            .count();
+        let refused = messages.split_off(keep);
+        self.waiting = messages;
+        if !refused.is_empty() {
+            let why = format!(
+                "node {} has not answered, and {keep} earlier messages already wait for it",
+                self.to
+            );
+            self.report(&refused, &Outcome::NotDelivered(why));
+        }
+    }
+
     /// Whether messages waiting for an answer should be tried again now.
     fn retry_due(&self) -> bool {
         !self.waiting.is_empty() && self.retry_at.is_some_and(|(at, _)| Instant::now() >= at)
@@ -229,7 +255,7 @@ impl Worker {
                     .retry_at
                     .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
                 self.retry_at = Some((Instant::now() + pause, pause));
-                self.waiting = unsent;
+                self.hold(unsent);
             }
             // Messages a restart sends again were shown as sent before it:
             // they wait for their peer (with what queued behind them)
@@ -243,7 +269,7 @@ impl Worker {
                     .retry_at
                     .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
                 self.retry_at = Some((Instant::now() + pause, pause));
-                self.waiting = unsent;
+                self.hold(unsent);
                 self.mark_down(error.to_string());
             }
             Some(error) => {
