@@ -17,9 +17,11 @@
 //!
 //! While idle, an outbox checks its connection a few times a second, so a
 //! peer that was killed is known to be down before the user's next send,
-//! which is then refused with the clock unchanged. A peer found down is
-//! tried again every few seconds, and messages waiting for it are re-sent
-//! when it is back (or reported possibly lost if it restarted meanwhile).
+//! which is then refused with the clock unchanged. A peer found down, or
+//! not answering, is tried again soon and then less often, but at least
+//! every tenth of a second ([`retry`]), and messages waiting for it are
+//! re-sent when it is back (or reported possibly lost if it restarted
+//! meanwhile).
 //!
 //! With `--delay`, a thread in front of each outbox holds every message a
 //! random time first ([`delay`]).
@@ -39,6 +41,7 @@
 mod delay;
 mod queue;
 mod report;
+mod retry;
 mod worker;
 
 use std::net::SocketAddr;
@@ -107,6 +110,7 @@ struct Outbox {
     queue: Option<Entry>,
     /// Set once the outbox's first attempt to reach its peer is over.
     contacted: Arc<Contacted>,
+
     /// Stays while the outbox finishes, so the watcher still sees it.
     unconfirmed: Arc<Mutex<Unconfirmed>>,
     thread: Option<JoinHandle<()>>,

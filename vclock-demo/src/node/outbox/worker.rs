@@ -12,6 +12,7 @@ use vclock_net::{Error, Sender};
 
 use super::queue::Take;
 use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock, names, report_lines};
+use super::retry::{is_shed, next_attempt};
 use super::{Contacted, QUEUE_BOUND};
 use crate::node::Shared;
 use crate::node::state::{Payload, PeerState};
@@ -248,13 +249,15 @@ impl Worker {
                     self.mark_up();
                 }
             }
-            // Connected, but no answer (a stopped process): nothing was
-            // written; the messages wait and go first next time.
-            Some(error) if error.is_timeout() && !error.is_peer_down() && !unsent.is_empty() => {
-                let pause = self
-                    .retry_at
-                    .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
-                self.retry_at = Some((Instant::now() + pause, pause));
+            // Connected, but no answer (a stopped process), or the
+            // connection shed in its handshake (a listener with too many at
+            // once): nothing was written; the messages wait and go first
+            // next time.
+            Some(error)
+                if (error.is_timeout() && !error.is_peer_down() || is_shed(&error))
+                    && !unsent.is_empty() =>
+            {
+                self.retry_at = Some(next_attempt(self.retry_at.map(|(_, p)| p)));
                 self.hold(unsent);
             }
             // Messages a restart sends again were shown as sent before it:
@@ -265,10 +268,7 @@ impl Worker {
                 if error.is_peer_down()
                     && unsent.iter().any(|q| q.outgoing.envelope.payload.resent) =>
             {
-                let pause = self
-                    .retry_at
-                    .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
-                self.retry_at = Some((Instant::now() + pause, pause));
+                self.retry_at = Some(next_attempt(self.retry_at.map(|(_, p)| p)));
                 self.hold(unsent);
                 self.mark_down(error.to_string());
             }
@@ -383,10 +383,11 @@ impl Worker {
                 }
             }
             // Refused, or unreachable for the retry budget: down.
-            Err(e) if e.is_peer_down() => self.mark_down(e.to_string()),
+            Err(e) if e.is_peer_down() && !is_shed(&e) => self.mark_down(e.to_string()),
             Err(e) if e.is_auth() => self.mark_refused(e.to_string()),
             // It took the connection but did not answer (a stopped
-            // process): not down, only tried again later.
+            // process), or closed it in the handshake (shedding load): not
+            // down, only tried again soon.
             Err(e) => self.mark_unanswered(&e),
         }
     }
@@ -398,15 +399,12 @@ impl Worker {
         self.back_off();
     }
 
-    /// Schedules the next attempt to reach the peer: the pause doubles
-    /// from [`RETRY_FIRST`] up to [`RETRY_AT_MOST`]. Returns whether this
-    /// is the first failure since the peer was last reached.
+    /// Schedules the next attempt to reach the peer ([`next_attempt`]).
+    /// Returns whether this is the first failure since the peer was last
+    /// reached.
     fn back_off(&mut self) -> bool {
-        let pause = self
-            .down
-            .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
         let first_time = self.down.is_none();
-        self.down = Some((Instant::now() + pause, pause));
+        self.down = Some(next_attempt(self.down.map(|(_, p)| p)));
         first_time
     }
 
@@ -500,11 +498,6 @@ pub(super) const TICK: Duration = Duration::from_millis(20);
 
 /// How often an idle outbox checks that its peer is still there.
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(200);
-
-/// How long after finding its peer down an outbox tries again, at first;
-/// the pause doubles up to [`RETRY_AT_MOST`].
-const RETRY_FIRST: Duration = Duration::from_millis(500);
-const RETRY_AT_MOST: Duration = Duration::from_secs(5);
 
 /// At most this many queued messages go out in one batch.
 const BATCH: usize = 1024;
