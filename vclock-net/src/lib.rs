@@ -212,7 +212,7 @@ pub use envelope::Envelope;
 pub use error::{AuthError, Error, Result};
 pub use listener::{Incoming, Listener, Reply};
 pub use ports::{find_free_ports, reserve_handoff_listeners, reserve_listeners};
-pub use sender::{BATCH_CHUNK_LEN, Sender};
+pub use sender::{BATCH_CHUNK_LEN, Progress, Sender};
 pub use vclock_core::VectorClock;
 
 #[cfg(test)]
