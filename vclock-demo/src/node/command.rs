@@ -71,11 +71,12 @@ pub(super) fn command<'a>(
 
 /// Before the first send to a peer never contacted, contacts it (all of
 /// `targets` that are, at once) and waits up to [`CONTACT_WAIT`] for the
-/// outcome, so that a peer that is down or does not authenticate is known
-/// before the send event: the send is then refused with the clock
-/// unchanged, never recorded as sent. A peer that takes the connection but
-/// does not answer within the wait (a stopped process) is sent to as
-/// before: its message waits in its outbox.
+/// outcome, so that a peer that is down (refused at once) or does not
+/// authenticate (its first answer says so) is known before the send
+/// event: the send is then refused with the clock unchanged, never
+/// recorded as sent. A peer whose kernel takes the connection but whose
+/// process does not answer within [`ANSWER_WAIT`] (stopped) is sent to at
+/// once: its message waits in its outbox, and the console goes on.
 fn contact<'a>(
     st: MutexGuard<'a, State>,
     shared: &'a Arc<Shared>,
@@ -92,12 +93,20 @@ fn contact<'a>(
         return st;
     }
     drop(st);
-    outboxes.contact(shared, &unknown, CONTACT_WAIT);
+    outboxes.contact(shared, &unknown, CONTACT_WAIT, ANSWER_WAIT);
     shared.lock_for_input()
 }
 
-/// How long a send waits for the first contact with its recipient.
+/// How long a send waits at most for the first contact with its
+/// recipient: a peer that is down refuses at once, and one that answers
+/// (whether it authenticates or not) does within a few round trips.
 const CONTACT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a send waits for a peer that took the connection to start
+/// answering: a running process answers within milliseconds, even loaded,
+/// and a stopped one never does, so this is all a send to a stopped peer
+/// costs the console, once.
+const ANSWER_WAIT: Duration = Duration::from_millis(50);
 
 /// The console help, with what `--causal` changes on a causal node.
 pub(super) fn push_help(st: &mut State) {

@@ -49,7 +49,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use vclock_net::{Config, Sender};
+use vclock_net::{Config, Progress, Sender};
 
 use super::Shared;
 use super::state::{EventName, Outgoing};
@@ -225,8 +225,15 @@ impl Outboxes {
     /// Starts the outboxes of `peers` that have not started (each first
     /// tries to reach its peer) and waits up to `wait` in all until each
     /// has, so that what it found (up, down, not authenticated) is in the
-    /// node's state.
-    pub(crate) fn contact(&self, shared: &Arc<Shared>, peers: &[u32], wait: Duration) {
+    /// node's state; but only `answer_wait` for a peer that took the
+    /// connection and has not answered since (stopped).
+    pub(crate) fn contact(
+        &self,
+        shared: &Arc<Shared>,
+        peers: &[u32],
+        wait: Duration,
+        answer_wait: Duration,
+    ) {
         let signals: Vec<Arc<Contacted>> = {
             let mut boxes = self.lock();
             peers
@@ -240,7 +247,7 @@ impl Outboxes {
         };
         let deadline = Instant::now() + wait;
         for signal in signals {
-            signal.wait_until(deadline);
+            signal.wait_until(deadline, answer_wait);
         }
     }
 
@@ -248,10 +255,13 @@ impl Outboxes {
         let (queue, messages) = queue::bounded(QUEUE_BOUND);
         let unconfirmed = Arc::new(Mutex::new(Unconfirmed::default()));
         let contacted = Arc::new(Contacted::default());
+        let mut sender = Sender::new(self.id, self.config.clone());
+        let told = Arc::clone(&contacted);
+        sender.on_progress(move |_, step| told.progress(step));
         let worker = Worker::new(
             to,
             self.addrs[to as usize - 1],
-            Sender::new(self.id, self.config.clone()),
+            sender,
             Arc::clone(shared),
             Arc::clone(&unconfirmed),
             Arc::clone(&contacted),
@@ -335,28 +345,60 @@ impl Outboxes {
     }
 }
 
-/// Whether an outbox's first attempt to reach its peer is over, or a send
-/// has already waited for it in vain (a stopped peer holds that attempt up
-/// to the ack timeout): only the first send to such a peer waits.
+/// How far an outbox's first attempt to reach its peer has got, for the
+/// first send to that peer, which waits for it ([`Outboxes::contact`]);
+/// only the first send waits, and never for a peer whose kernel took the
+/// connection while its process does not answer (stopped).
 #[derive(Debug, Default)]
 pub(crate) struct Contacted {
-    /// (the attempt is over, a wait for it timed out)
-    state: Mutex<(bool, bool)>,
+    state: Mutex<Contact>,
     changed: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Contact {
+    /// The attempt is over: the peer is up, down or not authenticated.
+    over: bool,
+    /// A wait for it ended before it was over: nobody waits again.
+    given_up: bool,
+    /// When the TCP connection was established, and whether the peer's
+    /// process has answered since.
+    connected: Option<Instant>,
+    answered: bool,
 }
 
 impl Contacted {
     pub(crate) fn set(&self) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).0 = true;
+        self.update(|c| c.over = true);
+    }
+
+    /// A step of the attempt, told by the outbox's sender as it happens.
+    fn progress(&self, step: Progress) {
+        match step {
+            Progress::Connected => self.update(|c| c.connected = Some(Instant::now())),
+            Progress::Answered => self.update(|c| c.answered = true),
+            _ => {}
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Contact)) {
+        change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
         self.changed.notify_all();
     }
 
-    fn wait_until(&self, deadline: Instant) {
+    /// Waits until the attempt is over, or `deadline`, or `answer_wait`
+    /// after the connection was established without an answer since;
+    /// whichever comes first.
+    fn wait_until(&self, deadline: Instant, answer_wait: Duration) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while !state.0 && !state.1 {
-            let left = deadline.saturating_duration_since(Instant::now());
+        while !state.over && !state.given_up {
+            let until = match state.connected {
+                Some(at) if !state.answered => deadline.min(at + answer_wait),
+                _ => deadline,
+            };
+            let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                state.1 = true;
+                state.given_up = true;
                 return;
             }
             state = self
@@ -386,19 +428,45 @@ mod tests {
 
     #[test]
     fn only_the_first_send_waits_for_a_first_contact_that_does_not_end() {
+        let long = Duration::from_secs(600);
         let contacted = Contacted::default();
         // The first wait runs to its deadline: the attempt is not over.
         let first = Instant::now() + Duration::from_millis(20);
-        contacted.wait_until(first);
+        contacted.wait_until(first, long);
         assert!(Instant::now() >= first);
         // A later send does not wait again for the same attempt.
-        let far = Instant::now() + Duration::from_secs(600);
-        contacted.wait_until(far);
+        let far = Instant::now() + long;
+        contacted.wait_until(far, long);
         assert!(Instant::now() < far);
         // Once the attempt is over, nobody waits either.
         let done = Contacted::default();
         done.set();
-        done.wait_until(far);
+        done.wait_until(far, long);
         assert!(Instant::now() < far);
+    }
+
+    #[test]
+    fn a_connection_without_an_answer_is_waited_for_briefly_and_one_answered_to_the_end() {
+        let far = Instant::now() + Duration::from_secs(600);
+        let brief = Duration::from_millis(20);
+        // Connected, never answered (a stopped peer): only `brief`.
+        let stopped = Contacted::default();
+        stopped.progress(Progress::Connected);
+        stopped.wait_until(far, brief);
+        assert!(Instant::now() < far);
+        // Answered: the wait goes on until the attempt is over.
+        let answering = Arc::new(Contacted::default());
+        answering.progress(Progress::Connected);
+        answering.progress(Progress::Answered);
+        let ends = Arc::clone(&answering);
+        let ender = thread::spawn(move || {
+            thread::sleep(brief * 5);
+            ends.set();
+        });
+        let start = Instant::now();
+        answering.wait_until(far, brief);
+        assert!(start.elapsed() >= brief * 5 && Instant::now() < far);
+        assert!(answering.state.lock().unwrap().over);
+        ender.join().unwrap();
     }
 }
