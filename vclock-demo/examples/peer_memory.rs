@@ -4,7 +4,7 @@
 //!
 //! `peer_memory fanout [--peers P] [--burst B] [BINARY]` (P = 63,
 //! B = 10000): one node and P peers that are vclock-net endpoints in this
-//! process (`tests/memory/peers.rs`). The node's memory idle, after one
+//! process (`tests/peers/mod.rs`). The node's memory idle, after one
 //! message (`all w`) to every peer, after one message from every peer, and
 //! after B piped lines `2 b-i` to one peer (the peak during that burst, and
 //! what is left once it is confirmed).
@@ -16,7 +16,7 @@
 //! The binary defaults to `../vclock-demo` next to this example's
 //! executable.
 
-#[path = "../tests/memory/peers.rs"]
+#[path = "../tests/peers/mod.rs"]
 mod peers;
 
 use std::io::{BufRead as _, BufReader, Write as _};

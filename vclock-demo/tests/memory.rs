@@ -2,10 +2,9 @@
 //! message to each of 63 peers and received one from each (a connection
 //! each way with every peer, as in a network of 64 nodes) stays far below
 //! 64 MB at its peak. The peers are vclock-net endpoints in this process
-//! (`memory/peers.rs`), so the test costs one node process.
+//! (`peers/mod.rs`), so the test costs one node process.
 
 mod common;
-#[path = "memory/peers.rs"]
 mod peers;
 
 use std::net::{Ipv4Addr, SocketAddr};

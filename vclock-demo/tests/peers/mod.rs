@@ -2,12 +2,12 @@
 //! listener per peer that takes the node's messages, and a sender per peer
 //! that sends the node one, so the node holds a connection each way with
 //! every peer, as in a network of real nodes, without a process per peer.
-//! Also the node's memory, read from `/proc`. Shared by `tests/memory.rs`
-//! and `examples/peer_memory.rs`.
+//! Also the node's memory, read from `/proc`. Shared by `tests/memory.rs`,
+//! `tests/reconnect.rs` and `examples/peer_memory.rs`.
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +41,18 @@ impl Peers {
             .collect();
         Self {
             received: vec![0; n],
+            listeners,
+        }
+    }
+
+    /// Peers listening on sockets already bound (and perhaps already used).
+    pub fn from_std(sockets: Vec<TcpListener>) -> Self {
+        let listeners: Vec<Listener<u32, Payload>> = sockets
+            .into_iter()
+            .map(|socket| Listener::from_std(socket, Config::default()).expect("listen"))
+            .collect();
+        Self {
+            received: vec![0; listeners.len()],
             listeners,
         }
     }
