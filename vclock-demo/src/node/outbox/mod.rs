@@ -1,8 +1,11 @@
 //! Per-peer outboxes: the only place a node writes to the network.
 //!
 //! A send event is recorded (logged, applied, printed) under the node's
-//! lock, and its message is then pushed into the recipient's outbox, which
-//! never blocks. Each outbox is a thread of its own with a sender of its
+//! lock, and its message is then pushed into the recipient's outbox
+//! ([`queue`], bounded in messages and bytes, allocated as they come). A
+//! push waits for room only while the peer is taking messages (a console
+//! faster than the network); to a peer that does not answer, a full outbox
+//! refuses the message at once and says so. Each outbox is a thread of its own with a sender of its
 //! own, started on the first message to that peer. It writes the messages
 //! in order as they come (a burst as one batch), never waiting for one to
 //! be confirmed before sending the next, and reads the peer's
@@ -54,7 +57,7 @@ use vclock_net::{Config, Progress, Sender};
 use super::Shared;
 use super::state::{EventName, Outgoing};
 use crate::cli::DelayRange;
-use queue::{Bound, Push};
+use queue::{Bound, Push, Refused};
 pub(crate) use report::{Fate, Queued};
 use report::{Outcome, Unconfirmed, forget, lock, names, report_lines};
 use worker::Worker;
@@ -67,7 +70,9 @@ pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
 /// How much an outbox's queue (and, with `--delay`, the queue in front of
-/// it) holds before a push waits for room: thousands of typed or piped
+/// it) holds before a push waits for room, or is refused if the peer does
+/// not answer; as much again waits for such a peer in the outbox
+/// ([`Worker`]'s `hold`). Thousands of typed or piped
 /// lines, so a burst goes out in batches while the console goes on, and
 /// a few megabytes at most, so a thousand peers cannot make the node hold
 /// gigabytes. The queue allocates as messages come, not ahead.
@@ -90,16 +95,16 @@ enum Entry {
 }
 
 impl Entry {
-    /// Queues a message (waiting for room); gives it back if the thread is
-    /// gone.
-    fn send(&self, queued: Queued) -> Option<Queued> {
+    /// Queues a message, waiting for room unless the outbox's peer does
+    /// not answer; gives it back, and why, if it cannot be queued.
+    fn send(&self, queued: Queued) -> Option<Refused<Queued>> {
         let bytes = queued.footprint();
         match self {
-            Self::Direct(queue) => queue.send(queued, bytes).err(),
+            Self::Direct(queue) => queue.offer(queued, bytes).err(),
             Self::Delayed(queue) => queue
                 .send((Instant::now(), queued), bytes)
                 .err()
-                .map(|(_, q)| q),
+                .map(|(_, q)| Refused::Gone(q)),
         }
     }
 }
@@ -175,21 +180,22 @@ impl Outboxes {
         // Outside the boxes' lock: a full queue must not stop the watcher.
         let refused = match queue {
             Some(queue) => queue.send(queued),
-            None => Some(queued),
+            None => Some(Refused::Gone(queued)),
         };
-        if let Some(queued) = refused {
+        let (queued, why) = match refused {
+            None => return,
             // The outbox thread is gone (it panicked, or the node is
             // finishing): say so rather than lose the message quietly.
-            forget(&unconfirmed, std::slice::from_ref(&queued));
-            let mut st = shared.lock();
-            report_lines(
-                &mut st,
-                to,
-                &[queued],
-                &Outcome::NotDelivered("its outbox has stopped".into()),
-            );
-            st.out.flush();
-        }
+            Some(Refused::Gone(queued)) => (queued, "its outbox has stopped".to_owned()),
+            Some(Refused::Stalled(queued)) => {
+                let why = format!("node {to} has not answered, and its outbox is full");
+                (queued, why)
+            }
+        };
+        forget(&unconfirmed, std::slice::from_ref(&queued));
+        let mut st = shared.lock();
+        report_lines(&mut st, to, &[queued], &Outcome::NotDelivered(why));
+        st.out.flush();
     }
 
     /// Queues again, in order, the messages a restarted node sent and its

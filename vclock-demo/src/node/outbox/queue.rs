@@ -35,6 +35,8 @@ struct Inner<T> {
     pushers: usize,
     /// Whether the [`Take`] end exists.
     taker: bool,
+    /// Whether the taker says it may not take for long.
+    stalled: bool,
 }
 
 #[derive(Debug)]
@@ -70,6 +72,7 @@ pub(super) fn bounded<T>(bound: Bound) -> (Push<T>, Take<T>) {
             bytes: 0,
             pushers: 1,
             taker: true,
+            stalled: false,
         }),
         room: Condvar::new(),
         ready: Condvar::new(),
@@ -81,16 +84,33 @@ impl<T> Push<T> {
     /// Queues `item`, which holds about `bytes`, waiting while the queue
     /// is full; gives it back if the taking end is gone.
     pub(super) fn send(&self, item: T, bytes: usize) -> Result<(), T> {
+        self.push(item, bytes, false)
+            .map_err(|refused| match refused {
+                Refused::Gone(item) | Refused::Stalled(item) => item,
+            })
+    }
+
+    /// Like [`send`](Self::send), but while the taker says it is stalled
+    /// ([`Take::set_stalled`]) a full queue gives the item back at once
+    /// instead of waiting for room that may not come for long.
+    pub(super) fn offer(&self, item: T, bytes: usize) -> Result<(), Refused<T>> {
+        self.push(item, bytes, true)
+    }
+
+    fn push(&self, item: T, bytes: usize, unless_stalled: bool) -> Result<(), Refused<T>> {
         let bound = self.0.bound;
         let mut inner = self.0.lock();
         loop {
             if !inner.taker {
-                return Err(item);
+                return Err(Refused::Gone(item));
             }
             let fits = inner.items.is_empty()
                 || (inner.items.len() < bound.messages && inner.bytes + bytes <= bound.bytes);
             if fits {
                 break;
+            }
+            if unless_stalled && inner.stalled {
+                return Err(Refused::Stalled(item));
             }
             inner = self
                 .0
@@ -104,6 +124,15 @@ impl<T> Push<T> {
         self.0.ready.notify_one();
         Ok(())
     }
+}
+
+/// Why [`Push::offer`] gave an item back.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Refused<T> {
+    /// The taking end is gone.
+    Gone(T),
+    /// The queue is full and its taker stalled.
+    Stalled(T),
 }
 
 impl<T> Clone for Push<T> {
@@ -127,6 +156,18 @@ impl<T> Drop for Push<T> {
 }
 
 impl<T> Take<T> {
+    /// Says whether this end may not take for long (its peer does not
+    /// answer): [`Push::offer`] then does not wait for room.
+    pub(super) fn set_stalled(&self, stalled: bool) {
+        let mut inner = self.0.lock();
+        if inner.stalled != stalled {
+            inner.stalled = stalled;
+            drop(inner);
+            // Offers waiting for room give up now.
+            self.0.room.notify_all();
+        }
+    }
+
     /// The oldest message, waiting up to `timeout` for one; disconnected
     /// once the queue is empty and every pushing end is gone.
     pub(super) fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
@@ -251,6 +292,30 @@ mod tests {
             take.recv_timeout(Duration::from_millis(10)),
             Err(RecvTimeoutError::Disconnected)
         );
+    }
+
+    #[test]
+    fn an_offer_to_a_full_queue_whose_taker_is_stalled_is_given_back() {
+        let (push, take) = bounded::<u32>(SMALL);
+        for i in 0..3 {
+            push.offer(i, 1).unwrap();
+        }
+        let offerer = thread::spawn(move || (push.offer(3, 1), push));
+        thread::sleep(Duration::from_millis(20));
+        // Waiting for room until the taker says it is stalled.
+        assert!(!offerer.is_finished());
+        take.set_stalled(true);
+        let (refused, push) = offerer.join().unwrap();
+        assert_eq!(refused, Err(Refused::Stalled(3)));
+        // With room, an offer is taken, stalled or not.
+        assert_eq!(take.try_recv(), Ok(0));
+        assert_eq!(push.offer(4, 1), Ok(()));
+        take.set_stalled(false);
+        let later = thread::spawn(move || push.offer(5, 1));
+        thread::sleep(Duration::from_millis(20));
+        assert!(!later.is_finished());
+        assert_eq!(take.try_recv(), Ok(1));
+        assert_eq!(later.join().unwrap(), Ok(()));
     }
 
     #[test]

@@ -83,7 +83,9 @@ impl Worker {
 
     pub(super) fn run(mut self, messages: &Take<Queued>) {
         // Reach the peer first, so that the node knows whether it is up,
-        // down or does not authenticate before its first message is sent.
+        // down or does not authenticate before its first message is sent
+        // (a flood meanwhile does not wait for a peer that may not answer).
+        messages.set_stalled(true);
         self.revive();
         if self.down.is_none() && self.sender.is_connected(self.addr) {
             self.mark_up();
@@ -92,6 +94,10 @@ impl Worker {
         let mut closing: Option<Instant> = None;
         let mut batch = Vec::new();
         loop {
+            // While the peer does not answer (or is down), a push to a full
+            // queue is refused rather than left to wait for this thread,
+            // which may spend the ack timeout in each attempt.
+            messages.set_stalled(self.down.is_some() || self.retry_at.is_some());
             if closing.is_none() {
                 let wait =
                     if self.pending.is_empty() && self.waiting.is_empty() && self.down.is_none() {
@@ -291,8 +297,11 @@ impl Worker {
     fn confirm(&mut self) {
         if let Some(last) = self.pending.back().map(|p| p.seq) {
             if self.down.is_none() && self.sender.is_connected(self.addr) {
-                if let Err(e) = self.sender.wait_confirmed(self.addr, last, TICK) {
-                    self.connection_lost(&e);
+                // Broken or closed by the peer: one reconnect at once
+                // (which re-sends what is unconfirmed); if that fails, the
+                // peer is down.
+                if self.sender.wait_confirmed(self.addr, last, TICK).is_err() {
+                    self.revive();
                 }
             } else if self.down.is_none() {
                 self.revive();
@@ -356,18 +365,10 @@ impl Worker {
             && self.last_poll.elapsed() >= POLL_EVERY
         {
             self.last_poll = Instant::now();
-            if let Err(e) = self.sender.poll(self.addr) {
-                self.connection_lost(&e);
+            if self.sender.poll(self.addr).is_err() {
+                self.revive();
             }
         }
-    }
-
-    /// The connection broke or the peer closed it: one reconnect at once
-    /// (which re-sends what is unconfirmed); if that fails, the peer is
-    /// down.
-    fn connection_lost(&mut self, error: &Error) {
-        let _ = error;
-        self.revive();
     }
 
     /// Reconnects (re-sending what is unconfirmed); marks the peer up or
@@ -387,16 +388,11 @@ impl Worker {
             Err(e) if e.is_auth() => self.mark_refused(e.to_string()),
             // It took the connection but did not answer (a stopped
             // process), or closed it in the handshake (shedding load): not
-            // down, only tried again soon.
-            Err(e) => self.mark_unanswered(&e),
+            // down, only tried again soon; sends to it are still taken.
+            Err(_) => {
+                self.back_off();
+            }
         }
-    }
-
-    /// Tries the peer again later without calling it down: sends to it are
-    /// still taken, and wait.
-    fn mark_unanswered(&mut self, error: &Error) {
-        let _ = error;
-        self.back_off();
     }
 
     /// Schedules the next attempt to reach the peer ([`next_attempt`]).
