@@ -214,7 +214,7 @@ pub use error::{AuthError, Error, Result};
 pub use keys::{KEY_LEN, KeyError, KeyPair, PublicKey};
 pub use listener::{Incoming, Listener, Reply};
 pub use ports::{find_free_ports, reserve_handoff_listeners, reserve_listeners};
-pub use sender::{BATCH_CHUNK_LEN, Sender};
+pub use sender::{BATCH_CHUNK_LEN, Progress, Sender};
 pub use vclock_core::VectorClock;
 
 #[cfg(test)]

@@ -40,9 +40,16 @@ pub(super) fn command(
                 st.out.flush();
                 return Flow::Exit;
             }
+            // Before the first send to a peer never contacted: a peer that
+            // is down (refused at once) or does not authenticate (its first
+            // answer says so) is known before the send event, which is then
+            // refused with the clock unchanged. A peer whose kernel takes the
+            // connection but whose process does not answer within
+            // ANSWER_WAIT (stopped) is sent to at once: its message waits in
+            // its outbox, and the console goes on.
             Pause::Contact(peers) => {
                 drop(st);
-                outboxes.contact(shared, &peers, CONTACT_WAIT);
+                outboxes.contact(shared, &peers, CONTACT_WAIT, ANSWER_WAIT);
                 st = shared.lock_for_input();
                 Input::Contacted
             }
@@ -68,8 +75,16 @@ pub(super) fn command(
     Flow::Continue
 }
 
-/// How long a send waits for the first contact with its recipient.
+/// How long a send waits at most for the first contact with its
+/// recipient: a peer that is down refuses at once, and one that answers
+/// (whether it authenticates or not) does within a few round trips.
 const CONTACT_WAIT: Duration = Duration::from_secs(1);
+
+/// How long a send waits for a peer that took the connection to start
+/// answering: a running process answers within milliseconds, even loaded,
+/// and a stopped one never does, so this is all a send to a stopped peer
+/// costs the console, once.
+const ANSWER_WAIT: Duration = Duration::from_millis(50);
 
 /// Hands one event's messages to their outboxes (a broadcast's to every
 /// outbox). In `--sync` mode this waits until each message's fate is

@@ -16,6 +16,8 @@ use crate::transport::stream::Stream;
 use crate::transport::tcp::{self, FrameSink, is_broken_connection};
 use crate::wire::control::{Answer, AnswerError, parse_answer};
 
+use super::progress::{Answering, Progress};
+
 /// How many bytes one read of answers takes at most: a burst of
 /// acknowledgements, or a good part of a reply.
 const READ_CHUNK: usize = 16 * 1024;
@@ -52,8 +54,15 @@ impl Connection {
     /// written before a connection's hello, so every frame goes to a run of
     /// the peer whose incarnation this sender knows, and one that restarted
     /// is always noticed.
-    pub(super) fn open(cx: Context<'_>, header: &[u8], outbound: &mut Outbound) -> Result<Self> {
+    /// Each step is told to `tell` as it happens.
+    pub(super) fn open(
+        cx: Context<'_>,
+        header: &[u8],
+        outbound: &mut Outbound,
+        tell: &dyn Fn(Progress),
+    ) -> Result<Self> {
         let stream = tcp::connect(cx.peer, cx.config.connect_timeout)?;
+        tell(Progress::Connected);
         let io = |source| Error::Io {
             peer: cx.peer,
             source,
@@ -72,7 +81,12 @@ impl Connection {
                 stream
                     .set_write_timeout(Some(socket_timeout(cx.config.write_timeout)))
                     .map_err(io)?;
-                let keys = handshake::initiate(&mut &stream, cx.peer, auth, member)
+                let mut answering = Answering {
+                    stream: &stream,
+                    tell,
+                    told: false,
+                };
+                let keys = handshake::initiate(&mut answering, cx.peer, auth, member)
                     .map_err(|e| cx.handshake_error(e))?;
                 Stream::sealed(Socket::new(stream).map_err(io)?, keys, READ_CHUNK)
             }
@@ -93,6 +107,9 @@ impl Connection {
                 peer: cx.peer,
                 timeout: cx.config.ack_timeout,
             });
+        }
+        if cx.config.auth.is_none() {
+            tell(Progress::Answered);
         }
         outbound.rewind();
         Ok(connection)

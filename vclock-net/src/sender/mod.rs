@@ -3,6 +3,7 @@
 
 mod connection;
 mod context;
+mod progress;
 mod request;
 mod socket;
 mod write;
@@ -23,6 +24,8 @@ use crate::session::outbound::Outbound;
 use crate::wire::frame::FrameKind;
 use connection::Connection;
 use context::Context;
+use progress::Hook;
+pub use progress::Progress;
 
 /// How many bytes of encoded frames [`Sender::send_batch`] collects before
 /// writing them: about 175 envelopes of a small clock and payload. Small
@@ -54,6 +57,8 @@ pub struct Sender<K, M> {
     peers: HashMap<SocketAddr, Peer>,
     /// Scratch space for a request frame.
     buffer: Vec<u8>,
+    /// Told how far each connection attempt has got.
+    progress: Option<Hook>,
     _payload: PhantomData<fn(&M)>,
 }
 
@@ -75,8 +80,18 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
             config,
             peers: HashMap::new(),
             buffer: Vec::new(),
+            progress: None,
             _payload: PhantomData,
         }
+    }
+
+    /// Tells `hook` how far each connection attempt gets, as it happens
+    /// (on the thread that connects), with the peer's address: so that
+    /// another thread can see a peer whose kernel took the connection but
+    /// whose process does not answer (stopped) well before the attempt
+    /// times out. Replaces any hook set before.
+    pub fn on_progress(&mut self, hook: impl Fn(SocketAddr, Progress) + Send + Sync + 'static) {
+        self.progress = Some(Hook(std::sync::Arc::new(hook)));
     }
 
     /// Numbers `envelope`, keeps it until confirmed and writes it as one

@@ -21,10 +21,20 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
     pub(super) fn open(&mut self, peer: SocketAddr) -> Result<()> {
         let mut header = Vec::new();
         encode_header(&mut header, &self.local_id, self.incarnation)?;
-        let config = &self.config;
+        let Self {
+            config,
+            peers,
+            progress,
+            ..
+        } = self;
         let cx = Context { peer, config };
-        let state = self.peers.get_mut(&peer).expect("the peer's state exists");
-        let mut connection = Connection::open(cx, &header, &mut state.outbound)?;
+        let state = peers.get_mut(&peer).expect("the peer's state exists");
+        let tell = |step| {
+            if let Some(hook) = &*progress {
+                (hook.0)(peer, step);
+            }
+        };
+        let mut connection = Connection::open(cx, &header, &mut state.outbound, &tell)?;
         connection.write_unwritten(cx, &mut state.outbound)?;
         state.connection = Some(connection);
         Ok(())

@@ -10,12 +10,12 @@
 //! different pairs, which is what causal delivery is about. The thread only
 //! sleeps and forwards, so neither the console nor other peers wait for it.
 
-use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::QUEUE_CAPACITY;
+use super::queue::{self, Push, Take};
 use super::report::Queued;
+use super::{QUEUE_BOUND, STACK_SIZE};
 use crate::cli::DelayRange;
 
 /// A message and when it was pushed.
@@ -24,27 +24,24 @@ pub(super) type Timed = (Instant, Queued);
 /// Starts the delay thread of node `to`'s outbox, forwarding to `outbox`.
 /// Returns its queue; once that is closed and every message held has been
 /// forwarded, the thread ends and drops `outbox`, which closes the outbox.
-pub(super) fn start(to: u32, range: DelayRange, outbox: SyncSender<Queued>) -> SyncSender<Timed> {
-    let (queue, messages) = mpsc::sync_channel(QUEUE_CAPACITY);
+pub(super) fn start(to: u32, range: DelayRange, outbox: Push<Queued>) -> Push<Timed> {
+    let (queue, messages) = queue::bounded(QUEUE_BOUND);
     thread::Builder::new()
         .name(format!("delay {to}"))
+        .stack_size(STACK_SIZE)
         .spawn(move || run(range, &messages, &outbox, fastrand::Rng::new()))
         .expect("cannot start a delay thread");
     queue
 }
 
-fn run(
-    range: DelayRange,
-    messages: &Receiver<Timed>,
-    outbox: &SyncSender<Queued>,
-    mut rng: fastrand::Rng,
-) {
+fn run(range: DelayRange, messages: &Take<Timed>, outbox: &Push<Queued>, mut rng: fastrand::Rng) {
     let mut previous = Instant::now();
-    while let Ok((pushed, queued)) = messages.recv() {
+    while let Some((pushed, queued)) = messages.recv() {
         let due = (pushed + draw(range, &mut rng)).max(previous);
         previous = due;
         thread::sleep(due.saturating_duration_since(Instant::now()));
-        if outbox.send(queued).is_err() {
+        let bytes = queued.footprint();
+        if outbox.send(queued, bytes).is_err() {
             return;
         }
     }

@@ -1,8 +1,11 @@
 //! Per-peer outboxes: the only place a node writes to the network.
 //!
 //! A send event is recorded (logged, applied, printed) under the node's
-//! lock, and its message is then pushed into the recipient's outbox, which
-//! never blocks. Each outbox is a thread of its own with a sender of its
+//! lock, and its message is then pushed into the recipient's outbox
+//! ([`queue`], bounded in messages and bytes, allocated as they come). A
+//! push waits for room only while the peer is taking messages (a console
+//! faster than the network); to a peer that does not answer, a full outbox
+//! refuses the message at once and says so. Each outbox is a thread of its own with a sender of its
 //! own, started on the first message to that peer. It writes the messages
 //! in order as they come (a burst as one batch), never waiting for one to
 //! be confirmed before sending the next, and reads the peer's
@@ -17,9 +20,11 @@
 //!
 //! While idle, an outbox checks its connection a few times a second, so a
 //! peer that was killed is known to be down before the user's next send,
-//! which is then refused with the clock unchanged. A peer found down is
-//! tried again every few seconds, and messages waiting for it are re-sent
-//! when it is back (or reported possibly lost if it restarted meanwhile).
+//! which is then refused with the clock unchanged. A peer found down, or
+//! not answering, is tried again soon and then less often, but at least
+//! every tenth of a second ([`retry`]), and messages waiting for it are
+//! re-sent when it is back (or reported possibly lost if it restarted
+//! meanwhile).
 //!
 //! With `--delay`, a thread in front of each outbox holds every message a
 //! random time first ([`delay`]).
@@ -37,20 +42,22 @@
 //! ended.
 
 mod delay;
+mod queue;
 mod report;
+mod retry;
 mod worker;
 
 use std::net::SocketAddr;
-use std::sync::mpsc::{self, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use vclock_net::{Config, Sender};
+use vclock_net::{Config, Progress, Sender};
 
 use super::Shared;
 use super::state::{EventName, Outgoing};
 use crate::cli::DelayRange;
+use queue::{Bound, Push, Refused};
 pub(crate) use report::{Fate, Queued};
 use report::{Outcome, Unconfirmed, forget, lock, names, report_lines};
 use worker::Worker;
@@ -62,29 +69,42 @@ pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
 /// How often the watcher looks at the outboxes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
 
-/// How many messages an outbox holds before a push waits for room: far
-/// more than a burst of typed or piped lines needs, and bounded so a dead
-/// peer cannot make the node hold an unbounded backlog.
-const QUEUE_CAPACITY: usize = 64 * 1024;
+/// How much an outbox's queue (and, with `--delay`, the queue in front of
+/// it) holds before a push waits for room, or is refused if the peer does
+/// not answer; as much again waits for such a peer in the outbox
+/// ([`Worker`]'s `hold`). Thousands of typed or piped
+/// lines, so a burst goes out in batches while the console goes on, and
+/// a few megabytes at most, so a thousand peers cannot make the node hold
+/// gigabytes. The queue allocates as messages come, not ahead.
+const QUEUE_BOUND: Bound = Bound {
+    messages: 16 * 1024,
+    bytes: 4 << 20,
+};
+
+/// The stack of an outbox thread (and of a delay thread): what sending,
+/// the handshake and reporting need, with room to spare, instead of the
+/// default 2 MiB reserved per thread (with a thread per peer).
+const STACK_SIZE: usize = 512 * 1024;
 
 /// Where an outbox's messages go in: to its thread, or (with `--delay`) to
 /// the delay thread in front of it.
 #[derive(Debug, Clone)]
 enum Entry {
-    Direct(SyncSender<Queued>),
-    Delayed(SyncSender<delay::Timed>),
+    Direct(Push<Queued>),
+    Delayed(Push<delay::Timed>),
 }
 
 impl Entry {
-    /// Queues a message (waiting for room); gives it back if the thread is
-    /// gone.
-    fn send(&self, queued: Queued) -> Option<Queued> {
+    /// Queues a message, waiting for room unless the outbox's peer does
+    /// not answer; gives it back, and why, if it cannot be queued.
+    fn send(&self, queued: Queued) -> Option<Refused<Queued>> {
+        let bytes = queued.footprint();
         match self {
-            Self::Direct(queue) => queue.send(queued).err().map(|mpsc::SendError(q)| q),
+            Self::Direct(queue) => queue.offer(queued, bytes).err(),
             Self::Delayed(queue) => queue
-                .send((Instant::now(), queued))
+                .send((Instant::now(), queued), bytes)
                 .err()
-                .map(|mpsc::SendError((_, q))| q),
+                .map(|(_, q)| Refused::Gone(q)),
         }
     }
 }
@@ -95,6 +115,7 @@ struct Outbox {
     queue: Option<Entry>,
     /// Set once the outbox's first attempt to reach its peer is over.
     contacted: Arc<Contacted>,
+
     /// Stays while the outbox finishes, so the watcher still sees it.
     unconfirmed: Arc<Mutex<Unconfirmed>>,
     thread: Option<JoinHandle<()>>,
@@ -137,7 +158,7 @@ impl Outboxes {
     }
 
     /// Hands a recorded message to its recipient's outbox. It waits only
-    /// if that outbox holds [`QUEUE_CAPACITY`] messages already.
+    /// if that outbox's queue is full ([`QUEUE_BOUND`]).
     pub(crate) fn push(&self, shared: &Arc<Shared>, queued: Queued) {
         let to = queued.outgoing.to;
         let (queue, unconfirmed) = {
@@ -159,21 +180,22 @@ impl Outboxes {
         // Outside the boxes' lock: a full queue must not stop the watcher.
         let refused = match queue {
             Some(queue) => queue.send(queued),
-            None => Some(queued),
+            None => Some(Refused::Gone(queued)),
         };
-        if let Some(queued) = refused {
+        let (queued, why) = match refused {
+            None => return,
             // The outbox thread is gone (it panicked, or the node is
             // finishing): say so rather than lose the message quietly.
-            forget(&unconfirmed, std::slice::from_ref(&queued));
-            let mut st = shared.lock();
-            report_lines(
-                &mut st,
-                to,
-                &[queued],
-                &Outcome::NotDelivered("its outbox has stopped".into()),
-            );
-            st.out.flush();
-        }
+            Some(Refused::Gone(queued)) => (queued, "its outbox has stopped".to_owned()),
+            Some(Refused::Stalled(queued)) => {
+                let why = format!("node {to} has not answered, and its outbox is full");
+                (queued, why)
+            }
+        };
+        forget(&unconfirmed, std::slice::from_ref(&queued));
+        let mut st = shared.lock();
+        report_lines(&mut st, to, &[queued], &Outcome::NotDelivered(why));
+        st.out.flush();
     }
 
     /// Queues again, in order, the messages a restarted node sent and its
@@ -209,8 +231,15 @@ impl Outboxes {
     /// Starts the outboxes of `peers` that have not started (each first
     /// tries to reach its peer) and waits up to `wait` in all until each
     /// has, so that what it found (up, down, not authenticated) is in the
-    /// node's state.
-    pub(crate) fn contact(&self, shared: &Arc<Shared>, peers: &[u32], wait: Duration) {
+    /// node's state; but only `answer_wait` for a peer that took the
+    /// connection and has not answered since (stopped).
+    pub(crate) fn contact(
+        &self,
+        shared: &Arc<Shared>,
+        peers: &[u32],
+        wait: Duration,
+        answer_wait: Duration,
+    ) {
         let signals: Vec<Arc<Contacted>> = {
             let mut boxes = self.lock();
             peers
@@ -224,24 +253,28 @@ impl Outboxes {
         };
         let deadline = Instant::now() + wait;
         for signal in signals {
-            signal.wait_until(deadline);
+            signal.wait_until(deadline, answer_wait);
         }
     }
 
     fn start(&self, shared: &Arc<Shared>, to: u32) -> Outbox {
-        let (queue, messages) = mpsc::sync_channel(QUEUE_CAPACITY);
+        let (queue, messages) = queue::bounded(QUEUE_BOUND);
         let unconfirmed = Arc::new(Mutex::new(Unconfirmed::default()));
         let contacted = Arc::new(Contacted::default());
+        let mut sender = Sender::new(self.id, self.config.clone());
+        let told = Arc::clone(&contacted);
+        sender.on_progress(move |_, step| told.progress(step));
         let worker = Worker::new(
             to,
             self.addrs[to as usize - 1],
-            Sender::new(self.id, self.config.clone()),
+            sender,
             Arc::clone(shared),
             Arc::clone(&unconfirmed),
             Arc::clone(&contacted),
         );
         let thread = thread::Builder::new()
             .name(format!("outbox {to}"))
+            .stack_size(STACK_SIZE)
             .spawn(move || worker.run(&messages))
             .expect("cannot start an outbox thread");
         let queue = match self.delay {
@@ -318,28 +351,60 @@ impl Outboxes {
     }
 }
 
-/// Whether an outbox's first attempt to reach its peer is over, or a send
-/// has already waited for it in vain (a stopped peer holds that attempt up
-/// to the ack timeout): only the first send to such a peer waits.
+/// How far an outbox's first attempt to reach its peer has got, for the
+/// first send to that peer, which waits for it ([`Outboxes::contact`]);
+/// only the first send waits, and never for a peer whose kernel took the
+/// connection while its process does not answer (stopped).
 #[derive(Debug, Default)]
 pub(crate) struct Contacted {
-    /// (the attempt is over, a wait for it timed out)
-    state: Mutex<(bool, bool)>,
+    state: Mutex<Contact>,
     changed: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Contact {
+    /// The attempt is over: the peer is up, down or not authenticated.
+    over: bool,
+    /// A wait for it ended before it was over: nobody waits again.
+    given_up: bool,
+    /// When the TCP connection was established, and whether the peer's
+    /// process has answered since.
+    connected: Option<Instant>,
+    answered: bool,
 }
 
 impl Contacted {
     pub(crate) fn set(&self) {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner).0 = true;
+        self.update(|c| c.over = true);
+    }
+
+    /// A step of the attempt, told by the outbox's sender as it happens.
+    fn progress(&self, step: Progress) {
+        match step {
+            Progress::Connected => self.update(|c| c.connected = Some(Instant::now())),
+            Progress::Answered => self.update(|c| c.answered = true),
+            _ => {}
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Contact)) {
+        change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
         self.changed.notify_all();
     }
 
-    fn wait_until(&self, deadline: Instant) {
+    /// Waits until the attempt is over, or `deadline`, or `answer_wait`
+    /// after the connection was established without an answer since;
+    /// whichever comes first.
+    fn wait_until(&self, deadline: Instant, answer_wait: Duration) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while !state.0 && !state.1 {
-            let left = deadline.saturating_duration_since(Instant::now());
+        while !state.over && !state.given_up {
+            let until = match state.connected {
+                Some(at) if !state.answered => deadline.min(at + answer_wait),
+                _ => deadline,
+            };
+            let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                state.1 = true;
+                state.given_up = true;
                 return;
             }
             state = self
@@ -369,19 +434,45 @@ mod tests {
 
     #[test]
     fn only_the_first_send_waits_for_a_first_contact_that_does_not_end() {
+        let long = Duration::from_secs(600);
         let contacted = Contacted::default();
         // The first wait runs to its deadline: the attempt is not over.
         let first = Instant::now() + Duration::from_millis(20);
-        contacted.wait_until(first);
+        contacted.wait_until(first, long);
         assert!(Instant::now() >= first);
         // A later send does not wait again for the same attempt.
-        let far = Instant::now() + Duration::from_secs(600);
-        contacted.wait_until(far);
+        let far = Instant::now() + long;
+        contacted.wait_until(far, long);
         assert!(Instant::now() < far);
         // Once the attempt is over, nobody waits either.
         let done = Contacted::default();
         done.set();
-        done.wait_until(far);
+        done.wait_until(far, long);
         assert!(Instant::now() < far);
+    }
+
+    #[test]
+    fn a_connection_without_an_answer_is_waited_for_briefly_and_one_answered_to_the_end() {
+        let far = Instant::now() + Duration::from_secs(5);
+        let brief = Duration::from_millis(20);
+        // Connected, never answered (a stopped peer): only `brief`.
+        let stopped = Contacted::default();
+        stopped.progress(Progress::Connected);
+        stopped.wait_until(far, brief);
+        assert!(Instant::now() < far);
+        // Answered: the wait goes on until the attempt is over.
+        let answering = Arc::new(Contacted::default());
+        answering.progress(Progress::Connected);
+        answering.progress(Progress::Answered);
+        let ends = Arc::clone(&answering);
+        let ender = thread::spawn(move || {
+            thread::sleep(brief * 5);
+            ends.set();
+        });
+        let start = Instant::now();
+        answering.wait_until(far, brief);
+        assert!(start.elapsed() >= brief * 5 && Instant::now() < far);
+        assert!(answering.state.lock().unwrap().over);
+        ender.join().unwrap();
     }
 }

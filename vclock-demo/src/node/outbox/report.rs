@@ -39,6 +39,18 @@ pub(crate) struct Queued {
     pub(crate) fate: Option<mpsc::Sender<Fate>>,
 }
 
+impl Queued {
+    /// About how many bytes the message holds while queued: itself, its
+    /// text, its clock and its causal stamp (each counter or constraint
+    /// counted as the largest of them). What bounds an outbox's queue.
+    pub(super) fn footprint(&self) -> usize {
+        const ENTRY: usize = 3 * size_of::<u64>();
+        let envelope = &self.outgoing.envelope;
+        let stamp = envelope.payload.stamp.as_ref().map_or(0, |s| s.entries());
+        size_of::<Self>() + envelope.payload.text.len() + (envelope.clock.len() + stamp) * ENTRY
+    }
+}
+
 /// The messages an outbox has sent and not yet seen confirmed, oldest
 /// first, shared with the watcher.
 #[derive(Debug, Default)]

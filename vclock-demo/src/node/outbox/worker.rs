@@ -3,15 +3,17 @@
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use vclock_net::{Error, Sender};
 
-use super::Contacted;
+use super::queue::Take;
 use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock, names, report_lines};
+use super::retry::{is_shed, next_attempt};
+use super::{Contacted, QUEUE_BOUND};
 use crate::node::Shared;
 use crate::node::state::{Payload, PeerState};
 
@@ -79,9 +81,11 @@ impl Worker {
         }
     }
 
-    pub(super) fn run(mut self, messages: &Receiver<Queued>) {
+    pub(super) fn run(mut self, messages: &Take<Queued>) {
         // Reach the peer first, so that the node knows whether it is up,
-        // down or does not authenticate before its first message is sent.
+        // down or does not authenticate before its first message is sent
+        // (a flood meanwhile does not wait for a peer that may not answer).
+        messages.set_stalled(true);
         self.revive();
         if self.down.is_none() && self.sender.is_connected(self.addr) {
             self.mark_up();
@@ -90,6 +94,10 @@ impl Worker {
         let mut closing: Option<Instant> = None;
         let mut batch = Vec::new();
         loop {
+            // While the peer does not answer (or is down), a push to a full
+            // queue is refused rather than left to wait for this thread,
+            // which may spend the ack timeout in each attempt.
+            messages.set_stalled(self.down.is_some() || self.retry_at.is_some());
             if closing.is_none() {
                 let wait =
                     if self.pending.is_empty() && self.waiting.is_empty() && self.down.is_none() {
@@ -122,7 +130,7 @@ impl Worker {
                 all.append(&mut batch);
                 if !all.is_empty() && self.retry_at.is_some() && !due {
                     // Behind messages still waiting for an answer.
-                    self.waiting = all;
+                    self.hold(all);
                 } else if !all.is_empty() {
                     self.send(all);
                 }
@@ -180,6 +188,31 @@ impl Worker {
         }
     }
 
+    /// Keeps `messages` (oldest first, those already waiting among them)
+    /// to send once the peer answers: as many as an outbox's queue holds
+    /// ([`QUEUE_BOUND`]); the rest are reported not delivered, so a peer
+    /// that never answers cannot make the node hold ever more.
+    fn hold(&mut self, mut messages: Vec<Queued>) {
+        let mut bytes = 0;
+        let keep = messages
+            .iter()
+            .enumerate()
+            .take_while(|&(i, queued)| {
+                bytes += queued.footprint();
+                i == 0 || (i < QUEUE_BOUND.messages && bytes <= QUEUE_BOUND.bytes)
+            })
+            .count();
+        let refused = messages.split_off(keep);
+        self.waiting = messages;
+        if !refused.is_empty() {
+            let why = format!(
+                "node {} has not answered, and {keep} earlier messages already wait for it",
+                self.to
+            );
+            self.report(&refused, &Outcome::NotDelivered(why));
+        }
+    }
+
     /// Whether messages waiting for an answer should be tried again now.
     fn retry_due(&self) -> bool {
         !self.waiting.is_empty() && self.retry_at.is_some_and(|(at, _)| Instant::now() >= at)
@@ -222,14 +255,16 @@ impl Worker {
                     self.mark_up();
                 }
             }
-            // Connected, but no answer (a stopped process): nothing was
-            // written; the messages wait and go first next time.
-            Some(error) if error.is_timeout() && !error.is_peer_down() && !unsent.is_empty() => {
-                let pause = self
-                    .retry_at
-                    .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
-                self.retry_at = Some((Instant::now() + pause, pause));
-                self.waiting = unsent;
+            // Connected, but no answer (a stopped process), or the
+            // connection shed in its handshake (a listener with too many at
+            // once): nothing was written; the messages wait and go first
+            // next time.
+            Some(error)
+                if (error.is_timeout() && !error.is_peer_down() || is_shed(&error))
+                    && !unsent.is_empty() =>
+            {
+                self.retry_at = Some(next_attempt(self.retry_at.map(|(_, p)| p)));
+                self.hold(unsent);
             }
             // Messages a restart sends again were shown as sent before it:
             // they wait for their peer (with what queued behind them)
@@ -239,11 +274,8 @@ impl Worker {
                 if error.is_peer_down()
                     && unsent.iter().any(|q| q.outgoing.envelope.payload.resent) =>
             {
-                let pause = self
-                    .retry_at
-                    .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
-                self.retry_at = Some((Instant::now() + pause, pause));
-                self.waiting = unsent;
+                self.retry_at = Some(next_attempt(self.retry_at.map(|(_, p)| p)));
+                self.hold(unsent);
                 self.mark_down(error.to_string());
             }
             Some(error) => {
@@ -265,8 +297,11 @@ impl Worker {
     fn confirm(&mut self) {
         if let Some(last) = self.pending.back().map(|p| p.seq) {
             if self.down.is_none() && self.sender.is_connected(self.addr) {
-                if let Err(e) = self.sender.wait_confirmed(self.addr, last, TICK) {
-                    self.connection_lost(&e);
+                // Broken or closed by the peer: one reconnect at once
+                // (which re-sends what is unconfirmed); if that fails, the
+                // peer is down.
+                if self.sender.wait_confirmed(self.addr, last, TICK).is_err() {
+                    self.revive();
                 }
             } else if self.down.is_none() {
                 self.revive();
@@ -330,18 +365,10 @@ impl Worker {
             && self.last_poll.elapsed() >= POLL_EVERY
         {
             self.last_poll = Instant::now();
-            if let Err(e) = self.sender.poll(self.addr) {
-                self.connection_lost(&e);
+            if self.sender.poll(self.addr).is_err() {
+                self.revive();
             }
         }
-    }
-
-    /// The connection broke or the peer closed it: one reconnect at once
-    /// (which re-sends what is unconfirmed); if that fails, the peer is
-    /// down.
-    fn connection_lost(&mut self, error: &Error) {
-        let _ = error;
-        self.revive();
     }
 
     /// Reconnects (re-sending what is unconfirmed); marks the peer up or
@@ -357,30 +384,23 @@ impl Worker {
                 }
             }
             // Refused, or unreachable for the retry budget: down.
-            Err(e) if e.is_peer_down() => self.mark_down(e.to_string()),
+            Err(e) if e.is_peer_down() && !is_shed(&e) => self.mark_down(e.to_string()),
             Err(e) if e.is_auth() => self.mark_refused(e.to_string()),
             // It took the connection but did not answer (a stopped
-            // process): not down, only tried again later.
-            Err(e) => self.mark_unanswered(&e),
+            // process), or closed it in the handshake (shedding load): not
+            // down, only tried again soon; sends to it are still taken.
+            Err(_) => {
+                self.back_off();
+            }
         }
     }
 
-    /// Tries the peer again later without calling it down: sends to it are
-    /// still taken, and wait.
-    fn mark_unanswered(&mut self, error: &Error) {
-        let _ = error;
-        self.back_off();
-    }
-
-    /// Schedules the next attempt to reach the peer: the pause doubles
-    /// from [`RETRY_FIRST`] up to [`RETRY_AT_MOST`]. Returns whether this
-    /// is the first failure since the peer was last reached.
+    /// Schedules the next attempt to reach the peer ([`next_attempt`]).
+    /// Returns whether this is the first failure since the peer was last
+    /// reached.
     fn back_off(&mut self) -> bool {
-        let pause = self
-            .down
-            .map_or(RETRY_FIRST, |(_, p)| (p * 2).min(RETRY_AT_MOST));
         let first_time = self.down.is_none();
-        self.down = Some((Instant::now() + pause, pause));
+        self.down = Some(next_attempt(self.down.map(|(_, p)| p)));
         first_time
     }
 
@@ -474,11 +494,6 @@ pub(super) const TICK: Duration = Duration::from_millis(20);
 
 /// How often an idle outbox checks that its peer is still there.
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(200);
-
-/// How long after finding its peer down an outbox tries again, at first;
-/// the pause doubles up to [`RETRY_AT_MOST`].
-const RETRY_FIRST: Duration = Duration::from_millis(500);
-const RETRY_AT_MOST: Duration = Duration::from_secs(5);
 
 /// At most this many queued messages go out in one batch.
 const BATCH: usize = 1024;
