@@ -1,5 +1,6 @@
-//! The node console on a terminal: a prompt naming the node, line editing
-//! and history (rustyline), and output printed above the line being typed.
+//! The node console: piped lines, or on a terminal a prompt naming the
+//! node, line editing and history (rustyline), and output printed above
+//! the line being typed.
 //!
 //! Everything the node prints goes through a channel to one printing
 //! thread that hands it to rustyline's external printer, which clears the
@@ -11,7 +12,7 @@
 //! Lines are carried out exactly as piped ones (the same commands and
 //! checks); only reading them differs.
 
-use std::io::IsTerminal as _;
+use std::io::{self, BufReader, IsTerminal as _};
 use std::sync::{Arc, mpsc};
 use std::thread;
 
@@ -19,25 +20,32 @@ use rustyline::config::Config;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter as _};
 
-use super::machine::Input;
+use super::super::machine::Input;
+use super::command::{Flow, command};
 use super::outbox::Outboxes;
+use super::shared::Shared;
 use super::topology::Topology;
-use super::{Flow, Shared, command};
+use crate::console::{self, Line};
 use crate::network::text_limit;
 
 /// How many typed lines the editor's history keeps.
 const HISTORY: usize = 1000;
 
-/// Whether input comes from a terminal that output goes to too: a person
-/// types, and the line editor can draw on the screen.
-pub(super) fn wanted() -> bool {
-    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+/// Reads console lines until `exit` or end of input: with a line editor
+/// when input comes from a terminal that output goes to too (a person
+/// types, and the editor can draw on the screen), plain lines otherwise.
+pub(super) fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        edit_lines(topology, shared, outboxes);
+    } else {
+        piped_lines(topology, shared, outboxes);
+    }
 }
 
 /// Reads console lines with a line editor until `exit`, end of input
 /// (Ctrl-D) or Ctrl-C. If the editor cannot start, says why and reads
 /// plain lines instead.
-pub(super) fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
+fn edit_lines(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
     let editor = Config::builder()
         .max_history_size(HISTORY)
         .map(|config| config.auto_add_history(false).build())
@@ -51,7 +59,7 @@ pub(super) fn input_loop(topology: &Topology, shared: &Arc<Shared>, outboxes: &O
             ));
             st.out.flush();
             drop(st);
-            return super::input_loop(topology, shared, outboxes);
+            return piped_lines(topology, shared, outboxes);
         }
     };
     // A printer the receive and outbox threads reach through a channel.
@@ -110,6 +118,45 @@ fn read_lines(
             }
         };
         if let Flow::Exit = command(input, shared, outboxes, true) {
+            return;
+        }
+    }
+}
+
+/// Reads plain console lines until `exit` or end of input.
+fn piped_lines(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
+    let n = topology.n();
+    let limit = text_limit(n, shared.lock().machine.node().is_causal());
+    let mut reader = BufReader::with_capacity(64 * 1024, io::stdin());
+    let mut buf = Vec::new();
+    loop {
+        let line = console::read_line(&mut reader, &mut buf, limit);
+        // More input already read means a script is feeding us: keep
+        // output buffered. Otherwise a person (or a test) waits for the
+        // answer to this line.
+        let idle = !reader.buffer().contains(&b'\n');
+        let input = match line {
+            Ok(Line::Eof) => return,
+            Err(e) => {
+                let mut st = shared.lock_for_input();
+                st.out.line(format_args!("Error: cannot read input: {e}"));
+                return;
+            }
+            Ok(Line::TooLong(len)) => {
+                Input::Unreadable(format!("line too long ({len} bytes; at most {limit})"))
+            }
+            Ok(Line::Complete) => {
+                let raw = buf.strip_suffix(b"\r").unwrap_or(&buf);
+                match std::str::from_utf8(raw) {
+                    Err(e) => Input::Unreadable(format!(
+                        "input is not UTF-8 (bad byte at offset {})",
+                        e.valid_up_to()
+                    )),
+                    Ok(text) => Input::Line(text.to_owned()),
+                }
+            }
+        };
+        if let Flow::Exit = command(input, shared, outboxes, idle) {
             return;
         }
     }

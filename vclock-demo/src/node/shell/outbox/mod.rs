@@ -54,8 +54,8 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Config, Progress, Sender};
 
-use super::Shared;
-use super::state::{EventName, Outgoing};
+use super::super::state::{EventName, Outgoing};
+use super::shared::Shared;
 use crate::cli::DelayRange;
 use queue::{Bound, Push, Refused};
 pub(crate) use report::{Fate, Queued};

@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use crate::node::State;
+use super::super::shared::State;
 use crate::node::state::{EventName, Outgoing};
 
 /// What became of some messages.

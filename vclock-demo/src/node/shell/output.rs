@@ -14,7 +14,7 @@ use std::io::{self, Write as _};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::style::Style;
+use super::super::style::Style;
 
 /// Pending output is written out once it reaches this size, even in a burst.
 const HIGH_WATER: usize = 64 * 1024;

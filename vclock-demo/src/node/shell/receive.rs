@@ -4,7 +4,7 @@
 //! be held back (one line says what it waits for), and it may release
 //! messages held earlier, each then received in causal order.
 //!
-//! [`Node::arrive`]: super::state::Node::arrive
+//! [`Node::arrive`]: super::super::state::Node::arrive
 
 use std::net::SocketAddr;
 use std::sync::PoisonError;
@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Envelope, Incoming};
 
-use super::machine::Input;
+use super::super::machine::Input;
+use super::super::state::{Payload, Replayed};
 use super::output::cause_of;
-use super::state::{Payload, Replayed};
-use super::{Shared, State};
+use super::shared::{Shared, State};
 
 /// Called by the listener's connection threads with what arrives: records
 /// a message's receive event (log, clock, output) before returning, so the

@@ -6,10 +6,10 @@ use std::ffi::OsString;
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
-use super::machine::Input;
+use super::super::machine::Input;
+use super::super::state::Outgoing;
 use super::outbox::{Fate, Outboxes, Queued};
-use super::state::Outgoing;
-use super::{Pause, Shared};
+use super::shared::{Pause, Shared};
 use crate::shell::command_line;
 
 /// Whether the input loop goes on after a line.
