@@ -433,4 +433,22 @@ mod tests {
             "{same:?}"
         );
     }
+
+    #[test]
+    fn an_event_of_an_earlier_run_in_words() {
+        let resumed = History::new(2, &clock(&[(1, 2), (2, 7)]));
+        let text = render(
+            &compare(&resumed, name(1, 1), name(2, 3)),
+            &resumed,
+            (name(1, 1), name(2, 3)),
+            2,
+            Style::default(),
+        );
+        assert!(
+            text.starts_with("Cannot tell how 1.1 and 2.3 are related\n"),
+            "{text}"
+        );
+        assert!(text.contains("2.3 happened in an earlier run"), "{text}");
+        assert!(text.contains("1.1's clock"), "{text}");
+    }
 }

@@ -14,8 +14,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::queue::{self, Push, Take};
+use super::queue::{QUEUE_BOUND, STACK_SIZE};
 use super::report::Queued;
-use super::{QUEUE_BOUND, STACK_SIZE};
 use crate::cli::DelayRange;
 
 /// A message and when it was pushed.

@@ -41,6 +41,7 @@
 //! [`NOTICE_AFTER`] and says so at once; the outbox later says how it
 //! ended.
 
+mod contact;
 mod delay;
 mod queue;
 mod report;
@@ -52,12 +53,13 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use vclock_net::{Config, Progress, Sender};
+use vclock_net::{Config, Sender};
 
 use super::super::state::{EventName, Outgoing};
 use super::shared::Shared;
 use crate::cli::DelayRange;
-use queue::{Bound, Push, Refused};
+use contact::Contacted;
+use queue::{Push, QUEUE_BOUND, Refused, STACK_SIZE};
 pub(crate) use report::{Fate, Queued};
 use report::{Outcome, Unconfirmed, forget, lock, names, report_lines};
 use worker::Worker;
@@ -68,23 +70,6 @@ pub(crate) const NOTICE_AFTER: Duration = Duration::from_secs(1);
 
 /// How often the watcher looks at the outboxes.
 const WATCH_INTERVAL: Duration = Duration::from_millis(100);
-
-/// How much an outbox's queue (and, with `--delay`, the queue in front of
-/// it) holds before a push waits for room, or is refused if the peer does
-/// not answer; as much again waits for such a peer in the outbox
-/// ([`Worker`]'s `hold`). Thousands of typed or piped
-/// lines, so a burst goes out in batches while the console goes on, and
-/// a few megabytes at most, so a thousand peers cannot make the node hold
-/// gigabytes. The queue allocates as messages come, not ahead.
-const QUEUE_BOUND: Bound = Bound {
-    messages: 16 * 1024,
-    bytes: 4 << 20,
-};
-
-/// The stack of an outbox thread (and of a delay thread): what sending,
-/// the handshake and reporting need, with room to spare, instead of the
-/// default 2 MiB reserved per thread (with a thread per peer).
-const STACK_SIZE: usize = 512 * 1024;
 
 /// Where an outbox's messages go in: to its thread, or (with `--delay`) to
 /// the delay thread in front of it.
@@ -351,71 +336,6 @@ impl Outboxes {
     }
 }
 
-/// How far an outbox's first attempt to reach its peer has got, for the
-/// first send to that peer, which waits for it ([`Outboxes::contact`]);
-/// only the first send waits, and never for a peer whose kernel took the
-/// connection while its process does not answer (stopped).
-#[derive(Debug, Default)]
-pub(crate) struct Contacted {
-    state: Mutex<Contact>,
-    changed: std::sync::Condvar,
-}
-
-#[derive(Debug, Default)]
-struct Contact {
-    /// The attempt is over: the peer is up, down or not authenticated.
-    over: bool,
-    /// A wait for it ended before it was over: nobody waits again.
-    given_up: bool,
-    /// When the TCP connection was established, and whether the peer's
-    /// process has answered since.
-    connected: Option<Instant>,
-    answered: bool,
-}
-
-impl Contacted {
-    pub(crate) fn set(&self) {
-        self.update(|c| c.over = true);
-    }
-
-    /// A step of the attempt, told by the outbox's sender as it happens.
-    fn progress(&self, step: Progress) {
-        match step {
-            Progress::Connected => self.update(|c| c.connected = Some(Instant::now())),
-            Progress::Answered => self.update(|c| c.answered = true),
-            _ => {}
-        }
-    }
-
-    fn update(&self, change: impl FnOnce(&mut Contact)) {
-        change(&mut self.state.lock().unwrap_or_else(PoisonError::into_inner));
-        self.changed.notify_all();
-    }
-
-    /// Waits until the attempt is over, or `deadline`, or `answer_wait`
-    /// after the connection was established without an answer since;
-    /// whichever comes first.
-    fn wait_until(&self, deadline: Instant, answer_wait: Duration) {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        while !state.over && !state.given_up {
-            let until = match state.connected {
-                Some(at) if !state.answered => deadline.min(at + answer_wait),
-                _ => deadline,
-            };
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                state.given_up = true;
-                return;
-            }
-            state = self
-                .changed
-                .wait_timeout(state, left)
-                .unwrap_or_else(PoisonError::into_inner)
-                .0;
-        }
-    }
-}
-
 /// Runs the watcher until the node ends (the thread is not joined).
 pub(crate) fn watch(outboxes: Arc<Outboxes>, shared: Arc<Shared>) {
     let _ = thread::Builder::new()
@@ -426,53 +346,4 @@ pub(crate) fn watch(outboxes: Arc<Outboxes>, shared: Arc<Shared>) {
                 outboxes.notice_waiting(&shared);
             }
         });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_the_first_send_waits_for_a_first_contact_that_does_not_end() {
-        let long = Duration::from_secs(600);
-        let contacted = Contacted::default();
-        // The first wait runs to its deadline: the attempt is not over.
-        let first = Instant::now() + Duration::from_millis(20);
-        contacted.wait_until(first, long);
-        assert!(Instant::now() >= first);
-        // A later send does not wait again for the same attempt.
-        let far = Instant::now() + long;
-        contacted.wait_until(far, long);
-        assert!(Instant::now() < far);
-        // Once the attempt is over, nobody waits either.
-        let done = Contacted::default();
-        done.set();
-        done.wait_until(far, long);
-        assert!(Instant::now() < far);
-    }
-
-    #[test]
-    fn a_connection_without_an_answer_is_waited_for_briefly_and_one_answered_to_the_end() {
-        let far = Instant::now() + Duration::from_secs(5);
-        let brief = Duration::from_millis(20);
-        // Connected, never answered (a stopped peer): only `brief`.
-        let stopped = Contacted::default();
-        stopped.progress(Progress::Connected);
-        stopped.wait_until(far, brief);
-        assert!(Instant::now() < far);
-        // Answered: the wait goes on until the attempt is over.
-        let answering = Arc::new(Contacted::default());
-        answering.progress(Progress::Connected);
-        answering.progress(Progress::Answered);
-        let ends = Arc::clone(&answering);
-        let ender = thread::spawn(move || {
-            thread::sleep(brief * 5);
-            ends.set();
-        });
-        let start = Instant::now();
-        answering.wait_until(far, brief);
-        assert!(start.elapsed() >= brief * 5 && Instant::now() < far);
-        assert!(answering.state.lock().unwrap().over);
-        ender.join().unwrap();
-    }
 }

@@ -17,6 +17,23 @@ use std::sync::mpsc::{RecvTimeoutError, TryRecvError};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
+/// How much an outbox's queue (and, with `--delay`, the queue in front of
+/// it) holds before a push waits for room, or is refused if the peer does
+/// not answer; as much again waits for such a peer in the outbox
+/// (the worker's `hold`). Thousands of typed or piped
+/// lines, so a burst goes out in batches while the console goes on, and
+/// a few megabytes at most, so a thousand peers cannot make the node hold
+/// gigabytes. The queue allocates as messages come, not ahead.
+pub(super) const QUEUE_BOUND: Bound = Bound {
+    messages: 16 * 1024,
+    bytes: 4 << 20,
+};
+
+/// The stack of an outbox thread (and of a delay thread): what sending,
+/// the handshake and reporting need, with room to spare, instead of the
+/// default 2 MiB reserved per thread (with a thread per peer).
+pub(super) const STACK_SIZE: usize = 512 * 1024;
+
 /// How much a queue holds at most.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Bound {

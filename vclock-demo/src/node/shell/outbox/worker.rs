@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use vclock_net::{Error, Sender};
 
 use super::super::shared::Shared;
+use super::contact::Contacted;
+use super::queue::QUEUE_BOUND;
 use super::queue::Take;
 use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock, names, report_lines};
 use super::retry::{is_shed, next_attempt};
-use super::{Contacted, QUEUE_BOUND};
 use crate::node::state::{Payload, PeerState};
 
 /// A message sent (numbered) and not yet confirmed.
