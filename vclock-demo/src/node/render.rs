@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 
 use super::causality;
 use super::explain;
-use super::machine::{Control, Event};
-use super::state::{EventKind, Happened, Node, PeerState, push_clock};
+use super::machine::{Control, Event, Report};
+use super::state::{EventKind, EventName, Happened, Node, PeerState, push_clock};
 use super::style::Style;
 use crate::console::{CAUSAL_HELP, HELP};
 use crate::network::CONTROL;
@@ -56,6 +56,7 @@ pub(crate) fn render(event: &Event, view: &View<'_>, out: &mut String) {
             out.push_str(&explain::render(&answer, history, names, n, view.style));
         }
         Event::Peers(peers) => peers_lines(peers, view, out),
+        Event::Outbox(report) => outbox_line(report, out),
         Event::Help { causal } => {
             out.push_str(HELP);
             if *causal {
@@ -68,6 +69,8 @@ pub(crate) fn render(event: &Event, view: &View<'_>, out: &mut String) {
                 Control::Done => line(out, format_args!("done")),
                 Control::From(k) => line(out, format_args!("from {k}")),
                 Control::Received(k) => line(out, format_args!("recvd {k}")),
+                Control::Delivered(k) => line(out, format_args!("to {k}")),
+                Control::Failed(k) => line(out, format_args!("failed {k}")),
             }
         }
     }
@@ -76,6 +79,123 @@ pub(crate) fn render(event: &Event, view: &View<'_>, out: &mut String) {
 fn line(out: &mut String, text: std::fmt::Arguments<'_>) {
     let _ = out.write_fmt(text);
     out.push('\n');
+}
+
+/// What an outbox reported, in words (reports that are not shown come to
+/// nothing).
+fn outbox_line(report: &Report, out: &mut String) {
+    match report {
+        Report::Confirmed { to, noticed, .. } => {
+            line(
+                out,
+                format_args!("Node {to} confirmed {}.", names(noticed.iter().copied())),
+            );
+        }
+        Report::Lost {
+            to,
+            names: lost,
+            certain,
+            why,
+            ..
+        } => {
+            let count = lost.len();
+            let what = match lost.as_slice() {
+                [one] => format!("message {one}"),
+                _ => format!("{count} messages ({})", names(lost.iter().copied())),
+            };
+            let (were, was) = if count == 1 {
+                ("was", "it")
+            } else {
+                ("were", "they")
+            };
+            if *certain {
+                line(
+                    out,
+                    format_args!("Warning: {what} to node {to} {were} not delivered: {why}"),
+                );
+            } else {
+                line(
+                    out,
+                    format_args!(
+                        "Warning: node {to} did not confirm {what} ({why}); {was} may or may not have arrived"
+                    ),
+                );
+            }
+        }
+        Report::Waiting { to, names: waiting } => line(
+            out,
+            format_args!(
+                "Waiting for node {to} to confirm {} ...",
+                names(waiting.iter().copied())
+            ),
+        ),
+        Report::Resending { to, names: sent } => {
+            let count = sent.len();
+            let messages = if count == 1 { "message" } else { "messages" };
+            line(
+                out,
+                format_args!(
+                    "Re-sending {count} unconfirmed {messages} to node {to}: {}",
+                    names(sent.iter().copied())
+                ),
+            );
+        }
+        Report::Unreachable {
+            to,
+            why,
+            unconfirmed,
+        } => {
+            let messages = if *unconfirmed == 1 {
+                "message"
+            } else {
+                "messages"
+            };
+            line(
+                out,
+                format_args!(
+                    "Node {to} is unreachable ({why}); {unconfirmed} unconfirmed {messages} will be re-sent when it is back."
+                ),
+            );
+        }
+        Report::NotAuthenticated { to, why } => line(
+            out,
+            format_args!("Node {to} and this node did not authenticate each other: {why}"),
+        ),
+        Report::Late { .. } | Report::Reachable { .. } => {}
+    }
+}
+
+/// The events `names` (of one node, in order) in words: runs of
+/// consecutive counters as `1.5 to 1.9`, others listed (`1.1, 1.3`), at
+/// most four parts and then how many more.
+pub(crate) fn names(names: impl IntoIterator<Item = EventName>) -> String {
+    let mut runs: Vec<(EventName, EventName)> = Vec::new();
+    for name in names {
+        match runs.last_mut() {
+            Some((_, last)) if name.counter == last.counter + 1 => *last = name,
+            _ => runs.push((name, name)),
+        }
+    }
+    let shown: Vec<String> = runs
+        .iter()
+        .take(4)
+        .map(|&(first, last)| {
+            if first == last {
+                first.to_string()
+            } else {
+                format!("{first} to {last}")
+            }
+        })
+        .collect();
+    let mut text = shown.join(", ");
+    if runs.len() > 4 {
+        let more: u64 = runs[4..]
+            .iter()
+            .map(|(first, last)| last.counter - first.counter + 1)
+            .sum();
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// `peers`: every node's address, what this node believes of it, and how
@@ -179,6 +299,19 @@ mod tests {
         node.plan_receive(Envelope::new(1, stamp, "hi".to_owned()))
             .unwrap()
             .happened()
+    }
+
+    #[test]
+    fn names_compress_consecutive_runs_only() {
+        let name = |counter| EventName { node: 1, counter };
+        assert_eq!(names([name(5)]), "1.5");
+        assert_eq!(names((5..=9).map(name)), "1.5 to 1.9");
+        // Events sent to other peers in between are not named.
+        assert_eq!(names([1, 3, 4, 7].map(name)), "1.1, 1.3 to 1.4, 1.7");
+        assert_eq!(
+            names([1, 3, 5, 7, 9, 10, 11].map(name)),
+            "1.1, 1.3, 1.5, 1.7 and 3 more"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 use vclock_core::VectorClock;
 
 use super::super::state::{EventName, Happened, JournalRecord, Outgoing, PeerState};
+use super::input::Report;
 
 /// One thing for the shell to do. Effects come in the order they must be
 /// done; [`Effect::Persist`] and [`Effect::Contact`] end a batch: the
@@ -101,6 +102,8 @@ pub(crate) enum Event {
         /// With what `--causal` adds.
         causal: bool,
     },
+    /// What an outbox found out or did, in words.
+    Outbox(Report),
     /// A control line for the inline launcher (`--sync` only).
     Control(Control),
 }
@@ -115,4 +118,8 @@ pub(crate) enum Control {
     From(u32),
     /// ... and was.
     Received(u32),
+    /// A message to this node, which a caller waited for, was confirmed.
+    Delivered(u32),
+    /// ... was not (or not in time).
+    Failed(u32),
 }

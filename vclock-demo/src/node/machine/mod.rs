@@ -30,10 +30,10 @@ use std::time::Duration;
 use vclock_core::MessageId;
 
 pub(crate) use effect::{Batch, Control, Effect, Event, PersistFailure, Record};
-pub(crate) use input::Input;
+pub(crate) use input::{Input, Report};
 pub(crate) use restart::{Disk, Setup};
 
-use super::state::{Delivered, EventKind, JournalRecord, Node, Planned};
+use super::state::{Delivered, EventKind, JournalRecord, Node, PeerState, Planned};
 
 /// What a node keeps on disk besides its clock in memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +155,7 @@ impl Machine {
             }
             Input::Arrived(envelope, at) => self.arrived(*envelope, at, true, &mut fx),
             Input::Again(envelope, at) => self.arrived(*envelope, at, false, &mut fx),
-            Input::Peer { to, state } => self.node.set_peer(to, state),
+            Input::Outbox(report) => self.outbox(report, &mut fx),
             Input::Settled { to, through } => {
                 if self.durability != Durability::None {
                     self.immediate.push_back(Work::Settle { to, through });
@@ -358,6 +358,46 @@ impl Machine {
         self.halted = Some(why);
         if self.sync {
             fx.push(Effect::Output(Event::Control(Control::Received(from))));
+        }
+    }
+
+    /// Takes what an outbox reports: the peer's state follows, and the
+    /// user is told, once per failure of a peer that was reached before.
+    fn outbox(&mut self, report: Report, fx: &mut Vec<Effect>) {
+        let (control, count) = match &report {
+            Report::Confirmed { to, fates, .. } => (Control::Delivered(*to), *fates),
+            Report::Lost { to, fates, .. } => (Control::Failed(*to), *fates),
+            Report::Late { to, count } => (Control::Failed(*to), *count),
+            _ => (Control::Done, 0),
+        };
+        let shown = match &report {
+            Report::Confirmed { noticed, .. } => !noticed.is_empty(),
+            Report::Late { .. } => false,
+            Report::Unreachable {
+                to,
+                why,
+                unconfirmed,
+            } => {
+                let first = !matches!(self.node.peer(*to), PeerState::Down(_));
+                self.node.set_peer(*to, PeerState::Down(why.clone()));
+                first && *unconfirmed > 0
+            }
+            Report::NotAuthenticated { to, why } => {
+                let first = !matches!(self.node.peer(*to), PeerState::Refused(_));
+                self.node.set_peer(*to, PeerState::Refused(why.clone()));
+                first
+            }
+            Report::Reachable { to } => {
+                self.node.set_peer(*to, PeerState::Up);
+                false
+            }
+            Report::Lost { .. } | Report::Waiting { .. } | Report::Resending { .. } => true,
+        };
+        if shown {
+            fx.push(Effect::Output(Event::Outbox(report)));
+        }
+        for _ in 0..count {
+            self.control(control, fx);
         }
     }
 

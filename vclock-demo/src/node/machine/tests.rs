@@ -6,7 +6,7 @@ use std::time::Instant;
 use vclock_core::VectorClock;
 use vclock_net::Envelope;
 
-use super::super::state::{JournalRecord, Node, Payload, PeerState};
+use super::super::state::{JournalRecord, Node, Payload};
 use super::*;
 
 /// Node `id` of `n` keeping `durability` records, every peer known up.
@@ -15,10 +15,7 @@ fn machine(id: u32, n: u32, durability: Durability) -> Machine {
     for k in (1..=n).filter(|&k| k != id) {
         assert!(
             machine
-                .handle(Input::Peer {
-                    to: k,
-                    state: PeerState::Up
-                })
+                .handle(Input::Outbox(Report::Reachable { to: k }))
                 .is_empty()
         );
     }
@@ -29,10 +26,7 @@ fn causal_machine(id: u32, n: u32) -> Machine {
     let node = Node::new(id, n, VectorClock::new()).with_causal();
     let mut machine = Machine::new(node, Durability::Causal, false);
     for k in (1..=n).filter(|&k| k != id) {
-        machine.handle(Input::Peer {
-            to: k,
-            state: PeerState::Up,
-        });
+        machine.handle(Input::Outbox(Report::Reachable { to: k }));
     }
     machine
 }
@@ -265,10 +259,11 @@ fn a_first_send_waits_for_contact_but_receipts_do_not() {
     assert_eq!(peers, &[2]);
     assert_eq!(shape(&m.handle(message(2, &[(2, 1)], "hey"))), "O");
     // The contact found node 2 down: the send is refused, clock unchanged.
-    m.handle(Input::Peer {
+    m.handle(Input::Outbox(Report::Unreachable {
         to: 2,
-        state: PeerState::Down("connection refused".into()),
-    });
+        why: "connection refused".into(),
+        unconfirmed: 0,
+    }));
     let fx = m.handle(Input::Contacted);
     assert_eq!(
         errors(&fx),
@@ -292,6 +287,52 @@ fn settled_messages_are_journaled_only_with_a_log() {
     assert!(errors(&fx)[0].ends_with("a restart would send them again"));
     let mut m = machine(1, 2, Durability::None);
     assert!(m.handle(Input::Settled { to: 2, through: 7 }).is_empty());
+}
+
+#[test]
+fn control_lines_only_in_sync_mode() {
+    let mut plain = Machine::new(Node::new(1, 2, VectorClock::new()), Durability::None, false);
+    let fx = plain.handle(Input::Unreadable("line too long".into()));
+    assert!(matches!(&fx[..], [Effect::Output(Event::Error(_))]));
+    let fx = plain.handle(Input::Outbox(Report::Confirmed {
+        to: 2,
+        noticed: Vec::new(),
+        fates: 1,
+    }));
+    assert!(fx.is_empty(), "{}", shape(&fx));
+}
+
+#[test]
+fn outbox_reports_follow_the_peer_and_say_a_failure_once() {
+    let mut m = Machine::new(Node::new(1, 2, VectorClock::new()), Durability::None, true);
+    let down = || {
+        Input::Outbox(Report::Unreachable {
+            to: 2,
+            why: "refused".into(),
+            unconfirmed: 3,
+        })
+    };
+    assert!(matches!(
+        &m.handle(down())[..],
+        [Effect::Output(Event::Outbox(_))]
+    ));
+    // Still down: not said again; and a send to it is refused.
+    assert!(m.handle(down()).is_empty());
+    assert!(errors(&m.handle(line("2 x")))[0].contains("it is down (refused)"));
+    assert!(
+        m.handle(Input::Outbox(Report::Reachable { to: 2 }))
+            .is_empty()
+    );
+    assert_eq!(shape(&m.handle(down())), "O");
+    // Each waiter hears its message's fate, in --sync mode.
+    let fx = m.handle(Input::Outbox(Report::Late { to: 2, count: 2 }));
+    assert!(matches!(
+        &fx[..],
+        [
+            Effect::Output(Event::Control(Control::Failed(2))),
+            Effect::Output(Event::Control(Control::Failed(2)))
+        ]
+    ));
 }
 
 #[test]

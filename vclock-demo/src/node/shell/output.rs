@@ -19,8 +19,6 @@ use super::super::style::Style;
 /// Pending output is written out once it reaches this size, even in a burst.
 const HIGH_WATER: usize = 64 * 1024;
 
-use crate::network::CONTROL;
-
 /// Console output not yet written.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
@@ -81,14 +79,6 @@ impl Output {
     /// Adds what `write` appends to the buffer (whole lines).
     pub(crate) fn push_with(&mut self, write: impl FnOnce(&mut String)) {
         write(&mut self.buf);
-    }
-
-    /// Adds a control line, in `--sync` mode only.
-    pub(crate) fn control(&mut self, line: std::fmt::Arguments<'_>) {
-        if self.sync {
-            self.buf.push(CONTROL);
-            self.line(line);
-        }
     }
 
     /// Writes pending output to stdout with one write. Errors (a closed
@@ -196,17 +186,6 @@ pub(crate) fn cause_of(error: &impl std::fmt::Debug) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn control_lines_only_in_sync_mode() {
-        let mut plain = Output::new(false);
-        plain.control(format_args!("done"));
-        plain.line(format_args!("Clock: [0]"));
-        assert_eq!(plain.take(), "Clock: [0]\n");
-        let mut sync = Output::new(true);
-        sync.control(format_args!("done"));
-        assert_eq!(sync.take(), "\u{1e}done\n");
-    }
 
     #[test]
     fn a_sink_takes_written_text_until_it_is_gone() {

@@ -10,7 +10,7 @@ use std::thread;
 use super::super::journal::Journal;
 use super::super::machine::{Batch, Effect, Event, Input, Machine, PersistFailure, Record};
 use super::super::render;
-use super::super::state::{Outgoing, PeerState};
+use super::super::state::Outgoing;
 use super::super::wal::Wal;
 use super::output::{Output, RateLimited};
 
@@ -148,11 +148,6 @@ impl State {
     /// message sent to it up to own event `through`.
     pub(super) fn record_confirmed(&mut self, to: u32, through: u64) {
         self.drive(Input::Settled { to, through });
-    }
-
-    /// Records what the transport found out about node `to`.
-    pub(super) fn set_peer(&mut self, to: u32, state: PeerState) {
-        self.drive(Input::Peer { to, state });
     }
 }
 

@@ -32,6 +32,11 @@ pub(super) struct Checker {
     confirmed: BTreeMap<(EventName, u32), ()>,
     /// Messages a receiver refused with an error line.
     refused: BTreeSet<(EventName, u32)>,
+    /// Messages shown as sent, by their send event and receiver.
+    sent: BTreeSet<(EventName, u32)>,
+    /// Messages received, refused with a line, or reported lost to their
+    /// sender's user: none of them vanished without a word.
+    accounted: BTreeSet<(EventName, u32)>,
 }
 
 impl Checker {
@@ -40,6 +45,8 @@ impl Checker {
             nodes: (0..n).map(|_| Seen::default()).collect(),
             confirmed: BTreeMap::new(),
             refused: BTreeSet::new(),
+            sent: BTreeSet::new(),
+            accounted: BTreeSet::new(),
         }
     }
 
@@ -115,7 +122,30 @@ impl Checker {
         }
         seen.receipts.push((send, stamp.clone()));
         self.confirmed.remove(&(send, id));
+        self.accounted.insert((send, id));
         Ok(())
+    }
+
+    /// Node `id` showed event `h`: a send's messages must arrive, or their
+    /// loss be said (`n` nodes, for a broadcast).
+    pub(super) fn shown_send(&mut self, id: u32, h: &Happened, n: u32) {
+        match &h.kind {
+            EventKind::Send { to, .. } => {
+                self.sent.insert((h.name, *to));
+            }
+            EventKind::Broadcast { .. } => {
+                for to in (1..=n).filter(|&k| k != id) {
+                    self.sent.insert((h.name, to));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The user of the sender of `name` was told its message to node
+    /// `to` was lost (or may have been).
+    pub(super) fn reported(&mut self, name: EventName, to: u32) {
+        self.accounted.insert((name, to));
     }
 
     /// Node `id` restarted without its log: it remembers nothing of what
@@ -126,12 +156,15 @@ impl Checker {
         seen.lost_log = true;
         seen.received.clear();
         seen.receipts.clear();
+        // What it held or took and had not recorded is gone with it.
         self.confirmed.retain(|(_, to), ()| *to != id);
+        self.sent.retain(|(_, to)| *to != id);
     }
 
     /// Notes that node `to` refused the message of send event `name` with
     /// an error line: it is accounted for, received or not.
     pub(super) fn refused(&mut self, name: EventName, to: u32) {
+        self.accounted.insert((name, to));
         self.refused.insert((name, to));
         self.confirmed.remove(&(name, to));
     }
@@ -193,6 +226,16 @@ impl Checker {
                     }
                 }
             }
+        }
+        if let Some((name, to)) = self.sent.iter().find(|&&(name, to)| {
+            !self.accounted.contains(&(name, to))
+                && !self.sender_lost_log(name.node)
+                && !holds(name, to)
+        }) {
+            return Err(format!(
+                "node {} showed message {name} to node {to} as sent, but node {to} never received it and nobody said it was lost",
+                name.node
+            ));
         }
         if let Some(((name, to), ())) = self
             .confirmed

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use vclock_core::VectorClock;
 
 use super::super::machine::{
-    Batch, Disk, Durability, Effect, Event, Input, Machine, PersistFailure, Record, Setup,
+    Batch, Disk, Durability, Effect, Event, Input, Machine, PersistFailure, Record, Report, Setup,
 };
-use super::super::state::{EventName, JournalRecord, Outgoing, PeerState};
+use super::super::state::{EventName, JournalRecord, Outgoing};
 use super::super::wal;
 use super::check::Checker;
 
@@ -343,6 +343,7 @@ impl World {
                             Some(Some(clock)) => self.check.happened(id, &h, Some(&clock))?,
                             None => self.check.happened(id, &h, None)?,
                         }
+                        self.check.shown_send(id, &h, self.options.nodes);
                         self.note(format!(
                             "node {id}: event {} {:?}",
                             h.name, h.transition.after
@@ -353,14 +354,24 @@ impl World {
                         self.note(format!("node {id}: Error: {e}"));
                     }
                     Effect::Output(Event::Line(line)) => self.note(format!("node {id}: {line}")),
+                    Effect::Output(Event::Outbox(Report::Lost { to, names, .. })) => {
+                        for name in &names {
+                            self.check.reported(*name, to);
+                        }
+                        self.note(format!("node {id}: told {names:?} to node {to} were lost"));
+                    }
                     Effect::Output(_) => {}
                     Effect::Contact(peers) => {
                         for to in peers {
-                            let state = match self.up(to) {
-                                true => PeerState::Up,
-                                false => PeerState::Down("connection refused".into()),
+                            let report = match self.up(to) {
+                                true => Report::Reachable { to },
+                                false => Report::Unreachable {
+                                    to,
+                                    why: "connection refused".into(),
+                                    unconfirmed: 0,
+                                },
                             };
-                            inputs.push_back(Input::Peer { to, state });
+                            inputs.push_back(Input::Outbox(report));
                         }
                         inputs.push_back(Input::Contacted);
                     }
@@ -390,6 +401,20 @@ impl World {
         for (index, record) in batch.records.into_iter().enumerate() {
             if fail == Some(index) {
                 self.write_failures += 1;
+                if let (1, Record::Journal(JournalRecord::Sent { event, to, .. })) =
+                    (index, &record)
+                {
+                    // The send goes on without its record, and its user is
+                    // told a restart would not send it again: said.
+                    let name = EventName {
+                        node: id,
+                        counter: *event,
+                    };
+                    let n = self.options.nodes;
+                    for to in (1..=n).filter(|&k| to.is_none_or(|t| t == k) && k != id) {
+                        self.check.reported(name, to);
+                    }
+                }
                 return Err(Some(PersistFailure {
                     index,
                     path: format!("node{id}.log"),
@@ -447,12 +472,20 @@ impl World {
             // not confirmed may or may not have arrived.
             let link = self.link(from, to);
             link.incarnation = incarnation;
-            let lost = link.queue.len();
-            link.queue.clear();
-            if lost > 0 {
+            let lost: Vec<EventName> = link.queue.drain(..).map(|m| m.outgoing.name).collect();
+            if !lost.is_empty() {
                 self.note(format!(
-                    "{lost} messages {from} -> {to} lost: node {to} restarted"
+                    "{} messages {from} -> {to} lost: node {to} restarted",
+                    lost.len()
                 ));
+                let report = Report::Lost {
+                    to,
+                    names: lost,
+                    certain: false,
+                    why: format!("node {to} restarted before confirming"),
+                    fates: 0,
+                };
+                self.feed(from, Input::Outbox(report))?;
                 return self.settled(from, to);
             }
             return Ok(());
@@ -505,8 +538,23 @@ impl World {
             "{} {from} -> {to} not delivered: node {to} is down",
             message.outgoing.name
         ));
-        let state = PeerState::Down("connection refused".into());
-        self.feed(from, Input::Peer { to, state })?;
+        let why = format!("node {to} is down");
+        let names = vec![message.outgoing.name];
+        let lost = Report::Lost {
+            to,
+            names,
+            certain: true,
+            why: why.clone(),
+            fates: 0,
+        };
+        self.feed(from, Input::Outbox(lost))?;
+        let unconfirmed = self.link(from, to).queue.len();
+        let down = Report::Unreachable {
+            to,
+            why,
+            unconfirmed,
+        };
+        self.feed(from, Input::Outbox(down))?;
         self.settled(from, to)
     }
 
@@ -614,13 +662,7 @@ impl World {
         // The others find it running again.
         for other in 1..=n {
             if other != id && self.up(other) {
-                self.feed(
-                    other,
-                    Input::Peer {
-                        to: id,
-                        state: PeerState::Unknown,
-                    },
-                )?;
+                self.feed(other, Input::Outbox(Report::Reachable { to: id }))?;
             }
         }
         Ok(())

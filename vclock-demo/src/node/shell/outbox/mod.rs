@@ -55,13 +55,14 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Config, Sender};
 
+use super::super::machine::{Input, Report};
 use super::super::state::{EventName, Outgoing};
 use super::shared::Shared;
 use crate::cli::DelayRange;
 use contact::Contacted;
 use queue::{Push, QUEUE_BOUND, Refused, STACK_SIZE};
 pub(crate) use report::{Fate, Queued};
-use report::{Outcome, Unconfirmed, forget, lock, names, report_lines};
+use report::{Unconfirmed, forget, lock};
 use worker::Worker;
 
 /// How long a message may wait for its confirmation before the console
@@ -178,8 +179,15 @@ impl Outboxes {
             }
         };
         forget(&unconfirmed, std::slice::from_ref(&queued));
+        let report = Report::Lost {
+            to,
+            names: vec![queued.outgoing.name],
+            certain: true,
+            why,
+            fates: 0,
+        };
         let mut st = shared.lock();
-        report_lines(&mut st, to, &[queued], &Outcome::NotDelivered(why));
+        st.drive(Input::Outbox(report));
         st.out.flush();
     }
 
@@ -194,16 +202,10 @@ impl Outboxes {
         {
             let mut st = shared.lock();
             for (i, sent) in per_peer.into_iter().enumerate() {
-                if sent.is_empty() {
-                    continue;
+                if !sent.is_empty() {
+                    let to = i as u32 + 1;
+                    st.drive(Input::Outbox(Report::Resending { to, names: sent }));
                 }
-                let count = sent.len();
-                st.out.line(format_args!(
-                    "Re-sending {count} unconfirmed {} to node {}: {}",
-                    if count == 1 { "message" } else { "messages" },
-                    i + 1,
-                    names(sent)
-                ));
             }
             st.out.flush();
         }
@@ -278,7 +280,7 @@ impl Outboxes {
     /// in such a line has waited longer than [`NOTICE_AFTER`]; called by
     /// the watcher thread.
     pub(crate) fn notice_waiting(&self, shared: &Shared) {
-        let mut lines = Vec::new();
+        let mut reports = Vec::new();
         for (i, outbox) in self.lock().iter().enumerate() {
             let Some(outbox) = outbox else { continue };
             let mut unconfirmed = lock(&outbox.unconfirmed);
@@ -295,23 +297,20 @@ impl Outboxes {
             }
             // The newest is unnoticed too, since an older one is.
             let last = unconfirmed.sent.back().map_or(first, |&(name, _)| name);
-            let waiting = names(
-                unconfirmed
-                    .sent
-                    .iter()
-                    .map(|&(name, _)| name)
-                    .filter(|name| name.counter >= first.counter),
-            );
+            let waiting = unconfirmed
+                .sent
+                .iter()
+                .map(|&(name, _)| name)
+                .filter(|name| name.counter >= first.counter)
+                .collect();
             unconfirmed.noticed_through = Some(last);
-            lines.push(format!(
-                "Waiting for node {} to confirm {waiting} ...",
-                i + 1
-            ));
+            let to = i as u32 + 1;
+            reports.push(Report::Waiting { to, names: waiting });
         }
-        if !lines.is_empty() {
+        if !reports.is_empty() {
             let mut st = shared.lock();
-            for line in lines {
-                st.out.line(format_args!("{line}"));
+            for report in reports {
+                st.drive(Input::Outbox(report));
             }
             st.out.flush();
         }

@@ -7,7 +7,6 @@ use std::sync::mpsc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Instant;
 
-use super::super::shared::State;
 use crate::node::state::{EventName, Outgoing};
 
 /// What became of some messages.
@@ -71,82 +70,4 @@ pub(super) fn forget(unconfirmed: &Mutex<Unconfirmed>, batch: &[Queued]) {
     let names: std::collections::HashSet<EventName> =
         batch.iter().map(|q| q.outgoing.name).collect();
     lock(unconfirmed).sent.retain(|(n, _)| !names.contains(n));
-}
-
-/// The events `names` (of one node, in order) in words: runs of
-/// consecutive counters as `1.5 to 1.9`, others listed (`1.1, 1.3`), at
-/// most four parts and then how many more.
-pub(super) fn names(names: impl IntoIterator<Item = EventName>) -> String {
-    let mut runs: Vec<(EventName, EventName)> = Vec::new();
-    for name in names {
-        match runs.last_mut() {
-            Some((_, last)) if name.counter == last.counter + 1 => *last = name,
-            _ => runs.push((name, name)),
-        }
-    }
-    let shown: Vec<String> = runs
-        .iter()
-        .take(4)
-        .map(|&(first, last)| {
-            if first == last {
-                first.to_string()
-            } else {
-                format!("{first} to {last}")
-            }
-        })
-        .collect();
-    let mut text = shown.join(", ");
-    if runs.len() > 4 {
-        let more: u64 = runs[4..]
-            .iter()
-            .map(|(first, last)| last.counter - first.counter + 1)
-            .sum();
-        text.push_str(&format!(" and {more} more"));
-    }
-    text
-}
-
-/// Prints what became of `batch` (sent to node `to`): nothing for a
-/// confirmation, a warning otherwise.
-pub(super) fn report_lines(st: &mut State, to: u32, batch: &[Queued], outcome: &Outcome) {
-    let count = batch.len();
-    let what = match count {
-        1 => format!("message {}", batch[0].outgoing.name),
-        n => format!(
-            "{n} messages ({})",
-            names(batch.iter().map(|q| q.outgoing.name))
-        ),
-    };
-    let (were, was) = if count == 1 {
-        ("was", "it")
-    } else {
-        ("were", "they")
-    };
-    match outcome {
-        Outcome::Confirmed => {}
-        Outcome::NotDelivered(why) => st.out.line(format_args!(
-            "Warning: {what} to node {to} {were} not delivered: {why}"
-        )),
-        Outcome::Unknown(why) => st.out.line(format_args!(
-            "Warning: node {to} did not confirm {what} ({why}); {was} may or may not have arrived"
-        )),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_compress_consecutive_runs_only() {
-        let name = |counter| EventName { node: 1, counter };
-        assert_eq!(names([name(5)]), "1.5");
-        assert_eq!(names((5..=9).map(name)), "1.5 to 1.9");
-        // Events sent to other peers in between are not named.
-        assert_eq!(names([1, 3, 4, 7].map(name)), "1.1, 1.3 to 1.4, 1.7");
-        assert_eq!(
-            names([1, 3, 5, 7, 9, 10, 11].map(name)),
-            "1.1, 1.3, 1.5, 1.7 and 3 more"
-        );
-    }
 }

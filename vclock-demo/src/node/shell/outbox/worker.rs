@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Error, Sender};
 
+use super::super::super::machine::{Input, Report};
 use super::super::shared::Shared;
 use super::contact::Contacted;
 use super::queue::QUEUE_BOUND;
 use super::queue::Take;
-use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock, names, report_lines};
+use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock};
 use super::retry::{is_shed, next_attempt};
-use crate::node::state::{Payload, PeerState};
+use crate::node::state::{EventName, Payload};
 
 /// A message sent (numbered) and not yet confirmed.
 #[derive(Debug)]
@@ -149,7 +150,7 @@ impl Worker {
                     let unanswered = std::mem::take(&mut self.waiting);
                     if !unanswered.is_empty() {
                         let why = format!("node {} never answered the connection", self.to);
-                        self.report(&unanswered, &Outcome::NotDelivered(why));
+                        self.report(&unanswered, &Outcome::NotDelivered(why), Vec::new());
                     }
                     let rest: Vec<Queued> = self.pending.drain(..).map(|p| p.queued).collect();
                     if !rest.is_empty() {
@@ -157,7 +158,7 @@ impl Worker {
                             "not confirmed when the node ended, {} s after its input did",
                             self.ack_timeout.as_secs_f64()
                         );
-                        self.report(&rest, &Outcome::Unknown(why));
+                        self.report(&rest, &Outcome::Unknown(why), Vec::new());
                     }
                     self.record_settled();
                     return;
@@ -210,7 +211,7 @@ impl Worker {
                 "node {} has not answered, and {keep} earlier messages already wait for it",
                 self.to
             );
-            self.report(&refused, &Outcome::NotDelivered(why));
+            self.report(&refused, &Outcome::NotDelivered(why), Vec::new());
         }
     }
 
@@ -282,7 +283,7 @@ impl Worker {
             Some(error) => {
                 let why = error.to_string();
                 if !unsent.is_empty() {
-                    self.report(&unsent, &Outcome::NotDelivered(why.clone()));
+                    self.report(&unsent, &Outcome::NotDelivered(why.clone()), Vec::new());
                 }
                 if error.is_peer_down() {
                     self.mark_down(why);
@@ -316,7 +317,7 @@ impl Worker {
             let gone: Vec<Queued> = self.pending.drain(..count).map(|p| p.queued).collect();
             forget(&self.unconfirmed, &gone);
             let why = format!("node {} restarted before confirming", self.to);
-            self.report(&gone, &Outcome::Unknown(why));
+            self.report(&gone, &Outcome::Unknown(why), Vec::new());
         }
         let confirmed = self.sender.confirmed(self.addr);
         let mut done = Vec::new();
@@ -334,17 +335,14 @@ impl Worker {
                     .noticed_through
                     .filter(|t| t.counter >= done[0].outgoing.name.counter)
             };
-            if let Some(through) = noticed {
-                // Some of these were named in a "Waiting" line: say how it
-                // ended for them.
-                let noticed = done
-                    .iter()
+            // Those a "Waiting" line named: the user hears how it ended.
+            let noticed = noticed.map_or_else(Vec::new, |through| {
+                done.iter()
                     .map(|q| q.outgoing.name)
-                    .take_while(|n| n.counter <= through.counter);
-                let line = format!("Node {} confirmed {}.", self.to, names(noticed));
-                self.shared.lock().out.line(format_args!("{line}"));
-            }
-            self.report(&done, &Outcome::Confirmed);
+                    .take_while(|n| n.counter <= through.counter)
+                    .collect()
+            });
+            self.report(&done, &Outcome::Confirmed, noticed);
             if self.down.is_some() {
                 self.mark_up();
             }
@@ -406,18 +404,14 @@ impl Worker {
     }
 
     fn mark_down(&mut self, why: String) {
-        let first_time = self.back_off();
-        let mut st = self.shared.lock();
-        if first_time && !self.pending.is_empty() {
-            st.out.line(format_args!(
-                "Node {} is unreachable ({why}); {} unconfirmed {} will be re-sent when it is back.",
-                self.to,
-                self.pending.len(),
-                if self.pending.len() == 1 { "message" } else { "messages" }
-            ));
-        }
-        st.set_peer(self.to, PeerState::Down(why));
-        st.out.flush();
+        self.back_off();
+        let unconfirmed = self.pending.len();
+        let report = Report::Unreachable {
+            to: self.to,
+            why,
+            unconfirmed,
+        };
+        self.tell(report);
     }
 
     /// The peer and this node did not authenticate each other: sends to it
@@ -425,21 +419,20 @@ impl Worker {
     /// peer) succeeds, for instance once it runs the same cluster
     /// description.
     fn mark_refused(&mut self, why: String) {
-        let first_time = self.back_off();
-        let mut st = self.shared.lock();
-        if first_time {
-            st.out.line(format_args!(
-                "Node {} and this node did not authenticate each other: {why}",
-                self.to
-            ));
-        }
-        st.set_peer(self.to, PeerState::Refused(why));
-        st.out.flush();
+        self.back_off();
+        self.tell(Report::NotAuthenticated { to: self.to, why });
     }
 
     fn mark_up(&mut self) {
         self.down = None;
-        self.shared.lock().set_peer(self.to, PeerState::Up);
+        self.tell(Report::Reachable { to: self.to });
+    }
+
+    /// Tells the node's machine what this outbox found out or did.
+    fn tell(&self, report: Report) {
+        let mut st = self.shared.lock();
+        st.drive(Input::Outbox(report));
+        st.out.flush();
     }
 
     /// In `--sync` mode a message's fate is awaited: one not confirmed
@@ -456,36 +449,56 @@ impl Worker {
         if late.is_empty() {
             return;
         }
-        let mut st = self.shared.lock();
-        for i in late {
-            if let Some(waiter) = self.pending[i].queued.fate.take() {
-                st.out.control(format_args!("failed {}", self.to));
-                let _ = waiter.send(Fate::Failed);
-            }
+        let waiters: Vec<_> = late
+            .into_iter()
+            .filter_map(|i| self.pending[i].queued.fate.take())
+            .collect();
+        self.tell(Report::Late {
+            to: self.to,
+            count: waiters.len(),
+        });
+        for waiter in waiters {
+            let _ = waiter.send(Fate::Failed);
         }
-        st.out.flush();
     }
 
-    fn report(&self, batch: &[Queued], outcome: &Outcome) {
+    /// Tells what became of `batch` (`noticed`: those of a confirmed
+    /// batch that a "Waiting" line named), and each waiter its message's
+    /// fate.
+    fn report(&self, batch: &[Queued], outcome: &Outcome, noticed: Vec<EventName>) {
         if !matches!(outcome, Outcome::Confirmed) {
             forget(&self.unconfirmed, batch);
         }
-        let mut st = self.shared.lock();
-        report_lines(&mut st, self.to, batch, outcome);
-        for queued in batch {
-            if let Some(waiter) = &queued.fate {
-                let fate = match outcome {
-                    Outcome::Confirmed => Fate::Delivered,
-                    _ => Fate::Failed,
-                };
-                match fate {
-                    Fate::Delivered => st.out.control(format_args!("to {}", self.to)),
-                    Fate::Failed => st.out.control(format_args!("failed {}", self.to)),
-                }
-                let _ = waiter.send(fate);
-            }
+        let fate = match outcome {
+            Outcome::Confirmed => Fate::Delivered,
+            _ => Fate::Failed,
+        };
+        let waiters: Vec<_> = batch.iter().filter_map(|q| q.fate.as_ref()).collect();
+        let fates = waiters.len();
+        let to = self.to;
+        let names = || batch.iter().map(|q| q.outgoing.name).collect();
+        // Told (and its control lines out) before any waiter hears its
+        // fate: the inline launcher orders every node's lines by them.
+        self.tell(match outcome {
+            Outcome::Confirmed => Report::Confirmed { to, noticed, fates },
+            Outcome::NotDelivered(why) => Report::Lost {
+                to,
+                names: names(),
+                certain: true,
+                why: why.clone(),
+                fates,
+            },
+            Outcome::Unknown(why) => Report::Lost {
+                to,
+                names: names(),
+                certain: false,
+                why: why.clone(),
+                fates,
+            },
+        });
+        for waiter in waiters {
+            let _ = waiter.send(fate);
         }
-        st.out.flush();
     }
 }
 
