@@ -1,5 +1,5 @@
 //! How far a connection attempt has got, told as it happens to a hook the
-//! application sets ([`Sender::on_progress`](super::Sender::on_progress)):
+//! application sets (`Sender::on_progress`):
 //! so that a caller on another thread can tell a peer whose process runs
 //! from one whose kernel took the connection while the process is stopped
 //! (which never answers), without waiting for the whole attempt.
@@ -58,63 +58,5 @@ impl Write for Answering<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.stream.flush()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::TcpListener;
-    use std::sync::Mutex;
-    use std::time::Duration;
-
-    use crate::listener::Listener;
-    use crate::{Config, Envelope, Sender, VectorClock};
-
-    use super::*;
-
-    /// A sender whose hook records every step.
-    fn recording(config: Config) -> (Sender<u32, String>, Arc<Mutex<Vec<Progress>>>) {
-        let steps = Arc::new(Mutex::new(Vec::new()));
-        let mut sender = Sender::new(1, config);
-        let seen = Arc::clone(&steps);
-        sender.on_progress(move |_, step| seen.lock().unwrap().push(step));
-        (sender, steps)
-    }
-
-    fn envelope() -> Envelope<u32, String> {
-        Envelope::new(1, VectorClock::from_iter([(1, 1)]), "x".into())
-    }
-
-    #[test]
-    fn a_peer_that_takes_the_connection_and_never_answers_is_connected_only() {
-        // The kernel accepts (backlog); nobody reads or answers.
-        let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-        let config = Config::default().ack_timeout(Duration::from_millis(100));
-        let (mut sender, steps) = recording(config);
-        let error = sender
-            .send(silent.local_addr().unwrap(), &envelope())
-            .unwrap_err();
-        assert!(error.is_timeout(), "{error}");
-        assert_eq!(*steps.lock().unwrap(), [Progress::Connected]);
-    }
-
-    #[test]
-    fn a_running_peer_answers_and_a_refusing_address_is_not_connected() {
-        let inbox: Listener<u32, String> =
-            Listener::bind("127.0.0.1:0".parse().unwrap(), Config::default()).unwrap();
-        let (mut sender, steps) = recording(Config::default());
-        sender.send(inbox.local_addr(), &envelope()).unwrap();
-        assert_eq!(
-            *steps.lock().unwrap(),
-            [Progress::Connected, Progress::Answered]
-        );
-        // Nothing listens there any more: refused, not connected.
-        let gone = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = gone.local_addr().unwrap();
-        drop(gone);
-        steps.lock().unwrap().clear();
-        let error = sender.send(addr, &envelope()).unwrap_err();
-        assert!(error.is_peer_down(), "{error}");
-        assert!(steps.lock().unwrap().is_empty());
     }
 }
