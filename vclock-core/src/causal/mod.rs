@@ -2,7 +2,8 @@
 //! The stamp and message names live in `stamp`, the settings and results in
 //! `config`, the errors in `error`, the index of held messages in
 //! `holdback`, the delivery condition in `check`, the merge of constraints
-//! in `known`, and the queries about held messages in `inspect`; this file
+//! in `known`, the queries about held messages in `inspect`, and the state
+//! as data in `snapshot`; this file
 //! has the sending and delivery rules.
 
 mod check;
@@ -11,6 +12,7 @@ mod error;
 mod holdback;
 mod inspect;
 mod known;
+mod snapshot;
 mod stamp;
 
 use alloc::boxed::Box;
@@ -19,6 +21,7 @@ use alloc::vec::Vec;
 
 pub use config::{Arrival, CausalConfig, Delivery};
 pub use error::{CausalError, Refused};
+pub use snapshot::CausalSnapshot;
 pub use stamp::{CausalStamp, Destination, MessageId, Missing};
 
 use crate::VectorClock;

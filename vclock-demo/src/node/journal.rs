@@ -55,7 +55,16 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use super::state::JournalRecord;
+use super::state::{JournalRecord, JournalState};
+
+/// A journal is written anew (compacted) once it has grown by this many
+/// bytes since it last was, and holds at least this many bytes of records
+/// a restart does not need, and at least as many as it would keep: each
+/// byte written is rewritten about once more at most on average, however
+/// many messages stay unconfirmed, and a restart reads at most about this
+/// much beyond what it needs. At a hundred bytes a record, about ten
+/// thousand records, written anew in a few milliseconds.
+pub(crate) const COMPACT_AFTER: u64 = 1 << 20;
 
 /// Which journal a node keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +104,18 @@ pub(crate) struct Journal {
     /// Why no record can be appended: a failed write left part of a
     /// record that could not be taken back.
     broken: Option<String>,
+    /// What its records add up to, kept as they are written, to write the
+    /// journal anew with only what a restart needs.
+    state: JournalState,
+    /// The length at which to try again after a compaction failed.
+    retry_at: u64,
+    /// The average length of the records the last compaction kept.
+    kept_average: u64,
+    /// How much it grows before it is written anew: [`COMPACT_AFTER`].
+    compact_after: u64,
+    /// Records and bytes written or read since it was opened, for the
+    /// average length of a record.
+    written: (u64, u64),
 }
 
 /// What opening a journal found.
@@ -117,11 +138,19 @@ impl Journal {
     }
 
     /// Opens (or creates) the journal of `kind` of the event log at
-    /// `wal_path` and reads it whole. With `fsync`, each record is flushed
-    /// to the disk before it counts, as the event log's are. `has_events`
-    /// says whether the event log has events: then a causal journal must
-    /// exist. (A send journal may be missing: the log was written by a
-    /// node before it kept one, or with `--causal`; nothing is re-sent.)
+    /// `wal_path`, kept by node `owner` (id, number of nodes), and reads
+    /// it. `last` is the own counter of the last event in the log (0 for
+    /// none), and `has_events` says whether the log has events: then a
+    /// causal journal must exist. (A send journal may be missing: the log
+    /// was written by a node before it kept one, or with `--causal`;
+    /// nothing is re-sent.) With `fsync`, each record is flushed to the
+    /// disk before it counts, as the event log's are.
+    ///
+    /// The records returned are what a restart needs (see
+    /// [`JournalState::records`]), not every record read: a journal that
+    /// has grown past [`COMPACT_AFTER`] is written anew with only those.
+    /// What a compaction cut short left beside the journal is removed: the
+    /// journal itself is whole until the new one replaces it.
     ///
     /// # Errors
     ///
@@ -132,7 +161,8 @@ impl Journal {
         wal_path: &Path,
         kind: Kind,
         fsync: bool,
-        has_events: bool,
+        (has_events, last): (bool, u64),
+        owner: (u32, u32),
     ) -> anyhow::Result<Opened> {
         let path = Self::path_for(wal_path, kind);
         let existed = path.exists();
@@ -143,14 +173,20 @@ impl Journal {
                 path.display()
             );
         }
+        let leftover = compacting_path(&path);
+        if leftover.exists() {
+            std::fs::remove_file(&leftover)
+                .with_context(|| format!("cannot remove {}", leftover.display()))?;
+        }
         let bytes = if existed {
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?
         } else {
             Vec::new()
         };
-        let (records, whole) = parse(&bytes).map_err(|e| {
-            anyhow::anyhow!("{}: {e}; the {} is damaged", path.display(), kind.name())
-        })?;
+        let damaged =
+            |e: String| anyhow::anyhow!("{}: {e}; the {} is damaged", path.display(), kind.name());
+        let (records, whole) = parse(&bytes).map_err(damaged)?;
+        let read = (records.len() as u64, whole as u64);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -161,15 +197,29 @@ impl Journal {
             file.set_len(whole as u64)
                 .with_context(|| format!("cannot cut the torn last line of {}", path.display()))?;
         }
+        let state = JournalState::replay(kind == Kind::Causal, owner, records, last);
+        let records = match state.records() {
+            Some(records) => records,
+            // Read again, whole, for the restart to say what is wrong.
+            None => parse(&bytes).map_err(damaged)?.0,
+        };
+        drop(bytes);
+        let mut log = Self {
+            kind,
+            file,
+            path,
+            fsync,
+            len: whole as u64,
+            broken: None,
+            state,
+            retry_at: 0,
+            kept_average: 0,
+            compact_after: COMPACT_AFTER,
+            written: read,
+        };
+        log.compact_if_due();
         Ok(Opened {
-            log: Self {
-                kind,
-                file,
-                path,
-                fsync,
-                len: whole as u64,
-                broken: None,
-            },
+            log,
             records,
             dropped,
         })
@@ -221,8 +271,108 @@ impl Journal {
             return Err(e);
         }
         self.len += line.len() as u64;
+        self.written.0 += 1;
+        self.written.1 += line.len() as u64;
+        self.state.observe(record);
+        self.compact_if_due();
         Ok(())
     }
+
+    /// Compacts the journal if that is due (see [`COMPACT_AFTER`]). What
+    /// it would keep is estimated from the number of records a restart
+    /// needs and the longer of the average record written and the average
+    /// record the last compaction kept, so a compaction leaves nothing
+    /// that makes another due before the journal grows again. The record
+    /// just written is written whatever becomes of this: a journal that
+    /// cannot be written anew is still whole, only longer, and the next
+    /// try waits until it has grown by as many bytes again.
+    fn compact_if_due(&mut self) {
+        let average = (self.written.1 / self.written.0.max(1)).max(self.kept_average);
+        let kept = (self.state.needed() as u64).saturating_mul(average);
+        let unneeded = self.len.saturating_sub(kept);
+        if unneeded >= self.compact_after.max(kept)
+            && self.len >= self.retry_at
+            && self.compact().is_err()
+        {
+            self.retry_at = self.len.saturating_add(self.compact_after);
+        }
+    }
+
+    /// Writes the journal anew with only what a restart needs (see
+    /// [`JournalState::records`]), replacing it at once: see [`replace`].
+    /// A journal whose records contradict each other is left as it is, for
+    /// the restart to say so.
+    ///
+    /// # Errors
+    ///
+    /// Writing, flushing or renaming the new file failed; the journal is
+    /// then as it was.
+    fn compact(&mut self) -> io::Result<()> {
+        let Some(records) = self.state.records() else {
+            self.retry_at = u64::MAX;
+            return Ok(());
+        };
+        let mut bytes = Vec::new();
+        for record in &records {
+            serde_json::to_writer(&mut bytes, record).map_err(io::Error::other)?;
+            bytes.push(b'\n');
+        }
+        self.file = replace(&self.path, &bytes)?;
+        self.len = bytes.len() as u64;
+        self.kept_average = self.len / (records.len() as u64).max(1);
+        Ok(())
+    }
+}
+
+/// Where a journal at `path` is written anew before it replaces it.
+fn compacting_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".compacting");
+    PathBuf::from(name)
+}
+
+/// Replaces the file at `path` with `bytes` so that a crash at any instant
+/// leaves either the old file or the new one, each whole: the new one is
+/// written beside it, flushed to the disk, renamed over it (which is
+/// atomic), and the directory flushed so that the rename lasts. Returns
+/// the new file, open to append.
+///
+/// # Errors
+///
+/// Writing, flushing or renaming failed: the old file is as it was, and
+/// what was written beside it is removed.
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<File> {
+    let new = compacting_path(path);
+    let written = (|| {
+        let _ = std::fs::remove_file(&new);
+        let mut file = OpenOptions::new()
+            .create_new(true)
+            .append(true)
+            .open(&new)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        std::fs::rename(&new, path)?;
+        Ok(file)
+    })();
+    let file = match written {
+        Ok(file) => file,
+        Err(e) => {
+            let _ = std::fs::remove_file(&new);
+            return Err(e);
+        }
+    };
+    // The new file is the journal now, whatever this says: if the
+    // directory cannot be flushed, a power cut may bring back the old
+    // journal, which is whole too.
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        let _ = File::open(dir).and_then(|dir| dir.sync_all());
+    }
+    Ok(file)
 }
 
 /// The records in `bytes` and the length of the whole lines among them. A
@@ -249,79 +399,4 @@ fn parse(bytes: &[u8]) -> Result<(Vec<JournalRecord>, usize), String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_torn_last_line_is_dropped_and_a_bad_middle_line_refused() {
-        let good = serde_json::to_string(&JournalRecord::Other { event: 1 }).unwrap();
-        let torn = format!("{good}\n{}", &good[..good.len() - 2]);
-        let (records, whole) = parse(torn.as_bytes()).unwrap();
-        assert_eq!(records, [JournalRecord::Other { event: 1 }]);
-        assert_eq!(whole, good.len() + 1);
-        let unparsable_last = format!("{good}\n{{\"Sent\n");
-        assert_eq!(parse(unparsable_last.as_bytes()).unwrap().0.len(), 1);
-        let bad = format!("{good}\nnonsense\n{good}\n");
-        assert_eq!(
-            parse(bad.as_bytes()).unwrap_err(),
-            "line 2 is not a causal record (expected value at line 1 column 1)"
-        );
-    }
-
-    #[test]
-    fn a_failed_write_that_cannot_be_taken_back_closes_the_journal() {
-        // /dev/full fails every write, and cannot be cut back either.
-        let mut journal = Journal {
-            kind: Kind::Sends,
-            file: OpenOptions::new().append(true).open("/dev/full").unwrap(),
-            path: PathBuf::from("/dev/full"),
-            fsync: false,
-            len: 0,
-            broken: None,
-        };
-        let record = JournalRecord::Other { event: 1 };
-        let first = journal.append(&record).unwrap_err();
-        assert_eq!(first.raw_os_error(), Some(28), "{first}");
-        let second = journal.append(&record).unwrap_err().to_string();
-        assert!(second.contains("could not be taken back"), "{second}");
-        assert_eq!(journal.len(), 0);
-    }
-
-    #[test]
-    fn records_survive_a_reopen_and_a_torn_tail_is_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let wal = dir.path().join("node1.log");
-        let mut opened = Journal::open(&wal, Kind::Causal, false, false).unwrap();
-        assert!(opened.records.is_empty());
-        let record = JournalRecord::Sent {
-            event: 1,
-            to: Some(2),
-            message: None,
-        };
-        opened.log.append(&record).unwrap();
-        drop(opened);
-        let path = Journal::path_for(&wal, Kind::Causal);
-        assert_eq!(path, dir.path().join("node1.log.causal"));
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(b"{\"Other\":").unwrap();
-        let opened = Journal::open(&wal, Kind::Causal, false, false).unwrap();
-        assert_eq!(opened.records, [record]);
-        assert_eq!(opened.dropped, 9);
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().len(),
-            std::fs::read(&path).unwrap().len() as u64
-        );
-        assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
-        assert!(Journal::open(&wal, Kind::Causal, false, true).is_ok());
-        let other = dir.path().join("node2.log");
-        let error = Journal::open(&other, Kind::Causal, false, true).unwrap_err();
-        assert!(
-            error.to_string().contains("written without --causal"),
-            "{error}"
-        );
-        assert!(
-            !Journal::path_for(&other, Kind::Causal).exists(),
-            "nothing created"
-        );
-    }
-}
+mod tests;

@@ -256,12 +256,14 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
         true => journal::Kind::Causal,
         false => journal::Kind::Sends,
     };
+    let last = resumed.clock.as_ref().map_or(0, |clock| clock.get(&id));
     let journal = match &wal {
         Some(wal) => Some(journal::Journal::open(
             wal.path(),
             kind,
             args.fsync,
-            resumed.clock.is_some(),
+            (resumed.clock.is_some(), last),
+            (id, n),
         )?),
         None => None,
     };
@@ -279,7 +281,6 @@ pub(crate) fn run(args: &NodeArgs) -> anyhow::Result<()> {
     if args.causal {
         node = node.with_causal();
     }
-    let last = resumed.clock.as_ref().map_or(0, |clock| clock.get(&id));
     let mut unconfirmed = Vec::new();
     let (journal, replayed) = match journal {
         Some(journal) if args.causal => {

@@ -20,7 +20,7 @@ use vclock_net::Envelope;
 use super::history::History;
 use crate::console::sanitize;
 use causal::Pending;
-pub(crate) use causal::{Arrived, JournalRecord, Payload, Replayed};
+pub(crate) use causal::{Arrived, JournalRecord, JournalState, Payload, Replayed};
 pub(crate) use event::{
     EventKind, EventName, LOG_TEXT_MAX, Outgoing, PeerState, Planned, clock_string,
 };

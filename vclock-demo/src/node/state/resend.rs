@@ -24,7 +24,7 @@
 //! node recognises (it received that very send event, with the same clock)
 //! is said to be one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use vclock_core::{CausalStamp, VectorClock};
@@ -43,7 +43,7 @@ pub(crate) struct SentMessage {
 }
 
 /// A send event found in a journal, with its rebuilt causal stamp.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Journaled {
     /// The event's own counter.
     pub(crate) event: u64,
@@ -66,7 +66,7 @@ pub(crate) fn confirm(confirmed: &mut BTreeMap<u32, u64>, to: u32, through: u64)
 pub(crate) fn unconfirmed(
     id: u32,
     n: u32,
-    sends: Vec<Journaled>,
+    sends: impl IntoIterator<Item = Journaled>,
     confirmed: &BTreeMap<u32, u64>,
 ) -> Vec<Outgoing> {
     let mut out = Vec::new();
@@ -81,11 +81,7 @@ pub(crate) fn unconfirmed(
             resent: true,
         };
         let envelope = Envelope::new(id, sent.message.clock, payload);
-        let targets: Vec<u32> = match sent.to {
-            Some(to) => vec![to],
-            None => (1..=n).filter(|&k| k != id).collect(),
-        };
-        for to in targets {
+        for to in targets(id, n, sent.to) {
             if sent.event > confirmed.get(&to).copied().unwrap_or(0) {
                 out.push(Outgoing {
                     to,
@@ -98,32 +94,160 @@ pub(crate) fn unconfirmed(
     out
 }
 
+/// The receivers of a send of node `id` of `n` to `to` (`None`: to all).
+fn targets(id: u32, n: u32, to: Option<u32>) -> impl Iterator<Item = u32> {
+    let (first, last) = match to {
+        Some(to) => (to, to),
+        None => (1, n),
+    };
+    (first..=last).filter(move |&k| to.is_some() || k != id)
+}
+
+/// The sends of node `id` of `n` that some peer has not confirmed, and how
+/// far each peer has confirmed: what a restart sends again. A journal keeps
+/// it up to date as it writes records, so that it can write itself anew
+/// with only these (compaction) without reading what it wrote; its size is
+/// bounded by the messages not yet confirmed, not by how many were sent.
+#[derive(Debug)]
+pub(crate) struct Unsettled {
+    id: u32,
+    n: u32,
+    confirmed: BTreeMap<u32, u64>,
+    /// The sends some peer has not confirmed, by own counter.
+    sends: BTreeMap<u64, Journaled>,
+    /// Per peer, the counters of the sends in `sends` it has not confirmed.
+    waiting: BTreeMap<u32, BTreeSet<u64>>,
+}
+
+impl Unsettled {
+    /// Nothing sent yet, by node `id` of `n`.
+    pub(crate) fn new(id: u32, n: u32) -> Self {
+        Self {
+            id,
+            n,
+            confirmed: BTreeMap::new(),
+            sends: BTreeMap::new(),
+            waiting: BTreeMap::new(),
+        }
+    }
+
+    /// Notes a send; kept unless every receiver has confirmed it already.
+    pub(crate) fn sent(&mut self, sent: Journaled) {
+        let mut kept = false;
+        for to in targets(self.id, self.n, sent.to) {
+            if sent.event > self.confirmed.get(&to).copied().unwrap_or(0) {
+                self.waiting.entry(to).or_default().insert(sent.event);
+                kept = true;
+            }
+        }
+        if kept {
+            self.sends.insert(sent.event, sent);
+        }
+    }
+
+    /// Notes that node `to` confirmed the sends up to `through`, and
+    /// forgets those that no receiver waits for any more.
+    pub(crate) fn confirm(&mut self, to: u32, through: u64) {
+        confirm(&mut self.confirmed, to, through);
+        let Some(waiting) = self.waiting.get_mut(&to) else {
+            return;
+        };
+        let rest = match through.checked_add(1) {
+            Some(after) => waiting.split_off(&after),
+            None => BTreeSet::new(),
+        };
+        let settled = std::mem::replace(waiting, rest);
+        for event in settled {
+            let to_others = self.sends.get(&event).is_some_and(|sent| sent.to.is_none());
+            let waited = to_others
+                && targets(self.id, self.n, None)
+                    .any(|k| self.waiting.get(&k).is_some_and(|w| w.contains(&event)));
+            if !waited {
+                self.sends.remove(&event);
+            }
+        }
+    }
+
+    /// The messages to send again, as first sent, in send order.
+    pub(crate) fn unconfirmed(&self) -> Vec<Outgoing> {
+        unconfirmed(
+            self.id,
+            self.n,
+            self.sends.values().cloned(),
+            &self.confirmed,
+        )
+    }
+
+    /// How far each peer has confirmed, as records.
+    pub(crate) fn confirmed_records(&self) -> impl Iterator<Item = JournalRecord> + '_ {
+        self.confirmed
+            .iter()
+            .map(|(&to, &through)| JournalRecord::Confirmed { to, through })
+    }
+
+    /// How many records [`send_records`](Self::send_records) holds.
+    pub(crate) fn needed(&self) -> usize {
+        self.confirmed.len() + self.sends.len()
+    }
+
+    /// The sends some peer has not confirmed, in send order.
+    pub(crate) fn sends(&self) -> impl Iterator<Item = &Journaled> {
+        self.sends.values()
+    }
+
+    /// A send journal's records, given `last`, the own counter of the last
+    /// event in the log: its sends and confirmations. A send journal's
+    /// records are written after the event's log record, so each is in the
+    /// log; one above `last` (which no crash leaves) is ignored all the
+    /// same, as is a send recorded without its message (by a node older
+    /// than re-sending).
+    pub(crate) fn from_sends(id: u32, n: u32, records: Vec<JournalRecord>, last: u64) -> Self {
+        let mut unsettled = Self::new(id, n);
+        for record in records {
+            match record {
+                JournalRecord::Sent { event, .. } if event > last => {}
+                record => unsettled.observe_send(&record),
+            }
+        }
+        unsettled
+    }
+
+    /// Notes a record of a send journal as it is written.
+    pub(crate) fn observe_send(&mut self, record: &JournalRecord) {
+        match record {
+            JournalRecord::Sent {
+                event,
+                to,
+                message: Some(message),
+            } => self.sent(Journaled {
+                event: *event,
+                to: *to,
+                message: message.clone(),
+                stamp: None,
+            }),
+            JournalRecord::Confirmed { to, through } => self.confirm(*to, *through),
+            _ => {}
+        }
+    }
+
+    /// The records of a send journal that rebuild this: how far each peer
+    /// confirmed, then the sends not confirmed, in send order.
+    pub(crate) fn send_records(&self) -> Vec<JournalRecord> {
+        let sends = self.sends().map(|sent| JournalRecord::Sent {
+            event: sent.event,
+            to: sent.to,
+            message: Some(sent.message.clone()),
+        });
+        self.confirmed_records().chain(sends).collect()
+    }
+}
+
 impl Node {
     /// The messages a node without `--causal` sent and its peers had not
     /// confirmed, from its send journal's `records`, given `last`, the own
-    /// counter of the last event in its log. A send journal's records are
-    /// written after the event's log record, so each is in the log; one
-    /// above `last` (which no crash leaves) is ignored all the same.
+    /// counter of the last event in its log (see [`Unsettled::from_sends`]).
     pub(crate) fn replay_sends(&self, records: Vec<JournalRecord>, last: u64) -> Vec<Outgoing> {
-        let mut sends = Vec::new();
-        let mut confirmed = BTreeMap::new();
-        for record in records {
-            match record {
-                JournalRecord::Sent {
-                    event,
-                    to,
-                    message: Some(message),
-                } if event <= last => sends.push(Journaled {
-                    event,
-                    to,
-                    message,
-                    stamp: None,
-                }),
-                JournalRecord::Confirmed { to, through } => confirm(&mut confirmed, to, through),
-                _ => {}
-            }
-        }
-        unconfirmed(self.id, self.n, sends, &confirmed)
+        Unsettled::from_sends(self.id, self.n, records, last).unconfirmed()
     }
 
     /// Sets the own counter of the last message received from each node
@@ -297,5 +421,51 @@ mod tests {
         let next = VectorClock::from_iter([(1, 2)]);
         assert_eq!(node.plain_copy(1, &next, "next", true), None);
         assert!(node.plain_copy(1, &fresh, "fresh", true).is_some());
+    }
+
+    /// At every record of a send journal written by a node whose peer 3
+    /// stops confirming, the records its state keeps (what compaction
+    /// writes) replay to exactly what the whole journal does, and they are
+    /// few.
+    #[test]
+    fn the_unsettled_sends_replay_as_the_whole_journal_at_every_point() {
+        let node = Node::new(1, 3, VectorClock::new());
+        let mut unsettled = Unsettled::new(1, 3);
+        let mut full = Vec::new();
+        let texts = |out: Vec<Outgoing>| -> Vec<(u32, String, Envelope<u32, Payload>)> {
+            out.into_iter()
+                .map(|o| (o.to, o.name.to_string(), o.envelope))
+                .collect()
+        };
+        for event in 1..=600u64 {
+            let mut records = vec![sent(event, Some(2 + (event % 2) as u32), "m")];
+            if event % 7 == 0 {
+                records.push(JournalRecord::Confirmed {
+                    to: 2,
+                    through: event - 3,
+                });
+            }
+            if event % 11 == 0 && event < 400 {
+                records.push(JournalRecord::Confirmed {
+                    to: 3,
+                    through: event,
+                });
+            }
+            for record in records {
+                unsettled.observe_send(&record);
+                full.push(record);
+                let kept = unsettled.send_records();
+                assert_eq!(
+                    texts(node.replay_sends(kept, event)),
+                    texts(node.replay_sends(full.clone(), event)),
+                    "at event {event}"
+                );
+            }
+        }
+        let kept = unsettled.send_records();
+        // Peer 3's sends since event 396 (unconfirmed), peer 2's last
+        // few, and one Confirmed per peer.
+        assert!(kept.len() < 120, "{} records kept", kept.len());
+        assert_eq!(unsettled.unconfirmed().len(), kept.len() - 2);
     }
 }
