@@ -50,12 +50,15 @@
 //! line stops the node with the line's number.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
+use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
 use super::state::{JournalRecord, JournalState};
+
+/// Where a record's line is in the journal: its offset and length.
+type Span = (u64, u64);
 
 /// A journal is written anew (compacted) once it has grown by this many
 /// bytes since it last was, and holds at least this many bytes of records
@@ -185,7 +188,7 @@ impl Journal {
         };
         let damaged =
             |e: String| anyhow::anyhow!("{}: {e}; the {} is damaged", path.display(), kind.name());
-        let (records, whole) = parse(&bytes).map_err(damaged)?;
+        let (records, spans, whole) = parse(&bytes).map_err(damaged)?;
         let read = (records.len() as u64, whole as u64);
         let file = OpenOptions::new()
             .create(true)
@@ -197,11 +200,18 @@ impl Journal {
             file.set_len(whole as u64)
                 .with_context(|| format!("cannot cut the torn last line of {}", path.display()))?;
         }
-        let state = JournalState::replay(kind == Kind::Causal, owner, records, last);
-        let records = match state.records() {
-            Some(records) => records,
-            // Read again, whole, for the restart to say what is wrong.
-            None => parse(&bytes).map_err(damaged)?.0,
+        let (state, records) = match kind {
+            Kind::Sends => (JournalState::sends(owner, &records, &spans, last), records),
+            Kind::Causal => {
+                let state = JournalState::causal(owner, records, last);
+                let records = match state.records() {
+                    Some(records) => records,
+                    // Read again, whole, for the restart to say what is
+                    // wrong.
+                    None => parse(&bytes).map_err(damaged)?.0,
+                };
+                (state, records)
+            }
         };
         drop(bytes);
         let mut log = Self {
@@ -270,10 +280,11 @@ impl Journal {
             }
             return Err(e);
         }
-        self.len += line.len() as u64;
+        let span = (self.len, line.len() as u64);
+        self.len += span.1;
         self.written.0 += 1;
-        self.written.1 += line.len() as u64;
-        self.state.observe(record);
+        self.written.1 += span.1;
+        self.state.observe(record, span);
         self.compact_if_due();
         Ok(())
     }
@@ -298,30 +309,105 @@ impl Journal {
         }
     }
 
-    /// Writes the journal anew with only what a restart needs (see
-    /// [`JournalState::records`]), replacing it at once: see [`replace`].
-    /// A journal whose records contradict each other is left as it is, for
-    /// the restart to say so.
+    /// Writes the journal anew with only what a restart needs, replacing
+    /// it at once (see [`replace`]). A journal whose records contradict
+    /// each other is left as it is, for the restart to say so.
     ///
     /// # Errors
     ///
-    /// Writing, flushing or renaming the new file failed; the journal is
-    /// then as it was.
+    /// Reading, writing, flushing or renaming failed; the journal is then
+    /// as it was.
     fn compact(&mut self) -> io::Result<()> {
-        let Some(records) = self.state.records() else {
+        let Some(compacted) = self.compacted()? else {
             self.retry_at = u64::MAX;
             return Ok(());
         };
-        let mut bytes = Vec::new();
-        for record in &records {
-            serde_json::to_writer(&mut bytes, record).map_err(io::Error::other)?;
-            bytes.push(b'\n');
+        self.file = replace(&self.path, &compacted.bytes)?;
+        if let JournalState::Sends(sends) = &mut self.state {
+            let mut moved = compacted.moved;
+            moved.sort_unstable();
+            for span in sends.sends_mut() {
+                if let Ok(at) = moved.binary_search_by_key(&span.0, |&(old, _)| old) {
+                    span.0 = moved[at].1;
+                }
+            }
         }
-        self.file = replace(&self.path, &bytes)?;
-        self.len = bytes.len() as u64;
-        self.kept_average = self.len / (records.len() as u64).max(1);
+        self.len = compacted.bytes.len() as u64;
+        self.kept_average = self.len / (compacted.records as u64).max(1);
         Ok(())
     }
+
+    /// The journal written anew: a causal journal's records from its
+    /// state; a send journal's confirmations, then the records of its sends
+    /// not confirmed, copied from the journal as they are, in the order
+    /// they were written. `None` if the journal is damaged.
+    ///
+    /// # Errors
+    ///
+    /// The journal cannot be read where the records to keep are.
+    fn compacted(&self) -> io::Result<Option<Compacted>> {
+        let mut compacted = Compacted {
+            bytes: Vec::new(),
+            records: 0,
+            moved: Vec::new(),
+        };
+        let push = |record: &JournalRecord, bytes: &mut Vec<u8>| {
+            serde_json::to_writer(&mut *bytes, record).map_err(io::Error::other)?;
+            bytes.push(b'\n');
+            io::Result::Ok(())
+        };
+        match &self.state {
+            JournalState::Sends(sends) => {
+                for record in sends.confirmed_records() {
+                    push(&record, &mut compacted.bytes)?;
+                    compacted.records += 1;
+                }
+                // Read where they are, not whole: the rest is not needed.
+                let mut old = File::open(&self.path)?;
+                let mut spans: Vec<Span> = sends.sends().into_iter().copied().collect();
+                spans.sort_unstable();
+                let mut at = 0;
+                while at < spans.len() {
+                    // A run of records that follow each other, read at once.
+                    let (first, mut end) = (spans[at].0, spans[at].0 + spans[at].1);
+                    let from = at;
+                    at += 1;
+                    while at < spans.len() && spans[at].0 == end {
+                        end += spans[at].1;
+                        at += 1;
+                    }
+                    let start = compacted.bytes.len();
+                    let len = usize::try_from(end - first).map_err(io::Error::other)?;
+                    compacted.bytes.resize(start + len, 0);
+                    old.seek(SeekFrom::Start(first))?;
+                    old.read_exact(&mut compacted.bytes[start..])?;
+                    for &(offset, _) in &spans[from..at] {
+                        let moved = start as u64 + (offset - first);
+                        compacted.moved.push((offset, moved));
+                    }
+                    compacted.records += at - from;
+                }
+            }
+            JournalState::Causal(_) => {
+                for record in self.state.records().into_iter().flatten() {
+                    push(&record, &mut compacted.bytes)?;
+                    compacted.records += 1;
+                }
+            }
+            JournalState::Damaged => return Ok(None),
+        }
+        Ok(Some(compacted))
+    }
+}
+
+/// A journal written anew, before it replaces the old one.
+struct Compacted {
+    bytes: Vec<u8>,
+    /// How many records it holds.
+    records: usize,
+    /// Where each send record copied from the old journal was there, and
+    /// is in this one.
+    moved: Vec<(u64, u64)>,
 }
 
 /// Where a journal at `path` is written anew before it replaces it.
@@ -375,11 +461,12 @@ fn replace(path: &Path, bytes: &[u8]) -> io::Result<File> {
     Ok(file)
 }
 
-/// The records in `bytes` and the length of the whole lines among them. A
-/// last line without its newline, or that does not parse, is torn: left
-/// out.
-fn parse(bytes: &[u8]) -> Result<(Vec<JournalRecord>, usize), String> {
+/// The records in `bytes`, where each one's line is, and the length of
+/// the whole lines among them. A last line without its newline, or that
+/// does not parse, is torn: left out.
+fn parse(bytes: &[u8]) -> Result<(Vec<JournalRecord>, Vec<Span>, usize), String> {
     let mut records = Vec::new();
+    let mut spans = Vec::new();
     let mut at = 0;
     let mut number = 0;
     while at < bytes.len() {
@@ -389,13 +476,16 @@ fn parse(bytes: &[u8]) -> Result<(Vec<JournalRecord>, usize), String> {
         };
         let line = &bytes[at..at + len];
         match serde_json::from_slice(line) {
-            Ok(record) => records.push(record),
+            Ok(record) => {
+                records.push(record);
+                spans.push((at as u64, len as u64 + 1));
+            }
             Err(_) if at + len + 1 == bytes.len() => break,
             Err(e) => return Err(format!("line {number} is not a causal record ({e})")),
         }
         at += len + 1;
     }
-    Ok((records, at))
+    Ok((records, spans, at))
 }
 
 #[cfg(test)]

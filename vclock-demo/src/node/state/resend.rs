@@ -24,7 +24,7 @@
 //! node recognises (it received that very send event, with the same clock)
 //! is said to be one.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use vclock_core::{CausalStamp, VectorClock};
@@ -51,8 +51,9 @@ pub(crate) struct Journaled {
     pub(crate) to: Option<u32>,
     /// Its clock and text.
     pub(crate) message: SentMessage,
-    /// Its causal stamp (`--causal`).
-    pub(crate) stamp: Option<CausalStamp<u32>>,
+    /// Its causal stamp (`--causal`); boxed, as it is large and most
+    /// sends carry none.
+    pub(crate) stamp: Option<Box<CausalStamp<u32>>>,
 }
 
 /// Notes that node `to` confirmed this node's sends up to `through`.
@@ -77,7 +78,7 @@ pub(crate) fn unconfirmed(
         };
         let payload = Payload {
             text: sent.message.text,
-            stamp: sent.stamp,
+            stamp: sent.stamp.map(|stamp| *stamp),
             resent: true,
         };
         let envelope = Envelope::new(id, sent.message.clock, payload);
@@ -103,79 +104,100 @@ fn targets(id: u32, n: u32, to: Option<u32>) -> impl Iterator<Item = u32> {
     (first..=last).filter(move |&k| to.is_some() || k != id)
 }
 
+/// Where a record's line is in a journal file: its offset and length.
+pub(crate) type Span = (u64, u64);
+
 /// The sends of node `id` of `n` that some peer has not confirmed, and how
-/// far each peer has confirmed: what a restart sends again. A journal keeps
-/// it up to date as it writes records, so that it can write itself anew
-/// with only these (compaction) without reading what it wrote; its size is
-/// bounded by the messages not yet confirmed, not by how many were sent.
+/// far each peer has confirmed: what a restart sends again. Each send
+/// holds a `T`: the message itself ([`Journaled`]), or where its record is
+/// in the journal ([`Span`]), which is what a journal keeps as it writes,
+/// so that it can write itself anew with only these records (compaction)
+/// without reading the rest, and without a copy of each message. Its size
+/// is bounded by the messages not yet confirmed, not by how many were
+/// sent.
 #[derive(Debug)]
-pub(crate) struct Unsettled {
+pub(crate) struct Unsettled<T = Journaled> {
     id: u32,
     n: u32,
     confirmed: BTreeMap<u32, u64>,
-    /// The sends some peer has not confirmed, by own counter.
-    sends: BTreeMap<u64, Journaled>,
-    /// Per peer, the counters of the sends in `sends` it has not confirmed.
-    waiting: BTreeMap<u32, BTreeSet<u64>>,
+    /// Per peer, the direct sends to it (own counter and `T`) that it has
+    /// not confirmed, oldest first: a node's sends to one peer have rising
+    /// counters, and a peer confirms a prefix of them.
+    direct: BTreeMap<u32, VecDeque<(u64, T)>>,
+    /// The broadcasts some peer has not confirmed, by counter, with how
+    /// many peers have not.
+    broadcasts: BTreeMap<u64, (T, usize)>,
+    /// How many sends `direct` and `broadcasts` hold.
+    kept: usize,
 }
 
-impl Unsettled {
+impl<T> Unsettled<T> {
     /// Nothing sent yet, by node `id` of `n`.
     pub(crate) fn new(id: u32, n: u32) -> Self {
         Self {
             id,
             n,
             confirmed: BTreeMap::new(),
-            sends: BTreeMap::new(),
-            waiting: BTreeMap::new(),
+            direct: BTreeMap::new(),
+            broadcasts: BTreeMap::new(),
+            kept: 0,
         }
     }
 
-    /// Notes a send; kept unless every receiver has confirmed it already.
-    pub(crate) fn sent(&mut self, sent: Journaled) {
-        let mut kept = false;
-        for to in targets(self.id, self.n, sent.to) {
-            if sent.event > self.confirmed.get(&to).copied().unwrap_or(0) {
-                self.waiting.entry(to).or_default().insert(sent.event);
-                kept = true;
+    /// How far node `to` has confirmed.
+    fn confirmed(&self, to: u32) -> u64 {
+        self.confirmed.get(&to).copied().unwrap_or(0)
+    }
+
+    /// Notes send event `event` to node `to` (`None`: to all); kept unless
+    /// every receiver has confirmed it already.
+    pub(crate) fn sent(&mut self, event: u64, to: Option<u32>, send: T) {
+        match to {
+            Some(to) if event > self.confirmed(to) => {
+                self.direct.entry(to).or_default().push_back((event, send));
+                self.kept += 1;
             }
-        }
-        if kept {
-            self.sends.insert(sent.event, sent);
+            Some(_) => {}
+            None => {
+                let waiting = targets(self.id, self.n, None)
+                    .filter(|&k| event > self.confirmed(k))
+                    .count();
+                if waiting > 0 {
+                    self.broadcasts.insert(event, (send, waiting));
+                    self.kept += 1;
+                }
+            }
         }
     }
 
     /// Notes that node `to` confirmed the sends up to `through`, and
     /// forgets those that no receiver waits for any more.
     pub(crate) fn confirm(&mut self, to: u32, through: u64) {
+        let before = self.confirmed(to);
         confirm(&mut self.confirmed, to, through);
-        let Some(waiting) = self.waiting.get_mut(&to) else {
-            return;
-        };
-        let rest = match through.checked_add(1) {
-            Some(after) => waiting.split_off(&after),
-            None => BTreeSet::new(),
-        };
-        let settled = std::mem::replace(waiting, rest);
-        for event in settled {
-            let to_others = self.sends.get(&event).is_some_and(|sent| sent.to.is_none());
-            let waited = to_others
-                && targets(self.id, self.n, None)
-                    .any(|k| self.waiting.get(&k).is_some_and(|w| w.contains(&event)));
-            if !waited {
-                self.sends.remove(&event);
+        if let Some(queue) = self.direct.get_mut(&to) {
+            while queue.front().is_some_and(|(event, _)| *event <= through) {
+                queue.pop_front();
+                self.kept -= 1;
             }
         }
-    }
-
-    /// The messages to send again, as first sent, in send order.
-    pub(crate) fn unconfirmed(&self) -> Vec<Outgoing> {
-        unconfirmed(
-            self.id,
-            self.n,
-            self.sends.values().cloned(),
-            &self.confirmed,
-        )
+        let is_peer = (1..=self.n).contains(&to) && to != self.id;
+        if through <= before || self.broadcasts.is_empty() || !is_peer {
+            return;
+        }
+        // Node `to` waited for each broadcast above what it had confirmed
+        // (confirmations only rise), and for none below.
+        let mut settled = Vec::new();
+        for (&event, (_, waiting)) in self.broadcasts.range_mut(before + 1..=through) {
+            *waiting -= 1;
+            if *waiting == 0 {
+                settled.push(event);
+            }
+        }
+        for event in settled {
+            self.broadcasts.remove(&event);
+            self.kept -= 1;
+        }
     }
 
     /// How far each peer has confirmed, as records.
@@ -185,60 +207,89 @@ impl Unsettled {
             .map(|(&to, &through)| JournalRecord::Confirmed { to, through })
     }
 
-    /// How many records [`send_records`](Self::send_records) holds.
+    /// How many records a journal of these holds: one per peer that
+    /// confirmed and one per send.
     pub(crate) fn needed(&self) -> usize {
-        self.confirmed.len() + self.sends.len()
+        self.confirmed.len() + self.kept
     }
 
     /// The sends some peer has not confirmed, in send order.
-    pub(crate) fn sends(&self) -> impl Iterator<Item = &Journaled> {
-        self.sends.values()
+    pub(crate) fn sends(&self) -> Vec<&T> {
+        self.sends_by_event()
+            .into_iter()
+            .map(|(_, send)| send)
+            .collect()
+    }
+
+    fn sends_by_event(&self) -> Vec<(u64, &T)> {
+        let direct = self.direct.values().flatten().map(|(e, send)| (*e, send));
+        let broadcasts = self.broadcasts.iter().map(|(e, (send, _))| (*e, send));
+        let mut sends: Vec<(u64, &T)> = direct.chain(broadcasts).collect();
+        sends.sort_by_key(|(event, _)| *event);
+        sends
+    }
+
+    /// Every send's `T`, to change in place (in no particular order).
+    pub(crate) fn sends_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        let direct = self.direct.values_mut().flatten().map(|(_, send)| send);
+        direct.chain(self.broadcasts.values_mut().map(|(send, _)| send))
+    }
+
+    /// Notes a record of a send journal, given what its send keeps: its
+    /// sends (with their messages: one without, from a node older than
+    /// re-sending, is never sent again) and confirmations.
+    pub(crate) fn observe_send(
+        &mut self,
+        record: &JournalRecord,
+        send: impl FnOnce(&SentMessage) -> T,
+    ) {
+        match record {
+            JournalRecord::Sent {
+                event,
+                to,
+                message: Some(message),
+            } => self.sent(*event, *to, send(message)),
+            JournalRecord::Confirmed { to, through } => self.confirm(*to, *through),
+            _ => {}
+        }
+    }
+}
+
+impl Unsettled<Journaled> {
+    /// The messages to send again, as first sent, in send order.
+    pub(crate) fn unconfirmed(&self) -> Vec<Outgoing> {
+        let sends = self.sends().into_iter().cloned();
+        unconfirmed(self.id, self.n, sends, &self.confirmed)
     }
 
     /// A send journal's records, given `last`, the own counter of the last
     /// event in the log: its sends and confirmations. A send journal's
     /// records are written after the event's log record, so each is in the
     /// log; one above `last` (which no crash leaves) is ignored all the
-    /// same, as is a send recorded without its message (by a node older
-    /// than re-sending).
+    /// same.
     pub(crate) fn from_sends(id: u32, n: u32, records: Vec<JournalRecord>, last: u64) -> Self {
         let mut unsettled = Self::new(id, n);
         for record in records {
             match record {
                 JournalRecord::Sent { event, .. } if event > last => {}
-                record => unsettled.observe_send(&record),
+                record => unsettled.observe_send(&record, |message| record_send(&record, message)),
             }
         }
         unsettled
     }
+}
 
-    /// Notes a record of a send journal as it is written.
-    pub(crate) fn observe_send(&mut self, record: &JournalRecord) {
-        match record {
-            JournalRecord::Sent {
-                event,
-                to,
-                message: Some(message),
-            } => self.sent(Journaled {
-                event: *event,
-                to: *to,
-                message: message.clone(),
-                stamp: None,
-            }),
-            JournalRecord::Confirmed { to, through } => self.confirm(*to, *through),
-            _ => {}
-        }
-    }
-
-    /// The records of a send journal that rebuild this: how far each peer
-    /// confirmed, then the sends not confirmed, in send order.
-    pub(crate) fn send_records(&self) -> Vec<JournalRecord> {
-        let sends = self.sends().map(|sent| JournalRecord::Sent {
-            event: sent.event,
-            to: sent.to,
-            message: Some(sent.message.clone()),
-        });
-        self.confirmed_records().chain(sends).collect()
+/// The send that `record` (a `Sent` record with `message`) holds.
+fn record_send(record: &JournalRecord, message: &SentMessage) -> Journaled {
+    let (event, to) = match record {
+        JournalRecord::Sent { event, to, .. } => (*event, *to),
+        _ => (0, None),
+    };
+    Journaled {
+        event,
+        to,
+        message: message.clone(),
+        stamp: None,
     }
 }
 
@@ -423,6 +474,21 @@ mod tests {
         assert!(node.plain_copy(1, &fresh, "fresh", true).is_some());
     }
 
+    /// The records of a send journal that rebuild `unsettled`: how far
+    /// each peer confirmed, then the sends not confirmed, in send order
+    /// (what a compacted journal holds).
+    fn kept_records(unsettled: &Unsettled) -> Vec<JournalRecord> {
+        let sends = unsettled
+            .sends()
+            .into_iter()
+            .map(|sent| JournalRecord::Sent {
+                event: sent.event,
+                to: sent.to,
+                message: Some(sent.message.clone()),
+            });
+        unsettled.confirmed_records().chain(sends).collect()
+    }
+
     /// At every record of a send journal written by a node whose peer 3
     /// stops confirming, the records its state keeps (what compaction
     /// writes) replay to exactly what the whole journal does, and they are
@@ -452,9 +518,9 @@ mod tests {
                 });
             }
             for record in records {
-                unsettled.observe_send(&record);
+                unsettled.observe_send(&record, |message| record_send(&record, message));
                 full.push(record);
-                let kept = unsettled.send_records();
+                let kept = kept_records(&unsettled);
                 assert_eq!(
                     texts(node.replay_sends(kept, event)),
                     texts(node.replay_sends(full.clone(), event)),
@@ -462,7 +528,7 @@ mod tests {
                 );
             }
         }
-        let kept = unsettled.send_records();
+        let kept = kept_records(&unsettled);
         // Peer 3's sends since event 396 (unconfirmed), peer 2's last
         // few, and one Confirmed per peer.
         assert!(kept.len() < 120, "{} records kept", kept.len());

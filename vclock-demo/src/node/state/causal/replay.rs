@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use vclock_core::{Arrival, CausalConfig, CausalDelivery, CausalSnapshot, CausalStamp, MessageId};
 use vclock_net::Envelope;
 
-use super::super::resend::{Journaled, SentMessage, Unsettled};
+use super::super::resend::{Journaled, SentMessage, Span, Unsettled};
 use super::{EventKind, Node, Outgoing, Payload, Planned};
 
 /// One line of a node's journal: the causal journal of a `--causal` node
@@ -276,12 +276,14 @@ impl CausalReplay {
                 let stamp =
                     sent.map_err(|e| format!("send event {event} cannot be replayed: {e}"))?;
                 if let Some(message) = message {
-                    self.unsettled.sent(Journaled {
+                    let stamp = Some(Box::new(stamp));
+                    let sent = Journaled {
                         event,
                         to,
                         message,
-                        stamp: Some(stamp),
-                    });
+                        stamp,
+                    };
+                    self.unsettled.sent(event, to, sent);
                 }
                 self.sent += 1;
             }
@@ -290,12 +292,15 @@ impl CausalReplay {
                 to,
                 message,
                 stamp,
-            } => self.unsettled.sent(Journaled {
-                event,
-                to,
-                message,
-                stamp: Some(*stamp),
-            }),
+            } => {
+                let sent = Journaled {
+                    event,
+                    to,
+                    message,
+                    stamp: Some(stamp),
+                };
+                self.unsettled.sent(event, to, sent);
+            }
             JournalRecord::Confirmed { to, through } => self.unsettled.confirm(to, through),
             JournalRecord::Delivered { event, id } => self.deliver(event, &id)?,
             JournalRecord::Other { .. } => {}
@@ -389,12 +394,12 @@ impl CausalReplay {
             .into_iter()
             .collect();
         records.extend(self.unsettled.confirmed_records());
-        records.extend(self.unsettled.sends().filter_map(|sent| {
+        records.extend(self.unsettled.sends().into_iter().filter_map(|sent| {
             Some(JournalRecord::Unconfirmed {
                 event: sent.event,
                 to: sent.to,
                 message: sent.message.clone(),
-                stamp: Box::new(sent.stamp.clone()?),
+                stamp: sent.stamp.clone()?,
             })
         }));
         let arrived = self.arrived.iter().cloned().map(Box::new);
@@ -442,14 +447,15 @@ impl Node {
 }
 
 /// What a journal's records add up to, kept as the journal is written:
-/// enough to write it anew with only what a restart needs
-/// ([`records`](Self::records)).
+/// enough to write it anew with only what a restart needs.
 #[derive(Debug)]
 pub(crate) enum JournalState {
-    /// A send journal's: the sends not confirmed.
-    Sends(Unsettled),
+    /// A send journal's: how far each peer confirmed, and where the
+    /// records of the sends not confirmed are in the journal, to be copied
+    /// as they are.
+    Sends(Unsettled<Span>),
     /// A causal journal's: the causal state, what was not delivered, the
-    /// sends not confirmed.
+    /// sends not confirmed ([`records`](Self::records)).
     Causal(Box<CausalReplay>),
     /// A record could not be replayed (the journal contradicts itself):
     /// nothing is rewritten, and the restart says what is wrong.
@@ -457,18 +463,29 @@ pub(crate) enum JournalState {
 }
 
 impl JournalState {
-    /// The state of node `id` of `n`'s journal (`causal` or a send journal)
-    /// whose `records` were read at a start, given `last`, the own counter
-    /// of the last event in the log.
-    pub(crate) fn replay(
-        causal: bool,
+    /// The state of node `id` of `n`'s send journal whose `records` were
+    /// read at a start, each at its span, given `last`, the own counter of
+    /// the last event in the log.
+    pub(crate) fn sends(
         (id, n): (u32, u32),
-        records: Vec<JournalRecord>,
+        records: &[JournalRecord],
+        spans: &[Span],
         last: u64,
     ) -> Self {
-        if !causal {
-            return Self::Sends(Unsettled::from_sends(id, n, records, last));
+        let mut unsettled = Unsettled::new(id, n);
+        for (record, &span) in records.iter().zip(spans) {
+            match record {
+                JournalRecord::Sent { event, .. } if *event > last => {}
+                record => unsettled.observe_send(record, |_| span),
+            }
         }
+        Self::Sends(unsettled)
+    }
+
+    /// The state of node `id` of `n`'s causal journal whose `records` were
+    /// read at a start, given `last`, the own counter of the last event in
+    /// the log.
+    pub(crate) fn causal((id, n): (u32, u32), records: Vec<JournalRecord>, last: u64) -> Self {
         let mut replay = CausalReplay::new(id, n);
         match replay.replay(records, last) {
             Ok(()) => Self::Causal(Box::new(replay)),
@@ -476,7 +493,7 @@ impl JournalState {
         }
     }
 
-    /// How many records [`records`](Self::records) holds, about.
+    /// How many records a journal written anew holds.
     pub(crate) fn needed(&self) -> usize {
         match self {
             Self::Sends(unsettled) => unsettled.needed(),
@@ -485,11 +502,11 @@ impl JournalState {
         }
     }
 
-    /// Notes a record the journal wrote.
-    pub(crate) fn observe(&mut self, record: &JournalRecord) {
+    /// Notes a record the journal wrote at `span`.
+    pub(crate) fn observe(&mut self, record: &JournalRecord, span: Span) {
         let result = match self {
             Self::Sends(unsettled) => {
-                unsettled.observe_send(record);
+                unsettled.observe_send(record, |_| span);
                 Ok(())
             }
             Self::Causal(replay) => replay.observe(record),
@@ -500,13 +517,13 @@ impl JournalState {
         }
     }
 
-    /// The records of a journal that replays to the same state, `None` if
-    /// the journal is damaged.
+    /// The records of a causal journal that replays to the same state;
+    /// `None` for a send journal (its records are copied) or if the
+    /// journal is damaged.
     pub(crate) fn records(&self) -> Option<Vec<JournalRecord>> {
         match self {
-            Self::Sends(unsettled) => Some(unsettled.send_records()),
             Self::Causal(replay) => Some(replay.records()),
-            Self::Damaged => None,
+            Self::Sends(_) | Self::Damaged => None,
         }
     }
 }

@@ -192,7 +192,7 @@ struct Written {
 
 impl Written {
     fn write(&mut self, record: JournalRecord) {
-        self.state.observe(&record);
+        self.state.observe(&record, (0, 0));
         self.full.push(record.clone());
         self.file.push(record);
         self.writes += 1;
@@ -256,7 +256,7 @@ fn a_compacted_causal_journal_replays_as_the_whole_one_at_every_point() {
     let mut journal = Written {
         full: Vec::new(),
         file: Vec::new(),
-        state: JournalState::replay(true, (1, 3), Vec::new(), 0),
+        state: JournalState::causal((1, 3), Vec::new(), 0),
         last: 0,
         writes: 0,
     };
