@@ -35,27 +35,44 @@
 //! records: every record in it is an event that `check`, `shiviz` and
 //! ShiViz itself read as one, its texts are cut at 4 KiB, and a restart
 //! reads only its last few hundred KiB, where an unconfirmed send need not
-//! be. The journals are JSON lines read whole at a restart already, and a
+//! be. The journals are JSON lines read at a restart already, and a
 //! record is as cheap to add to them as a line.
 //!
-//! A restart reads the whole journal, which grows by about one line per
-//! message sent (with its text) or received (causal only). Arrivals that
-//! are refused, or dropped as copies, are not recorded: a restart must not
-//! take them again. `--log-max-bytes` counts the journal with the event
-//! log: once both hold that many bytes together, new sends and internal
-//! events are refused before either gets a record (receipts and
-//! confirmations still get theirs). A last line cut short by a crash is
-//! dropped (its arrival was not confirmed, its event had not happened, or
-//! its confirmation is recorded again after the restart); any other bad
+//! A journal grows by about one line per message sent (with its text) or
+//! received (causal only), but a restart needs only what confirmations
+//! have not settled. So the journal keeps, as it writes, what its records
+//! add up to (`JournalState`: the sends some peer has not confirmed, and
+//! for a causal journal the causal delivery state and the messages not
+//! delivered), bounded by those and not by the history; and once it holds
+//! [`COMPACT_AFTER`] bytes and more that a restart does not need, it is
+//! written anew with only what it needs: a causal journal as a snapshot of
+//! its causal state followed by the records a snapshot cannot rebuild, a
+//! send journal as its confirmations and the records of its unconfirmed
+//! sends, copied. The new journal is written beside the old one, flushed
+//! to the disk, and renamed over it, so a crash at any instant leaves the
+//! old journal or the new one, each whole; what a crash left beside it is
+//! removed at the next start. A restart after a million sends reads a few
+//! hundred KiB.
+//!
+//! Arrivals that are refused, or dropped as copies, are not recorded: a
+//! restart must not take them again. `--log-max-bytes` counts the journal
+//! with the event log: once both hold that many bytes together, new sends
+//! and internal events are refused before either gets a record (receipts
+//! and confirmations still get theirs). A last line cut short by a crash
+//! is dropped (its arrival was not confirmed, its event had not happened,
+//! or its confirmation is recorded again after the restart); any other bad
 //! line stops the node with the line's number.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
 use super::state::{JournalRecord, JournalState};
+use compact::{Compacted, Rewrite, compacting_path};
+
+mod compact;
 
 /// Where a record's line is in the journal: its offset and length.
 type Span = (u64, u64);
@@ -119,6 +136,8 @@ pub(crate) struct Journal {
     /// Records and bytes written or read since it was opened, for the
     /// average length of a record.
     written: (u64, u64),
+    /// The journal being written anew, if it is.
+    rewrite: Option<Rewrite>,
 }
 
 /// What opening a journal found.
@@ -226,8 +245,12 @@ impl Journal {
             kept_average: 0,
             compact_after: COMPACT_AFTER,
             written: read,
+            rewrite: None,
         };
-        log.compact_if_due();
+        // Before the node starts: at once.
+        if log.is_compaction_due() && log.compact().is_err() {
+            log.retry_at = log.len.saturating_add(log.compact_after);
+        }
         Ok(Opened {
             log,
             records,
@@ -281,6 +304,9 @@ impl Journal {
             return Err(e);
         }
         let span = (self.len, line.len() as u64);
+        if let Some(rewrite) = &mut self.rewrite {
+            rewrite.appended(&line);
+        }
         self.len += span.1;
         self.written.0 += 1;
         self.written.1 += span.1;
@@ -289,176 +315,90 @@ impl Journal {
         Ok(())
     }
 
-    /// Compacts the journal if that is due (see [`COMPACT_AFTER`]). What
-    /// it would keep is estimated from the number of records a restart
-    /// needs and the longer of the average record written and the average
-    /// record the last compaction kept, so a compaction leaves nothing
-    /// that makes another due before the journal grows again. The record
+    /// Whether a compaction is due (see [`COMPACT_AFTER`]). What it would
+    /// keep is estimated from the number of records a restart needs and
+    /// the longer of the average record written and the average record the
+    /// last compaction kept, so a compaction leaves nothing that makes
+    /// another due before the journal grows again.
+    fn is_compaction_due(&self) -> bool {
+        let average = (self.written.1 / self.written.0.max(1)).max(self.kept_average);
+        let kept = (self.state.needed() as u64).saturating_mul(average);
+        let unneeded = self.len.saturating_sub(kept);
+        unneeded >= self.compact_after.max(kept) && self.len >= self.retry_at
+    }
+
+    /// Starts writing the journal anew if that is due, or replaces it with
+    /// the new one once that is on the disk (see [`Rewrite`]). The record
     /// just written is written whatever becomes of this: a journal that
     /// cannot be written anew is still whole, only longer, and the next
     /// try waits until it has grown by as many bytes again.
     fn compact_if_due(&mut self) {
-        let average = (self.written.1 / self.written.0.max(1)).max(self.kept_average);
-        let kept = (self.state.needed() as u64).saturating_mul(average);
-        let unneeded = self.len.saturating_sub(kept);
-        if unneeded >= self.compact_after.max(kept)
-            && self.len >= self.retry_at
-            && self.compact().is_err()
-        {
+        if let Some(rewrite) = &self.rewrite {
+            if rewrite.is_flushed() {
+                self.finish_rewrite();
+            }
+            return;
+        }
+        if !self.is_compaction_due() {
+            return;
+        }
+        let started = Compacted::of(&self.state, &self.path).and_then(|compacted| {
+            let Some(compacted) = compacted else {
+                // Damaged: left as it is, for the restart to say so.
+                self.retry_at = u64::MAX;
+                return Ok(());
+            };
+            self.rewrite = Some(Rewrite::start(&self.path, compacted, self.len)?);
+            Ok(())
+        });
+        if started.is_err() {
             self.retry_at = self.len.saturating_add(self.compact_after);
         }
     }
 
-    /// Writes the journal anew with only what a restart needs, replacing
-    /// it at once (see [`replace`]). A journal whose records contradict
-    /// each other is left as it is, for the restart to say so.
+    /// Replaces the journal with the one being written anew.
+    fn finish_rewrite(&mut self) {
+        let Some(rewrite) = self.rewrite.take() else {
+            return;
+        };
+        match rewrite.finish(&self.path, self.fsync, &mut self.state) {
+            Ok((file, len, average)) => {
+                self.file = file;
+                self.len = len;
+                self.kept_average = average;
+            }
+            Err(_) => self.retry_at = self.len.saturating_add(self.compact_after),
+        }
+    }
+
+    /// Waits until the journal being written anew, if one is, has
+    /// replaced this one.
+    #[cfg(test)]
+    fn settle(&mut self) {
+        while self.rewrite.as_ref().is_some_and(|r| !r.is_flushed()) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.finish_rewrite();
+    }
+
+    /// Writes the journal anew with only what a restart needs and replaces
+    /// it at once (see [`compact::replace`]). A journal whose records
+    /// contradict each other is left as it is, for the restart to say so.
     ///
     /// # Errors
     ///
     /// Reading, writing, flushing or renaming failed; the journal is then
     /// as it was.
     fn compact(&mut self) -> io::Result<()> {
-        let Some(compacted) = self.compacted()? else {
+        let Some(compacted) = Compacted::of(&self.state, &self.path)? else {
             self.retry_at = u64::MAX;
             return Ok(());
         };
-        self.file = replace(&self.path, &compacted.bytes)?;
-        if let JournalState::Sends(sends) = &mut self.state {
-            let mut moved = compacted.moved;
-            moved.sort_unstable();
-            for span in sends.sends_mut() {
-                if let Ok(at) = moved.binary_search_by_key(&span.0, |&(old, _)| old) {
-                    span.0 = moved[at].1;
-                }
-            }
-        }
+        self.file = compact::replace(&self.path, &compacted, &mut self.state)?;
         self.len = compacted.bytes.len() as u64;
-        self.kept_average = self.len / (compacted.records as u64).max(1);
+        self.kept_average = compacted.average();
         Ok(())
     }
-
-    /// The journal written anew: a causal journal's records from its
-    /// state; a send journal's confirmations, then the records of its sends
-    /// not confirmed, copied from the journal as they are, in the order
-    /// they were written. `None` if the journal is damaged.
-    ///
-    /// # Errors
-    ///
-    /// The journal cannot be read where the records to keep are.
-    fn compacted(&self) -> io::Result<Option<Compacted>> {
-        let mut compacted = Compacted {
-            bytes: Vec::new(),
-            records: 0,
-            moved: Vec::new(),
-        };
-        let push = |record: &JournalRecord, bytes: &mut Vec<u8>| {
-            serde_json::to_writer(&mut *bytes, record).map_err(io::Error::other)?;
-            bytes.push(b'\n');
-            io::Result::Ok(())
-        };
-        match &self.state {
-            JournalState::Sends(sends) => {
-                for record in sends.confirmed_records() {
-                    push(&record, &mut compacted.bytes)?;
-                    compacted.records += 1;
-                }
-                // Read where they are, not whole: the rest is not needed.
-                let mut old = File::open(&self.path)?;
-                let mut spans: Vec<Span> = sends.sends().into_iter().copied().collect();
-                spans.sort_unstable();
-                let mut at = 0;
-                while at < spans.len() {
-                    // A run of records that follow each other, read at once.
-                    let (first, mut end) = (spans[at].0, spans[at].0 + spans[at].1);
-                    let from = at;
-                    at += 1;
-                    while at < spans.len() && spans[at].0 == end {
-                        end += spans[at].1;
-                        at += 1;
-                    }
-                    let start = compacted.bytes.len();
-                    let len = usize::try_from(end - first).map_err(io::Error::other)?;
-                    compacted.bytes.resize(start + len, 0);
-                    old.seek(SeekFrom::Start(first))?;
-                    old.read_exact(&mut compacted.bytes[start..])?;
-                    for &(offset, _) in &spans[from..at] {
-                        let moved = start as u64 + (offset - first);
-                        compacted.moved.push((offset, moved));
-                    }
-                    compacted.records += at - from;
-                }
-            }
-            JournalState::Causal(_) => {
-                for record in self.state.records().into_iter().flatten() {
-                    push(&record, &mut compacted.bytes)?;
-                    compacted.records += 1;
-                }
-            }
-            JournalState::Damaged => return Ok(None),
-        }
-        Ok(Some(compacted))
-    }
-}
-
-/// A journal written anew, before it replaces the old one.
-struct Compacted {
-    bytes: Vec<u8>,
-    /// How many records it holds.
-    records: usize,
-    /// Where each send record copied from the old journal was there, and
-    /// is in this one.
-    moved: Vec<(u64, u64)>,
-}
-
-/// Where a journal at `path` is written anew before it replaces it.
-fn compacting_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(".compacting");
-    PathBuf::from(name)
-}
-
-/// Replaces the file at `path` with `bytes` so that a crash at any instant
-/// leaves either the old file or the new one, each whole: the new one is
-/// written beside it, flushed to the disk, renamed over it (which is
-/// atomic), and the directory flushed so that the rename lasts. Returns
-/// the new file, open to append.
-///
-/// # Errors
-///
-/// Writing, flushing or renaming failed: the old file is as it was, and
-/// what was written beside it is removed.
-fn replace(path: &Path, bytes: &[u8]) -> io::Result<File> {
-    let new = compacting_path(path);
-    let written = (|| {
-        let _ = std::fs::remove_file(&new);
-        let mut file = OpenOptions::new()
-            .create_new(true)
-            .append(true)
-            .open(&new)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&new, path)?;
-        Ok(file)
-    })();
-    let file = match written {
-        Ok(file) => file,
-        Err(e) => {
-            let _ = std::fs::remove_file(&new);
-            return Err(e);
-        }
-    };
-    // The new file is the journal now, whatever this says: if the
-    // directory cannot be flushed, a power cut may bring back the old
-    // journal, which is whole too.
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        let _ = File::open(dir).and_then(|dir| dir.sync_all());
-    }
-    Ok(file)
 }
 
 /// The records in `bytes`, where each one's line is, and the length of
