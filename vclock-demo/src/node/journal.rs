@@ -77,13 +77,12 @@ mod compact;
 /// Where a record's line is in the journal: its offset and length.
 type Span = (u64, u64);
 
-/// A journal is written anew (compacted) once it has grown by this many
-/// bytes since it last was, and holds at least this many bytes of records
-/// a restart does not need, and at least as many as it would keep: each
-/// byte written is rewritten about once more at most on average, however
-/// many messages stay unconfirmed, and a restart reads at most about this
-/// much beyond what it needs. At a hundred bytes a record, about ten
-/// thousand records, written anew in a few milliseconds.
+/// A journal is written anew (compacted) once it holds at least this many
+/// bytes of records a restart does not need, and twice as many as it would
+/// keep: each byte written is rewritten about half a time more at most on
+/// average, however many messages stay unconfirmed, and a restart reads at
+/// most about this much (or twice what it needs) beyond what it needs. At
+/// a hundred bytes a record, about ten thousand records.
 pub(crate) const COMPACT_AFTER: u64 = 1 << 20;
 
 /// Which journal a node keeps.
@@ -315,7 +314,10 @@ impl Journal {
         Ok(())
     }
 
-    /// Whether a compaction is due (see [`COMPACT_AFTER`]). What it would
+    /// Whether a compaction is due (see [`COMPACT_AFTER`]): when the
+    /// journal holds at least that many bytes a restart does not need, and
+    /// twice as many as it would keep, so that writing what it keeps costs
+    /// at most half as much as writing what it drops did. What it would
     /// keep is estimated from the number of records a restart needs and
     /// the longer of the average record written and the average record the
     /// last compaction kept, so a compaction leaves nothing that makes
@@ -324,7 +326,7 @@ impl Journal {
         let average = (self.written.1 / self.written.0.max(1)).max(self.kept_average);
         let kept = (self.state.needed() as u64).saturating_mul(average);
         let unneeded = self.len.saturating_sub(kept);
-        unneeded >= self.compact_after.max(kept) && self.len >= self.retry_at
+        unneeded >= self.compact_after.max(2 * kept) && self.len >= self.retry_at
     }
 
     /// Starts writing the journal anew if that is due, or replaces it with
