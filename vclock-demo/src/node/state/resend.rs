@@ -7,7 +7,9 @@
 //! once per batch of confirmations, how far each peer has confirmed. A
 //! restarted node rebuilds every message sent after that point exactly as
 //! it was first sent and queues it again, before any new message to that
-//! peer. Pure: the journal's records come in, messages go out.
+//! peer. Pure: the journal's records come in, messages go out. What is
+//! not confirmed is kept per peer as the journal is written ([`Unsettled`]),
+//! so that the journal can be written anew with only that (compaction).
 //!
 //! A message may have arrived although its confirmation was not recorded
 //! (the sender was killed in between), so a receiver can get a copy. With

@@ -9,6 +9,15 @@
 //! event is not in the log (a crash, or a failed log write, came between
 //! the two records) did not happen: it is the last of its counter, or
 //! followed by a record with the same or a lower counter.
+//!
+//! The replay goes record by record ([`CausalReplay`]) and forgets what
+//! is settled (a delivered message, a confirmed send), so the journal can
+//! keep one up to date as it writes and be written anew from it
+//! (compaction): a compacted journal starts with a [`Snapshot`] of what
+//! the records before it built, followed by the sends not confirmed with
+//! their stamps (`Unconfirmed`, which the snapshot no longer rebuilds),
+//! the messages not delivered, and the last event record if its event is
+//! not known to have happened yet.
 
 use std::collections::BTreeSet;
 
