@@ -83,8 +83,8 @@ mod serde_impl;
 pub mod strategy;
 
 pub use causal::{
-    Arrival, CausalConfig, CausalDelivery, CausalError, CausalStamp, Delivery, Destination,
-    MessageId, Missing, Refused,
+    Arrival, CausalConfig, CausalDelivery, CausalError, CausalSnapshot, CausalStamp, Delivery,
+    Destination, MessageId, Missing, Refused,
 };
 pub use checked::{ReceiveError, ReceivePolicy};
 pub use clock::{IntoIter, Iter, VectorClock};

@@ -61,6 +61,13 @@ pub enum CausalError<K> {
         /// The configured bound.
         limit: usize,
     },
+    /// [`CausalDelivery::from_snapshot`](crate::CausalDelivery::from_snapshot)
+    /// was given a snapshot that no run leaves (a damaged or forged one);
+    /// nothing was built.
+    InvalidSnapshot {
+        /// What is wrong with it.
+        defect: &'static str,
+    },
 }
 
 impl<K: fmt::Display> fmt::Display for CausalError<K> {
@@ -87,6 +94,7 @@ impl<K: fmt::Display> fmt::Display for CausalError<K> {
                 "{id} must wait for earlier messages, but {limit} messages from {} are already held back",
                 id.sender
             ),
+            Self::InvalidSnapshot { defect } => f.write_str(defect),
         }
     }
 }

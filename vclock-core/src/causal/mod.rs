@@ -2,9 +2,9 @@
 //! The stamp and message names live in `stamp`, the settings and results in
 //! `config`, the errors in `error`, the index of held messages in
 //! `holdback`, the delivery condition in `check`, the merge of constraints
-//! in `known`, the stamping of outgoing messages in `send`, and the queries
-//! about held messages in `inspect`; this file has the state and the
-//! delivery rules.
+//! in `known`, the stamping of outgoing messages in `send`, the queries
+//! about held messages in `inspect`, and the state as data in `snapshot`;
+//! this file has the state and the delivery rules.
 
 mod check;
 mod config;
@@ -13,6 +13,7 @@ mod holdback;
 mod inspect;
 mod known;
 mod send;
+mod snapshot;
 mod stamp;
 
 use alloc::boxed::Box;
@@ -21,6 +22,7 @@ use alloc::vec::Vec;
 
 pub use config::{Arrival, CausalConfig, Delivery};
 pub use error::{CausalError, Refused};
+pub use snapshot::CausalSnapshot;
 pub use stamp::{CausalStamp, Destination, MessageId, Missing};
 
 use crate::VectorClock;

@@ -35,18 +35,32 @@
 //! records: every record in it is an event that `check`, `shiviz` and
 //! ShiViz itself read as one, its texts are cut at 4 KiB, and a restart
 //! reads only its last few hundred KiB, where an unconfirmed send need not
-//! be. The journals are JSON lines read whole at a restart already, and a
+//! be. The journals are JSON lines read at a restart already, and a
 //! record is as cheap to add to them as a line.
 //!
-//! A restart reads the whole journal, which grows by about one line per
-//! message sent (with its text) or received (causal only). Arrivals that
-//! are refused, or dropped as copies, are not recorded: a restart must not
-//! take them again. `--log-max-bytes` counts the journal with the event
-//! log: once both hold that many bytes together, new sends and internal
-//! events are refused before either gets a record (receipts and
-//! confirmations still get theirs). A last line cut short by a crash is
-//! dropped (its arrival was not confirmed, its event had not happened, or
-//! its confirmation is recorded again after the restart); any other bad
+//! A journal grows by about one line per message sent (with its text) or
+//! received (causal only), but a restart needs only what confirmations
+//! have not settled. So the journal keeps, as it writes, what its records
+//! add up to (`JournalState`: the sends some peer has not confirmed, and
+//! for a causal journal the causal delivery state and the messages not
+//! delivered), bounded by those and not by the history; and once it holds
+//! [`COMPACT_AFTER`] bytes and more that a restart does not need, it is
+//! written anew with only what it needs: a causal journal as a snapshot of
+//! its causal state followed by the records a snapshot cannot rebuild, a
+//! send journal as its confirmations and the records of its unconfirmed
+//! sends, copied. The new journal is written beside the old one, flushed
+//! to the disk, and renamed over it, so a crash at any instant leaves the
+//! old journal or the new one, each whole; what a crash left beside it is
+//! removed at the next start. A restart after a million sends reads a few
+//! hundred KiB.
+//!
+//! Arrivals that are refused, or dropped as copies, are not recorded: a
+//! restart must not take them again. `--log-max-bytes` counts the journal
+//! with the event log: once both hold that many bytes together, new sends
+//! and internal events are refused before either gets a record (receipts
+//! and confirmations still get theirs). A last line cut short by a crash
+//! is dropped (its arrival was not confirmed, its event had not happened,
+//! or its confirmation is recorded again after the restart); any other bad
 //! line stops the node with the line's number.
 
 use std::fs::{File, OpenOptions};
@@ -55,7 +69,21 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
-use super::state::JournalRecord;
+use super::state::{JournalRecord, JournalState};
+use compact::{Compacted, Rewrite, compacting_path};
+
+mod compact;
+
+/// Where a record's line is in the journal: its offset and length.
+type Span = (u64, u64);
+
+/// A journal is written anew (compacted) once it holds at least this many
+/// bytes of records a restart does not need, and twice as many as it would
+/// keep: each byte written is rewritten about half a time more at most on
+/// average, however many messages stay unconfirmed, and a restart reads at
+/// most about this much (or twice what it needs) beyond what it needs. At
+/// a hundred bytes a record, about ten thousand records.
+pub(crate) const COMPACT_AFTER: u64 = 1 << 20;
 
 /// Which journal a node keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +123,20 @@ pub(crate) struct Journal {
     /// Why no record can be appended: a failed write left part of a
     /// record that could not be taken back.
     broken: Option<String>,
+    /// What its records add up to, kept as they are written, to write the
+    /// journal anew with only what a restart needs.
+    state: JournalState,
+    /// The length at which to try again after a compaction failed.
+    retry_at: u64,
+    /// The average length of the records the last compaction kept.
+    kept_average: u64,
+    /// How much it grows before it is written anew: [`COMPACT_AFTER`].
+    compact_after: u64,
+    /// Records and bytes written or read since it was opened, for the
+    /// average length of a record.
+    written: (u64, u64),
+    /// The journal being written anew, if it is.
+    rewrite: Option<Rewrite>,
 }
 
 /// What opening a journal found.
@@ -117,11 +159,19 @@ impl Journal {
     }
 
     /// Opens (or creates) the journal of `kind` of the event log at
-    /// `wal_path` and reads it whole. With `fsync`, each record is flushed
-    /// to the disk before it counts, as the event log's are. `has_events`
-    /// says whether the event log has events: then a causal journal must
-    /// exist. (A send journal may be missing: the log was written by a
-    /// node before it kept one, or with `--causal`; nothing is re-sent.)
+    /// `wal_path`, kept by node `owner` (id, number of nodes), and reads
+    /// it. `last` is the own counter of the last event in the log (0 for
+    /// none), and `has_events` says whether the log has events: then a
+    /// causal journal must exist. (A send journal may be missing: the log
+    /// was written by a node before it kept one, or with `--causal`;
+    /// nothing is re-sent.) With `fsync`, each record is flushed to the
+    /// disk before it counts, as the event log's are.
+    ///
+    /// The records returned are what a restart needs (see
+    /// [`JournalState::records`]), not every record read: a journal that
+    /// has grown past [`COMPACT_AFTER`] is written anew with only those.
+    /// What a compaction cut short left beside the journal is removed: the
+    /// journal itself is whole until the new one replaces it.
     ///
     /// # Errors
     ///
@@ -132,7 +182,8 @@ impl Journal {
         wal_path: &Path,
         kind: Kind,
         fsync: bool,
-        has_events: bool,
+        (has_events, last): (bool, u64),
+        owner: (u32, u32),
     ) -> anyhow::Result<Opened> {
         let path = Self::path_for(wal_path, kind);
         let existed = path.exists();
@@ -143,14 +194,20 @@ impl Journal {
                 path.display()
             );
         }
+        let leftover = compacting_path(&path);
+        if leftover.exists() {
+            std::fs::remove_file(&leftover)
+                .with_context(|| format!("cannot remove {}", leftover.display()))?;
+        }
         let bytes = if existed {
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?
         } else {
             Vec::new()
         };
-        let (records, whole) = parse(&bytes).map_err(|e| {
-            anyhow::anyhow!("{}: {e}; the {} is damaged", path.display(), kind.name())
-        })?;
+        let damaged =
+            |e: String| anyhow::anyhow!("{}: {e}; the {} is damaged", path.display(), kind.name());
+        let (records, spans, whole) = parse(&bytes).map_err(damaged)?;
+        let read = (records.len() as u64, whole as u64);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
@@ -161,15 +218,40 @@ impl Journal {
             file.set_len(whole as u64)
                 .with_context(|| format!("cannot cut the torn last line of {}", path.display()))?;
         }
+        let (state, records) = match kind {
+            Kind::Sends => (JournalState::sends(owner, &records, &spans, last), records),
+            Kind::Causal => {
+                let state = JournalState::causal(owner, records, last);
+                let records = match state.records() {
+                    Some(records) => records,
+                    // Read again, whole, for the restart to say what is
+                    // wrong.
+                    None => parse(&bytes).map_err(damaged)?.0,
+                };
+                (state, records)
+            }
+        };
+        drop(bytes);
+        let mut log = Self {
+            kind,
+            file,
+            path,
+            fsync,
+            len: whole as u64,
+            broken: None,
+            state,
+            retry_at: 0,
+            kept_average: 0,
+            compact_after: COMPACT_AFTER,
+            written: read,
+            rewrite: None,
+        };
+        // Before the node starts: at once.
+        if log.is_compaction_due() && log.compact().is_err() {
+            log.retry_at = log.len.saturating_add(log.compact_after);
+        }
         Ok(Opened {
-            log: Self {
-                kind,
-                file,
-                path,
-                fsync,
-                len: whole as u64,
-                broken: None,
-            },
+            log,
             records,
             dropped,
         })
@@ -220,16 +302,113 @@ impl Journal {
             }
             return Err(e);
         }
-        self.len += line.len() as u64;
+        let span = (self.len, line.len() as u64);
+        if let Some(rewrite) = &mut self.rewrite {
+            rewrite.appended(&line);
+        }
+        self.len += span.1;
+        self.written.0 += 1;
+        self.written.1 += span.1;
+        self.state.observe(record, span);
+        self.compact_if_due();
+        Ok(())
+    }
+
+    /// Whether a compaction is due (see [`COMPACT_AFTER`]): when the
+    /// journal holds at least that many bytes a restart does not need, and
+    /// twice as many as it would keep, so that writing what it keeps costs
+    /// at most half as much as writing what it drops did. What it would
+    /// keep is estimated from the number of records a restart needs and
+    /// the longer of the average record written and the average record the
+    /// last compaction kept, so a compaction leaves nothing that makes
+    /// another due before the journal grows again.
+    fn is_compaction_due(&self) -> bool {
+        let average = (self.written.1 / self.written.0.max(1)).max(self.kept_average);
+        let kept = (self.state.needed() as u64).saturating_mul(average);
+        let unneeded = self.len.saturating_sub(kept);
+        unneeded >= self.compact_after.max(2 * kept) && self.len >= self.retry_at
+    }
+
+    /// Starts writing the journal anew if that is due, or replaces it with
+    /// the new one once that is on the disk (see [`Rewrite`]). The record
+    /// just written is written whatever becomes of this: a journal that
+    /// cannot be written anew is still whole, only longer, and the next
+    /// try waits until it has grown by as many bytes again.
+    fn compact_if_due(&mut self) {
+        if let Some(rewrite) = &self.rewrite {
+            if rewrite.is_flushed() {
+                self.finish_rewrite();
+            }
+            return;
+        }
+        if !self.is_compaction_due() {
+            return;
+        }
+        let started = Compacted::of(&self.state, &self.path).and_then(|compacted| {
+            let Some(compacted) = compacted else {
+                // Damaged: left as it is, for the restart to say so.
+                self.retry_at = u64::MAX;
+                return Ok(());
+            };
+            self.rewrite = Some(Rewrite::start(&self.path, compacted, self.len)?);
+            Ok(())
+        });
+        if started.is_err() {
+            self.retry_at = self.len.saturating_add(self.compact_after);
+        }
+    }
+
+    /// Replaces the journal with the one being written anew.
+    fn finish_rewrite(&mut self) {
+        let Some(rewrite) = self.rewrite.take() else {
+            return;
+        };
+        match rewrite.finish(&self.path, self.fsync, &mut self.state) {
+            Ok((file, len, average)) => {
+                self.file = file;
+                self.len = len;
+                self.kept_average = average;
+            }
+            Err(_) => self.retry_at = self.len.saturating_add(self.compact_after),
+        }
+    }
+
+    /// Waits until the journal being written anew, if one is, has
+    /// replaced this one.
+    #[cfg(test)]
+    fn settle(&mut self) {
+        while self.rewrite.as_ref().is_some_and(|r| !r.is_flushed()) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        self.finish_rewrite();
+    }
+
+    /// Writes the journal anew with only what a restart needs and replaces
+    /// it at once (see [`compact::replace`]). A journal whose records
+    /// contradict each other is left as it is, for the restart to say so.
+    ///
+    /// # Errors
+    ///
+    /// Reading, writing, flushing or renaming failed; the journal is then
+    /// as it was.
+    fn compact(&mut self) -> io::Result<()> {
+        let Some(compacted) = Compacted::of(&self.state, &self.path)? else {
+            self.retry_at = u64::MAX;
+            return Ok(());
+        };
+        self.file = compact::replace(&self.path, &compacted, &mut self.state)?;
+        self.len = compacted.bytes.len() as u64;
+        self.kept_average = compacted.average();
         Ok(())
     }
 }
 
-/// The records in `bytes` and the length of the whole lines among them. A
-/// last line without its newline, or that does not parse, is torn: left
-/// out.
-fn parse(bytes: &[u8]) -> Result<(Vec<JournalRecord>, usize), String> {
+/// The records in `bytes`, where each one's line is, and the length of
+/// the whole lines among them. A last line without its newline, or that
+/// does not parse, is torn: left out.
+fn parse(bytes: &[u8]) -> Result<(Vec<JournalRecord>, Vec<Span>, usize), String> {
     let mut records = Vec::new();
+    let mut spans = Vec::new();
     let mut at = 0;
     let mut number = 0;
     while at < bytes.len() {
@@ -239,89 +418,17 @@ fn parse(bytes: &[u8]) -> Result<(Vec<JournalRecord>, usize), String> {
         };
         let line = &bytes[at..at + len];
         match serde_json::from_slice(line) {
-            Ok(record) => records.push(record),
+            Ok(record) => {
+                records.push(record);
+                spans.push((at as u64, len as u64 + 1));
+            }
             Err(_) if at + len + 1 == bytes.len() => break,
             Err(e) => return Err(format!("line {number} is not a causal record ({e})")),
         }
         at += len + 1;
     }
-    Ok((records, at))
+    Ok((records, spans, at))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_torn_last_line_is_dropped_and_a_bad_middle_line_refused() {
-        let good = serde_json::to_string(&JournalRecord::Other { event: 1 }).unwrap();
-        let torn = format!("{good}\n{}", &good[..good.len() - 2]);
-        let (records, whole) = parse(torn.as_bytes()).unwrap();
-        assert_eq!(records, [JournalRecord::Other { event: 1 }]);
-        assert_eq!(whole, good.len() + 1);
-        let unparsable_last = format!("{good}\n{{\"Sent\n");
-        assert_eq!(parse(unparsable_last.as_bytes()).unwrap().0.len(), 1);
-        let bad = format!("{good}\nnonsense\n{good}\n");
-        assert_eq!(
-            parse(bad.as_bytes()).unwrap_err(),
-            "line 2 is not a causal record (expected value at line 1 column 1)"
-        );
-    }
-
-    #[test]
-    fn a_failed_write_that_cannot_be_taken_back_closes_the_journal() {
-        // /dev/full fails every write, and cannot be cut back either.
-        let mut journal = Journal {
-            kind: Kind::Sends,
-            file: OpenOptions::new().append(true).open("/dev/full").unwrap(),
-            path: PathBuf::from("/dev/full"),
-            fsync: false,
-            len: 0,
-            broken: None,
-        };
-        let record = JournalRecord::Other { event: 1 };
-        let first = journal.append(&record).unwrap_err();
-        assert_eq!(first.raw_os_error(), Some(28), "{first}");
-        let second = journal.append(&record).unwrap_err().to_string();
-        assert!(second.contains("could not be taken back"), "{second}");
-        assert_eq!(journal.len(), 0);
-    }
-
-    #[test]
-    fn records_survive_a_reopen_and_a_torn_tail_is_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let wal = dir.path().join("node1.log");
-        let mut opened = Journal::open(&wal, Kind::Causal, false, false).unwrap();
-        assert!(opened.records.is_empty());
-        let record = JournalRecord::Sent {
-            event: 1,
-            to: Some(2),
-            message: None,
-        };
-        opened.log.append(&record).unwrap();
-        drop(opened);
-        let path = Journal::path_for(&wal, Kind::Causal);
-        assert_eq!(path, dir.path().join("node1.log.causal"));
-        let mut file = OpenOptions::new().append(true).open(&path).unwrap();
-        file.write_all(b"{\"Other\":").unwrap();
-        let opened = Journal::open(&wal, Kind::Causal, false, false).unwrap();
-        assert_eq!(opened.records, [record]);
-        assert_eq!(opened.dropped, 9);
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().len(),
-            std::fs::read(&path).unwrap().len() as u64
-        );
-        assert!(std::fs::read_to_string(&path).unwrap().ends_with("}\n"));
-        assert!(Journal::open(&wal, Kind::Causal, false, true).is_ok());
-        let other = dir.path().join("node2.log");
-        let error = Journal::open(&other, Kind::Causal, false, true).unwrap_err();
-        assert!(
-            error.to_string().contains("written without --causal"),
-            "{error}"
-        );
-        assert!(
-            !Journal::path_for(&other, Kind::Causal).exists(),
-            "nothing created"
-        );
-    }
-}
+mod tests;

@@ -21,7 +21,7 @@ use super::history::History;
 use crate::console::sanitize;
 pub(crate) use causal::Delivered;
 use causal::Pending;
-pub(crate) use causal::{JournalRecord, Payload, Replayed};
+pub(crate) use causal::{JournalRecord, JournalState, Payload, Replayed};
 pub(crate) use event::{
     EventKind, EventName, Happened, LOG_TEXT_MAX, Outgoing, PeerState, Planned, clock_string,
     push_clock,

@@ -9,7 +9,7 @@
 
 mod replay;
 
-pub(crate) use replay::{JournalRecord, Replayed};
+pub(crate) use replay::{JournalRecord, JournalState, Replayed};
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};

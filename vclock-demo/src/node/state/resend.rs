@@ -7,7 +7,9 @@
 //! once per batch of confirmations, how far each peer has confirmed. A
 //! restarted node rebuilds every message sent after that point exactly as
 //! it was first sent and queues it again, before any new message to that
-//! peer. Pure: the journal's records come in, messages go out.
+//! peer. Pure: the journal's records come in, messages go out. What is
+//! not confirmed is kept per peer as the journal is written ([`Unsettled`]),
+//! so that the journal can be written anew with only that (compaction).
 //!
 //! A message may have arrived although its confirmation was not recorded
 //! (the sender was killed in between), so a receiver can get a copy. With
@@ -24,7 +26,7 @@
 //! node recognises (it received that very send event, with the same clock)
 //! is said to be one.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use vclock_core::{CausalStamp, VectorClock};
@@ -43,7 +45,7 @@ pub(crate) struct SentMessage {
 }
 
 /// A send event found in a journal, with its rebuilt causal stamp.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Journaled {
     /// The event's own counter.
     pub(crate) event: u64,
@@ -51,8 +53,9 @@ pub(crate) struct Journaled {
     pub(crate) to: Option<u32>,
     /// Its clock and text.
     pub(crate) message: SentMessage,
-    /// Its causal stamp (`--causal`).
-    pub(crate) stamp: Option<CausalStamp<u32>>,
+    /// Its causal stamp (`--causal`); boxed, as it is large and most
+    /// sends carry none.
+    pub(crate) stamp: Option<Box<CausalStamp<u32>>>,
 }
 
 /// Notes that node `to` confirmed this node's sends up to `through`.
@@ -66,7 +69,7 @@ pub(crate) fn confirm(confirmed: &mut BTreeMap<u32, u64>, to: u32, through: u64)
 pub(crate) fn unconfirmed(
     id: u32,
     n: u32,
-    sends: Vec<Journaled>,
+    sends: impl IntoIterator<Item = Journaled>,
     confirmed: &BTreeMap<u32, u64>,
 ) -> Vec<Outgoing> {
     let mut out = Vec::new();
@@ -77,15 +80,11 @@ pub(crate) fn unconfirmed(
         };
         let payload = Payload {
             text: sent.message.text,
-            stamp: sent.stamp,
+            stamp: sent.stamp.map(|stamp| *stamp),
             resent: true,
         };
         let envelope = Envelope::new(id, sent.message.clock, payload);
-        let targets: Vec<u32> = match sent.to {
-            Some(to) => vec![to],
-            None => (1..=n).filter(|&k| k != id).collect(),
-        };
-        for to in targets {
+        for to in targets(id, n, sent.to) {
             if sent.event > confirmed.get(&to).copied().unwrap_or(0) {
                 out.push(Outgoing {
                     to,
@@ -98,32 +97,210 @@ pub(crate) fn unconfirmed(
     out
 }
 
+/// The receivers of a send of node `id` of `n` to `to` (`None`: to all).
+fn targets(id: u32, n: u32, to: Option<u32>) -> impl Iterator<Item = u32> {
+    let (first, last) = match to {
+        Some(to) => (to, to),
+        None => (1, n),
+    };
+    (first..=last).filter(move |&k| to.is_some() || k != id)
+}
+
+/// Where a record's line is in a journal file: its offset and length.
+pub(crate) type Span = (u64, u64);
+
+/// The sends of node `id` of `n` that some peer has not confirmed, and how
+/// far each peer has confirmed: what a restart sends again. Each send
+/// holds a `T`: the message itself ([`Journaled`]), or where its record is
+/// in the journal ([`Span`]), which is what a journal keeps as it writes,
+/// so that it can write itself anew with only these records (compaction)
+/// without reading the rest, and without a copy of each message. Its size
+/// is bounded by the messages not yet confirmed, not by how many were
+/// sent.
+#[derive(Debug)]
+pub(crate) struct Unsettled<T = Journaled> {
+    id: u32,
+    n: u32,
+    confirmed: BTreeMap<u32, u64>,
+    /// Per peer, the direct sends to it (own counter and `T`) that it has
+    /// not confirmed, oldest first: a node's sends to one peer have rising
+    /// counters, and a peer confirms a prefix of them.
+    direct: BTreeMap<u32, VecDeque<(u64, T)>>,
+    /// The broadcasts some peer has not confirmed, by counter, with how
+    /// many peers have not.
+    broadcasts: BTreeMap<u64, (T, usize)>,
+    /// How many sends `direct` and `broadcasts` hold.
+    kept: usize,
+}
+
+impl<T> Unsettled<T> {
+    /// Nothing sent yet, by node `id` of `n`.
+    pub(crate) fn new(id: u32, n: u32) -> Self {
+        Self {
+            id,
+            n,
+            confirmed: BTreeMap::new(),
+            direct: BTreeMap::new(),
+            broadcasts: BTreeMap::new(),
+            kept: 0,
+        }
+    }
+
+    /// How far node `to` has confirmed.
+    fn confirmed(&self, to: u32) -> u64 {
+        self.confirmed.get(&to).copied().unwrap_or(0)
+    }
+
+    /// Notes send event `event` to node `to` (`None`: to all); kept unless
+    /// every receiver has confirmed it already.
+    pub(crate) fn sent(&mut self, event: u64, to: Option<u32>, send: T) {
+        match to {
+            Some(to) if event > self.confirmed(to) => {
+                self.direct.entry(to).or_default().push_back((event, send));
+                self.kept += 1;
+            }
+            Some(_) => {}
+            None => {
+                let waiting = targets(self.id, self.n, None)
+                    .filter(|&k| event > self.confirmed(k))
+                    .count();
+                if waiting > 0 {
+                    self.broadcasts.insert(event, (send, waiting));
+                    self.kept += 1;
+                }
+            }
+        }
+    }
+
+    /// Notes that node `to` confirmed the sends up to `through`, and
+    /// forgets those that no receiver waits for any more.
+    pub(crate) fn confirm(&mut self, to: u32, through: u64) {
+        let before = self.confirmed(to);
+        confirm(&mut self.confirmed, to, through);
+        if let Some(queue) = self.direct.get_mut(&to) {
+            while queue.front().is_some_and(|(event, _)| *event <= through) {
+                queue.pop_front();
+                self.kept -= 1;
+            }
+        }
+        let is_peer = (1..=self.n).contains(&to) && to != self.id;
+        if through <= before || self.broadcasts.is_empty() || !is_peer {
+            return;
+        }
+        // Node `to` waited for each broadcast above what it had confirmed
+        // (confirmations only rise), and for none below.
+        let mut settled = Vec::new();
+        for (&event, (_, waiting)) in self.broadcasts.range_mut(before + 1..=through) {
+            *waiting -= 1;
+            if *waiting == 0 {
+                settled.push(event);
+            }
+        }
+        for event in settled {
+            self.broadcasts.remove(&event);
+            self.kept -= 1;
+        }
+    }
+
+    /// How far each peer has confirmed, as records.
+    pub(crate) fn confirmed_records(&self) -> impl Iterator<Item = JournalRecord> + '_ {
+        self.confirmed
+            .iter()
+            .map(|(&to, &through)| JournalRecord::Confirmed { to, through })
+    }
+
+    /// How many records a journal of these holds: one per peer that
+    /// confirmed and one per send.
+    pub(crate) fn needed(&self) -> usize {
+        self.confirmed.len() + self.kept
+    }
+
+    /// The sends some peer has not confirmed, in send order.
+    pub(crate) fn sends(&self) -> Vec<&T> {
+        self.sends_by_event()
+            .into_iter()
+            .map(|(_, send)| send)
+            .collect()
+    }
+
+    fn sends_by_event(&self) -> Vec<(u64, &T)> {
+        let direct = self.direct.values().flatten().map(|(e, send)| (*e, send));
+        let broadcasts = self.broadcasts.iter().map(|(e, (send, _))| (*e, send));
+        let mut sends: Vec<(u64, &T)> = direct.chain(broadcasts).collect();
+        sends.sort_by_key(|(event, _)| *event);
+        sends
+    }
+
+    /// Every send's `T`, to change in place (in no particular order).
+    pub(crate) fn sends_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        let direct = self.direct.values_mut().flatten().map(|(_, send)| send);
+        direct.chain(self.broadcasts.values_mut().map(|(send, _)| send))
+    }
+
+    /// Notes a record of a send journal, given what its send keeps: its
+    /// sends (with their messages: one without, from a node older than
+    /// re-sending, is never sent again) and confirmations.
+    pub(crate) fn observe_send(
+        &mut self,
+        record: &JournalRecord,
+        send: impl FnOnce(&SentMessage) -> T,
+    ) {
+        match record {
+            JournalRecord::Sent {
+                event,
+                to,
+                message: Some(message),
+            } => self.sent(*event, *to, send(message)),
+            JournalRecord::Confirmed { to, through } => self.confirm(*to, *through),
+            _ => {}
+        }
+    }
+}
+
+impl Unsettled<Journaled> {
+    /// The messages to send again, as first sent, in send order.
+    pub(crate) fn unconfirmed(&self) -> Vec<Outgoing> {
+        let sends = self.sends().into_iter().cloned();
+        unconfirmed(self.id, self.n, sends, &self.confirmed)
+    }
+
+    /// A send journal's records, given `last`, the own counter of the last
+    /// event in the log: its sends and confirmations. A send journal's
+    /// records are written after the event's log record, so each is in the
+    /// log; one above `last` (which no crash leaves) is ignored all the
+    /// same.
+    pub(crate) fn from_sends(id: u32, n: u32, records: Vec<JournalRecord>, last: u64) -> Self {
+        let mut unsettled = Self::new(id, n);
+        for record in records {
+            match record {
+                JournalRecord::Sent { event, .. } if event > last => {}
+                record => unsettled.observe_send(&record, |message| record_send(&record, message)),
+            }
+        }
+        unsettled
+    }
+}
+
+/// The send that `record` (a `Sent` record with `message`) holds.
+fn record_send(record: &JournalRecord, message: &SentMessage) -> Journaled {
+    let (event, to) = match record {
+        JournalRecord::Sent { event, to, .. } => (*event, *to),
+        _ => (0, None),
+    };
+    Journaled {
+        event,
+        to,
+        message: message.clone(),
+        stamp: None,
+    }
+}
+
 impl Node {
     /// The messages a node without `--causal` sent and its peers had not
     /// confirmed, from its send journal's `records`, given `last`, the own
-    /// counter of the last event in its log. A send journal's records are
-    /// written after the event's log record, so each is in the log; one
-    /// above `last` (which no crash leaves) is ignored all the same.
+    /// counter of the last event in its log (see [`Unsettled::from_sends`]).
     pub(crate) fn replay_sends(&self, records: Vec<JournalRecord>, last: u64) -> Vec<Outgoing> {
-        let mut sends = Vec::new();
-        let mut confirmed = BTreeMap::new();
-        for record in records {
-            match record {
-                JournalRecord::Sent {
-                    event,
-                    to,
-                    message: Some(message),
-                } if event <= last => sends.push(Journaled {
-                    event,
-                    to,
-                    message,
-                    stamp: None,
-                }),
-                JournalRecord::Confirmed { to, through } => confirm(&mut confirmed, to, through),
-                _ => {}
-            }
-        }
-        unconfirmed(self.id, self.n, sends, &confirmed)
+        Unsettled::from_sends(self.id, self.n, records, last).unconfirmed()
     }
 
     /// Sets the own counter of the last message received from each node
@@ -200,102 +377,4 @@ impl Node {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sent(event: u64, to: Option<u32>, text: &str) -> JournalRecord {
-        JournalRecord::Sent {
-            event,
-            to,
-            message: Some(SentMessage {
-                clock: VectorClock::from_iter([(1, event)]),
-                text: text.to_owned(),
-            }),
-        }
-    }
-
-    #[test]
-    fn only_what_a_peer_had_not_confirmed_is_sent_again_in_order() {
-        let node = Node::new(1, 3, VectorClock::from_iter([(1, 5)]));
-        let records = vec![
-            sent(1, Some(2), "a"),
-            sent(2, Some(3), "b"),
-            sent(3, None, "c"),
-            JournalRecord::Confirmed { to: 2, through: 3 },
-            sent(4, Some(2), "d"),
-            // An old journal's send, without its message: not re-sent.
-            JournalRecord::Sent {
-                event: 5,
-                to: Some(2),
-                message: None,
-            },
-            // Not in the log: it did not happen.
-            sent(6, Some(2), "e"),
-        ];
-        let again: Vec<(u32, String, String)> = node
-            .replay_sends(records, 5)
-            .into_iter()
-            .map(|o| (o.to, o.name.to_string(), o.envelope.payload.text))
-            .collect();
-        let expected = [(3, "1.2", "b"), (3, "1.3", "c"), (2, "1.4", "d")]
-            .map(|(to, name, text)| (to, name.to_owned(), text.to_owned()));
-        assert_eq!(again, expected);
-        let resent = node.replay_sends(vec![sent(4, Some(2), "d")], 4);
-        assert_eq!(
-            resent[0].envelope,
-            Envelope::new(
-                1,
-                VectorClock::from_iter([(1, 4)]),
-                Payload {
-                    text: "d".into(),
-                    stamp: None,
-                    resent: true,
-                }
-            )
-        );
-    }
-
-    #[test]
-    fn a_message_not_above_the_last_from_its_sender_is_a_copy() {
-        let mut node = Node::new(2, 3, VectorClock::new());
-        let clock = VectorClock::from_iter([(1, 2)]);
-        assert_eq!(node.plain_copy(1, &clock, "x", true), None);
-        let planned = node
-            .plan_receive(Envelope::new(1, clock.clone(), "x".to_owned()))
-            .unwrap();
-        node.commit(planned);
-        assert_eq!(
-            node.plain_copy(1, &clock, "x", true).unwrap(),
-            "Dropped a copy of message 1.2 from node 1, received already: node 1 sent it again after a restart; clock unchanged"
-        );
-        let other = VectorClock::from_iter([(1, 1)]);
-        assert_eq!(
-            node.plain_copy(1, &other, "y", true).unwrap(),
-            "Dropped a message from node 1 (event 1.1): its event 1.2 was received already and its messages arrive in order, so this is a second copy, or node 1 restarted without its log and numbers its events anew; clock unchanged: y"
-        );
-        // Learning of a later event of node 1 through node 3 does not make
-        // node 1's next direct message a copy.
-        let via_three = VectorClock::from_iter([(1, 5), (3, 1)]);
-        let planned = node
-            .plan_receive(Envelope::new(3, via_three, "z".to_owned()))
-            .unwrap();
-        node.commit(planned);
-        assert_eq!(
-            node.plain_copy(1, &VectorClock::from_iter([(1, 3)]), "w", true),
-            None
-        );
-        // A message sent for the first time is new whatever its number:
-        // node 1 restarted without its log and numbers its events anew.
-        let fresh = VectorClock::from_iter([(1, 1)]);
-        assert_eq!(node.plain_copy(1, &fresh, "fresh", false), None);
-        let planned = node
-            .plan_receive(Envelope::new(1, fresh.clone(), "fresh".to_owned()))
-            .unwrap();
-        node.commit(planned);
-        // What it sends again after a later restart is told by its new
-        // numbers.
-        let next = VectorClock::from_iter([(1, 2)]);
-        assert_eq!(node.plain_copy(1, &next, "next", true), None);
-        assert!(node.plain_copy(1, &fresh, "fresh", true).is_some());
-    }
-}
+mod tests;

@@ -9,16 +9,28 @@
 //! event is not in the log (a crash, or a failed log write, came between
 //! the two records) did not happen: it is the last of its counter, or
 //! followed by a record with the same or a lower counter.
+//!
+//! The replay goes record by record ([`CausalReplay`]) and forgets what
+//! is settled (a delivered message, a confirmed send), so the journal can
+//! keep one up to date as it writes and be written anew from it
+//! (compaction): a compacted journal starts with a [`Snapshot`] of what
+//! the records before it built, followed by the sends not confirmed with
+//! their stamps (`Unconfirmed`, which the snapshot no longer rebuilds),
+//! the messages not delivered, and the last event record if its event is
+//! not known to have happened yet.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::time::Instant;
+use std::collections::BTreeSet;
 
 use serde::{Deserialize, Serialize};
-use vclock_core::{Arrival, MessageId};
+use vclock_core::{Arrival, CausalConfig, CausalDelivery, CausalSnapshot, CausalStamp, MessageId};
 use vclock_net::Envelope;
 
-use super::super::resend::{self, Journaled, SentMessage};
-use super::{EventKind, Node, Outgoing, Payload, Pending, Planned};
+use super::super::resend::{Journaled, SentMessage, Unsettled};
+use super::{EventKind, Node, Outgoing, Payload, Planned};
+
+mod state;
+
+pub(crate) use state::JournalState;
 
 /// One line of a node's journal: the causal journal of a `--causal` node
 /// (every kind), or the send journal of another node (`Sent` and
@@ -52,6 +64,22 @@ pub(crate) enum JournalRecord {
         /// The event's own clock counter.
         event: u64,
     },
+    /// A send event (own counter `event`) that a compacted causal journal
+    /// keeps because a peer had not confirmed it: its message, and the
+    /// stamp the snapshot before it no longer rebuilds.
+    Unconfirmed {
+        /// The event's own clock counter.
+        event: u64,
+        /// The receiver; `None` for a broadcast.
+        to: Option<u32>,
+        /// The message's clock and whole text.
+        message: SentMessage,
+        /// The message's causal stamp.
+        stamp: Box<CausalStamp<u32>>,
+    },
+    /// The first record of a compacted causal journal: what the records it
+    /// replaced added up to.
+    Snapshot(Box<Snapshot>),
     /// Node `to` confirmed every message this node sent it up to its own
     /// event `through` (or this node reported what became of those it did
     /// not confirm): a restart does not send them again. Written by the
@@ -67,7 +95,10 @@ pub(crate) enum JournalRecord {
 impl JournalRecord {
     fn event(&self) -> Option<u64> {
         match self {
-            Self::Arrived(_) | Self::Confirmed { .. } => None,
+            Self::Arrived(_)
+            | Self::Confirmed { .. }
+            | Self::Unconfirmed { .. }
+            | Self::Snapshot(_) => None,
             Self::Sent { event, .. } | Self::Delivered { event, .. } | Self::Other { event } => {
                 Some(*event)
             }
@@ -122,6 +153,275 @@ pub(crate) struct Replayed {
     pub(crate) unconfirmed: Vec<Outgoing>,
 }
 
+/// What the records of a causal journal before a compaction added up to,
+/// in place of them: the first record of a compacted journal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    /// The own counter of the last event it covers, which the event log
+    /// must hold.
+    pub(crate) through: u64,
+    /// Causal send events replayed into it.
+    pub(crate) sent: usize,
+    /// Deliveries replayed into it.
+    pub(crate) delivered: usize,
+    /// Event records dropped from it because their events did not happen.
+    pub(crate) dropped: usize,
+    /// What the node had sent and delivered causally.
+    pub(crate) causal: CausalSnapshot<u32>,
+}
+
+/// A causal journal replayed record by record: the causal delivery state
+/// its records build, the messages that arrived and were not delivered,
+/// the sends not confirmed, and what was replayed. Its size is bounded by
+/// those (and the number of nodes), not by the journal's length: a
+/// delivered message is forgotten, and so is a confirmed send.
+#[derive(Debug)]
+pub(crate) struct CausalReplay {
+    causal: CausalDelivery<u32, ()>,
+    /// Messages that arrived and were not delivered, in arrival order.
+    arrived: Vec<Envelope<u32, Payload>>,
+    unsettled: Unsettled,
+    sent: usize,
+    delivered: usize,
+    dropped: usize,
+    /// The own counter of the last event applied.
+    through: u64,
+    /// Whether any record was applied (a snapshot must come first).
+    started: bool,
+    /// As the journal is written: the last event record, whose event is
+    /// not known to have happened until the next event record (its log
+    /// record is written after it, and may fail).
+    tentative: Option<JournalRecord>,
+}
+
+impl CausalReplay {
+    /// Nothing replayed yet, for node `id` of `n`.
+    pub(crate) fn new(id: u32, n: u32) -> Self {
+        Self {
+            causal: CausalDelivery::new(id),
+            arrived: Vec::new(),
+            unsettled: Unsettled::new(id, n),
+            sent: 0,
+            delivered: 0,
+            dropped: 0,
+            through: 0,
+            started: false,
+            tentative: None,
+        }
+    }
+
+    /// Replays a whole causal journal's `records` given `last`, the own
+    /// counter of the last event in the log (0 for none): an event record
+    /// counts only if its event is in the log (see the module docs).
+    ///
+    /// # Errors
+    ///
+    /// A line saying how the journal contradicts itself or the log.
+    pub(crate) fn replay(&mut self, records: Vec<JournalRecord>, last: u64) -> Result<(), String> {
+        let mut floor = last.saturating_add(1);
+        let mut happened = vec![true; records.len()];
+        for (record, keep) in records.iter().zip(&mut happened).rev() {
+            if let Some(event) = record.event() {
+                *keep = event < floor;
+                floor = floor.min(event);
+            }
+        }
+        for (record, keep) in records.into_iter().zip(happened) {
+            match record {
+                JournalRecord::Snapshot(snapshot) if snapshot.through > last => {
+                    return Err(format!(
+                        "it was compacted when the event log reached event {}, but the log ends at event {last}: the log was cut short or replaced; start with a fresh --log-dir",
+                        snapshot.through
+                    ));
+                }
+                _ if !keep => self.dropped += 1,
+                record => self.apply(record)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes a record as the journal writes it. An event record waits
+    /// until the next one says whether its event happened: it did if the
+    /// next has a higher counter (the node's counters only grow, and a
+    /// counter is used again only when its event failed). Other records
+    /// are applied at once: they neither change nor depend on the causal
+    /// state, so their order against that event record does not matter.
+    ///
+    /// # Errors
+    ///
+    /// As [`replay`](Self::replay).
+    pub(crate) fn observe(&mut self, record: &JournalRecord) -> Result<(), String> {
+        let Some(event) = record.event() else {
+            return self.apply(record.clone());
+        };
+        if let Some(previous) = self.tentative.take() {
+            if previous.event().is_some_and(|e| event > e) {
+                self.apply(previous)?;
+            } else {
+                self.dropped += 1;
+            }
+        }
+        self.tentative = Some(record.clone());
+        Ok(())
+    }
+
+    /// Applies one record whose event (if it names one) happened.
+    fn apply(&mut self, record: JournalRecord) -> Result<(), String> {
+        if let Some(event) = record.event() {
+            self.through = self.through.max(event);
+        }
+        let first = !std::mem::replace(&mut self.started, true);
+        match record {
+            JournalRecord::Snapshot(snapshot) => self.restore(*snapshot, first)?,
+            JournalRecord::Arrived(envelope) => {
+                if envelope.payload.stamp.is_some() {
+                    self.arrived.push(*envelope);
+                }
+            }
+            JournalRecord::Sent { event, to, message } => {
+                let sent = match to {
+                    Some(to) => self.causal.send_to(to),
+                    None => self.causal.broadcast(),
+                };
+                // The stamp the send had: the replay rebuilds the state it
+                // was made from, record by record.
+                let stamp =
+                    sent.map_err(|e| format!("send event {event} cannot be replayed: {e}"))?;
+                if let Some(message) = message {
+                    let stamp = Some(Box::new(stamp));
+                    let sent = Journaled {
+                        event,
+                        to,
+                        message,
+                        stamp,
+                    };
+                    self.unsettled.sent(event, to, sent);
+                }
+                self.sent += 1;
+            }
+            JournalRecord::Unconfirmed {
+                event,
+                to,
+                message,
+                stamp,
+            } => {
+                let sent = Journaled {
+                    event,
+                    to,
+                    message,
+                    stamp: Some(stamp),
+                };
+                self.unsettled.sent(event, to, sent);
+            }
+            JournalRecord::Confirmed { to, through } => self.unsettled.confirm(to, through),
+            JournalRecord::Delivered { event, id } => self.deliver(event, &id)?,
+            JournalRecord::Other { .. } => {}
+        }
+        Ok(())
+    }
+
+    /// Starts from a compacted journal's snapshot.
+    fn restore(&mut self, snapshot: Snapshot, first: bool) -> Result<(), String> {
+        if !first {
+            return Err("a snapshot of the causal state follows other records".into());
+        }
+        let id = *self.causal.id();
+        self.causal = CausalDelivery::from_snapshot(id, CausalConfig::default(), snapshot.causal)
+            .map_err(|e| format!("its snapshot of the causal state is damaged: {e}"))?;
+        self.sent = snapshot.sent;
+        self.delivered = snapshot.delivered;
+        self.dropped = snapshot.dropped;
+        self.through = snapshot.through;
+        Ok(())
+    }
+
+    /// Replays the receive event `event` of message `id`, which arrived
+    /// before it.
+    fn deliver(&mut self, event: u64, id: &MessageId<u32>) -> Result<(), String> {
+        let is_it = |envelope: &Envelope<u32, Payload>| {
+            envelope
+                .payload
+                .stamp
+                .as_ref()
+                .is_some_and(|s| s.id() == *id)
+        };
+        // Its last arrival, as the receive event took it.
+        let stamp = self
+            .arrived
+            .iter()
+            .rev()
+            .find(|envelope| is_it(envelope))
+            .and_then(|envelope| envelope.payload.stamp.clone())
+            .ok_or_else(|| format!("event {event} delivers {id}, which never arrived"))?;
+        match self.causal.receive(stamp, ()) {
+            Ok(Arrival::Delivered(_)) => {}
+            other => {
+                return Err(format!(
+                    "event {event} delivers {id}, which is not deliverable there on replay ({other:?})"
+                ));
+            }
+        }
+        // Nothing is held during the replay, so only `id`.
+        self.causal.deliveries().for_each(drop);
+        self.arrived.retain(|envelope| !is_it(envelope));
+        self.delivered += 1;
+        Ok(())
+    }
+
+    /// The messages that arrived and were not delivered, each once (its
+    /// first arrival), in arrival order.
+    fn pending(&self) -> Vec<Envelope<u32, Payload>> {
+        let mut seen = BTreeSet::new();
+        self.arrived
+            .iter()
+            .filter(|envelope| {
+                let stamp = envelope.payload.stamp.as_ref();
+                stamp.is_some_and(|stamp| seen.insert(stamp.id()))
+            })
+            .cloned()
+            .collect()
+    }
+
+    /// How many records [`records`](Self::records) holds.
+    fn needed(&self) -> usize {
+        1 + self.unsettled.needed() + self.arrived.len() + usize::from(self.tentative.is_some())
+    }
+
+    /// The records of a causal journal that replay to this (a compacted
+    /// journal): the snapshot (unless nothing was replayed), how far each peer confirmed, the sends not
+    /// confirmed with their stamps, the messages not delivered, and the
+    /// event record not known to have happened yet, if there is one.
+    pub(crate) fn records(&self) -> Vec<JournalRecord> {
+        let snapshot = Snapshot {
+            through: self.through,
+            sent: self.sent,
+            delivered: self.delivered,
+            dropped: self.dropped,
+            causal: self.causal.snapshot(),
+        };
+        // A journal that holds nothing yet stays empty.
+        let started = self.started || self.dropped > 0;
+        let mut records: Vec<_> = started
+            .then(|| JournalRecord::Snapshot(Box::new(snapshot)))
+            .into_iter()
+            .collect();
+        records.extend(self.unsettled.confirmed_records());
+        records.extend(self.unsettled.sends().into_iter().filter_map(|sent| {
+            Some(JournalRecord::Unconfirmed {
+                event: sent.event,
+                to: sent.to,
+                message: sent.message.clone(),
+                stamp: sent.stamp.clone()?,
+            })
+        }));
+        let arrived = self.arrived.iter().cloned().map(Box::new);
+        records.extend(arrived.map(JournalRecord::Arrived));
+        records.extend(self.tentative.clone());
+        records
+    }
+}
+
 impl Node {
     /// Rebuilds the causal delivery state from the journal `records`, given
     /// `last`, the own counter of the last event in the log (0 for none).
@@ -138,246 +438,26 @@ impl Node {
         records: Vec<JournalRecord>,
         last: u64,
     ) -> Result<Replayed, String> {
-        let (id, n) = (self.id, self.n);
-        let causal = self
+        let config = *self
             .causal
-            .as_mut()
-            .ok_or("this node does not run with --causal")?;
-        let mut sends = Vec::new();
-        let mut confirmed = BTreeMap::new();
-        let mut replayed = Replayed::default();
-        let mut floor = last.saturating_add(1);
-        let mut happened = vec![true; records.len()];
-        for (record, keep) in records.iter().zip(&mut happened).rev() {
-            if let Some(event) = record.event() {
-                *keep = event < floor;
-                floor = floor.min(event);
-                replayed.dropped += usize::from(!*keep);
-            }
-        }
-        let mut arrived: Vec<Envelope<u32, Payload>> = Vec::new();
-        // The last arrival of each message, by its name.
-        let mut by_id: BTreeMap<MessageId<u32>, usize> = BTreeMap::new();
-        let mut delivered = BTreeSet::new();
-        let now = Instant::now();
-        for (record, keep) in records.into_iter().zip(happened) {
-            match record {
-                _ if !keep => {}
-                JournalRecord::Arrived(envelope) => {
-                    if let Some(stamp) = &envelope.payload.stamp {
-                        by_id.insert(stamp.id(), arrived.len());
-                    }
-                    arrived.push(*envelope);
-                }
-                JournalRecord::Sent { event, to, message } => {
-                    let sent = match to {
-                        Some(to) => causal.send_to(to),
-                        None => causal.broadcast(),
-                    };
-                    // The stamp the send had: the replay rebuilds the
-                    // state it was made from, record by record.
-                    let stamp =
-                        sent.map_err(|e| format!("send event {event} cannot be replayed: {e}"))?;
-                    if let Some(message) = message {
-                        sends.push(Journaled {
-                            event,
-                            to,
-                            message,
-                            stamp: Some(stamp),
-                        });
-                    }
-                    replayed.sent += 1;
-                }
-                JournalRecord::Confirmed { to, through } => {
-                    resend::confirm(&mut confirmed, to, through);
-                }
-                JournalRecord::Delivered { event, id } => {
-                    let envelope = by_id.get(&id).map(|&at| &arrived[at]).ok_or_else(|| {
-                        format!("event {event} delivers {id}, which never arrived")
-                    })?;
-                    let stamp = envelope.payload.stamp.clone().expect("found by its stamp");
-                    let pending = Pending {
-                        clock: envelope.clock.clone(),
-                        text: String::new(),
-                        arrived: now,
-                    };
-                    match causal.receive(stamp, pending) {
-                        Ok(Arrival::Delivered(_)) => {}
-                        other => {
-                            return Err(format!(
-                                "event {event} delivers {id}, which is not deliverable there on replay ({other:?})"
-                            ));
-                        }
-                    }
-                    // Nothing is held during the replay, so only `id`.
-                    causal.deliveries().for_each(drop);
-                    delivered.insert(id);
-                    replayed.delivered += 1;
-                }
-                JournalRecord::Other { .. } => {}
-            }
-        }
-        replayed.unconfirmed = resend::unconfirmed(id, n, sends, &confirmed);
-        let mut seen = BTreeSet::new();
-        replayed.pending = arrived
-            .into_iter()
-            .filter(|envelope| {
-                envelope.payload.stamp.as_ref().is_some_and(|stamp| {
-                    let id = stamp.id();
-                    !delivered.contains(&id) && seen.insert(id)
-                })
-            })
-            .collect();
-        Ok(replayed)
+            .as_ref()
+            .ok_or("this node does not run with --causal")?
+            .config();
+        let mut replay = CausalReplay::new(self.id, self.n);
+        replay.replay(records, last)?;
+        let state = replay.causal.snapshot();
+        let causal = CausalDelivery::from_snapshot(self.id, config, state)
+            .map_err(|e| format!("the causal state it rebuilds is damaged: {e}"))?;
+        self.causal = Some(causal);
+        Ok(Replayed {
+            sent: replay.sent,
+            delivered: replay.delivered,
+            dropped: replay.dropped,
+            pending: replay.pending(),
+            unconfirmed: replay.unsettled.unconfirmed(),
+        })
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use std::time::Instant;
-
-    use vclock_core::VectorClock;
-
-    use super::*;
-
-    fn node(id: u32) -> Node {
-        Node::new(id, 3, VectorClock::new()).with_causal()
-    }
-
-    /// Commits a send event of `sender` to `to` and returns its envelope.
-    fn send(sender: &mut Node, to: u32, text: &str) -> Envelope<u32, Payload> {
-        let planned = sender.plan_send(to, text).unwrap();
-        sender.commit(planned).remove(0).envelope
-    }
-
-    /// Takes an arrival at `node` as the I/O layer would, returning the
-    /// journal records it writes.
-    fn take(node: &mut Node, envelope: Envelope<u32, Payload>) -> Vec<JournalRecord> {
-        let mut records = vec![JournalRecord::Arrived(Box::new(envelope.clone()))];
-        let arrived = node.arrive(envelope, Instant::now()).unwrap();
-        for delivery in arrived.deliveries {
-            let planned = node.plan_receive(delivery.envelope).unwrap();
-            assert!(delivery.id.is_some());
-            records.push(planned.causal_record(delivery.id));
-            node.commit(planned);
-        }
-        records
-    }
-
-    #[test]
-    fn a_replayed_node_continues_where_it_stopped_and_refeeds_held_messages() {
-        let (mut one, mut two, mut three) = (node(1), node(2), node(3));
-        let first = send(&mut one, 3, "first");
-        let second = send(&mut one, 3, "second");
-        let third = send(&mut one, 3, "third");
-        let mut journal = take(&mut three, first);
-        journal.extend(take(&mut three, third.clone()));
-        // Node 3 sends to 2 after delivering "first" (its event 2).
-        journal.push(JournalRecord::Sent {
-            event: 2,
-            to: Some(2),
-            message: None,
-        });
-        let to_two = send(&mut three, 2, "hello");
-        assert!(matches!(take(&mut two, to_two).as_slice(), [_, _]));
-        // A send whose log record was never written (event 3 is not in
-        // the log): it did not happen.
-        journal.push(JournalRecord::Sent {
-            event: 3,
-            to: Some(1),
-            message: None,
-        });
-
-        let mut restarted = Node::new(3, 3, three.clock().clone()).with_causal();
-        let replayed = restarted.replay_causal(journal, 2).unwrap();
-        assert_eq!(
-            (replayed.sent, replayed.delivered, replayed.dropped),
-            (1, 1, 1)
-        );
-        assert_eq!(replayed.pending, std::slice::from_ref(&third));
-        // "third" waits for "second" again, which is then delivered with it.
-        let held = restarted.arrive(third, Instant::now()).unwrap();
-        assert_eq!(held.lines.len(), 1, "{held:?}");
-        let released = restarted.arrive(second, Instant::now()).unwrap();
-        let texts: Vec<_> = released
-            .deliveries
-            .iter()
-            .map(|d| d.envelope.payload.as_str())
-            .collect();
-        assert_eq!(texts, ["second", "third"]);
-        // Its next message to 2 is number 2 there, so 2 takes it at once.
-        let next = send(&mut restarted, 2, "again");
-        assert_eq!(next.payload.stamp.as_ref().unwrap().seq(), 2);
-        assert_eq!(
-            two.arrive(next, Instant::now()).unwrap().deliveries.len(),
-            1
-        );
-    }
-
-    #[test]
-    fn an_unconfirmed_send_is_rebuilt_as_first_sent() {
-        let (mut one, mut two) = (node(1), node(2));
-        // Node 1 delivers a message of node 2 first, so its stamps carry
-        // what it delivered.
-        let mut journal = take(&mut one, send(&mut two, 1, "hi"));
-        let mut sent = Vec::new();
-        for (to, text) in [(2, "a"), (3, "b"), (2, "c")] {
-            let planned = one.plan_send(to, text).unwrap();
-            journal.push(planned.causal_record(None));
-            sent.push(one.commit(planned).remove(0));
-        }
-        journal.push(JournalRecord::Confirmed { to: 2, through: 2 });
-        let mut restarted = Node::new(1, 3, one.clock().clone()).with_causal();
-        let replayed = restarted.replay_causal(journal, 4).unwrap();
-        let as_sent = |o: &Outgoing| (o.to, o.name, o.envelope.clone());
-        let again: Vec<_> = replayed.unconfirmed.iter().map(as_sent).collect();
-        // As first sent, marked as sent again.
-        let expected: Vec<_> = sent[1..]
-            .iter()
-            .map(|o| {
-                let (to, name, mut envelope) = as_sent(o);
-                envelope.payload.resent = true;
-                (to, name, envelope)
-            })
-            .collect();
-        assert_eq!(again, expected);
-        assert!(again[1].2.payload.stamp.is_some());
-    }
-
-    #[test]
-    fn a_record_followed_by_one_of_the_same_counter_did_not_happen() {
-        let mut one = node(1);
-        let records = vec![
-            JournalRecord::Sent {
-                event: 1,
-                to: Some(2),
-                message: None,
-            },
-            JournalRecord::Other { event: 1 },
-            JournalRecord::Sent {
-                event: 2,
-                to: Some(2),
-                message: None,
-            },
-        ];
-        let replayed = one.replay_causal(records, 2).unwrap();
-        assert_eq!((replayed.sent, replayed.dropped), (1, 1));
-        let planned = one.plan_send(2, "x").unwrap();
-        let stamp = one.commit(planned).remove(0).envelope.payload.stamp;
-        assert_eq!(stamp.unwrap().seq(), 2);
-    }
-
-    #[test]
-    fn a_delivery_of_a_message_that_never_arrived_is_refused() {
-        let mut sender = node(1);
-        let envelope = send(&mut sender, 2, "x");
-        let id = envelope.payload.stamp.unwrap().id();
-        let error = node(2)
-            .replay_causal(vec![JournalRecord::Delivered { event: 1, id }], 1)
-            .unwrap_err();
-        assert_eq!(
-            error,
-            "event 1 delivers message 1 from 1 to 2, which never arrived"
-        );
-    }
-}
+mod tests;
