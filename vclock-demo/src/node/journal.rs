@@ -70,12 +70,9 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context as _, bail};
 
 use super::state::{JournalRecord, JournalState};
-use compact::{Compacted, Rewrite, compacting_path};
+use compact::{Compacted, Rewrite, Span, compacting_path};
 
 mod compact;
-
-/// Where a record's line is in the journal: its offset and length.
-type Span = (u64, u64);
 
 /// A journal is written anew (compacted) once it holds at least this many
 /// bytes of records a restart does not need, and twice as many as it would

@@ -12,6 +12,7 @@
 
 mod causal;
 mod event;
+mod record;
 mod resend;
 
 use vclock_core::{CausalDelivery, Process, ReceiveError, ReceivePolicy, VectorClock};
@@ -20,12 +21,12 @@ use vclock_net::Envelope;
 use super::history::History;
 use crate::console::sanitize;
 pub(crate) use causal::Delivered;
-use causal::Pending;
-pub(crate) use causal::{JournalRecord, JournalState, Payload, Replayed};
+pub(crate) use causal::{JournalState, Replayed};
 pub(crate) use event::{
-    EventKind, EventName, Happened, LOG_TEXT_MAX, Outgoing, PeerState, Planned, clock_string,
-    push_clock,
+    EventKind, EventName, Happened, LOG_TEXT_MAX, Outgoing, Payload, PeerState, Pending, Planned,
+    clock_string, push_clock,
 };
+pub(crate) use record::JournalRecord;
 
 /// One node: its id, the number of nodes, its clock, what it knows of
 /// its peers and the clocks of recent events.

@@ -15,8 +15,10 @@ use std::io::{self, Read as _, Seek as _, SeekFrom, Write as _};
 use std::path::{Path, PathBuf};
 use std::thread::{self, JoinHandle};
 
-use super::Span;
 use crate::node::state::{JournalRecord, JournalState};
+
+/// Where a record's line is in the journal: its offset and length.
+pub(super) type Span = (u64, u64);
 
 /// A journal written anew, before it replaces the old one.
 #[derive(Debug)]

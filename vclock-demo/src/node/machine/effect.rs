@@ -64,18 +64,6 @@ pub(crate) enum Record {
     Journal(JournalRecord),
 }
 
-/// Why a batch was not written whole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct PersistFailure {
-    /// The index of the record that was not written; those before it
-    /// were, those after it were not tried.
-    pub(crate) index: usize,
-    /// The file it was for.
-    pub(crate) path: String,
-    /// What went wrong.
-    pub(crate) error: String,
-}
-
 /// What the user is shown, before it is put in words.
 #[derive(Debug)]
 pub(crate) enum Event {

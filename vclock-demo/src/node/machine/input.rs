@@ -5,7 +5,6 @@ use std::time::Instant;
 use vclock_net::Envelope;
 
 use super::super::state::{EventName, Payload};
-use super::effect::PersistFailure;
 
 /// One input. Time is not read inside the machine: inputs that need it
 /// carry it ([`Input::Arrived`]).
@@ -112,4 +111,16 @@ pub(crate) enum Report {
         /// The peer.
         to: u32,
     },
+}
+
+/// Why a batch was not written whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PersistFailure {
+    /// The index of the record that was not written; those before it
+    /// were, those after it were not tried.
+    pub(crate) index: usize,
+    /// The file it was for.
+    pub(crate) path: String,
+    /// What went wrong.
+    pub(crate) error: String,
 }

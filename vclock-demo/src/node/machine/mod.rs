@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use vclock_core::MessageId;
 
-pub(crate) use effect::{Batch, Control, Effect, Event, PersistFailure, Record};
-pub(crate) use input::{Input, Report};
+pub(crate) use effect::{Batch, Control, Effect, Event, Record};
+pub(crate) use input::{Input, PersistFailure, Report};
 pub(crate) use restart::{Disk, Setup};
 
 use super::state::{Delivered, EventKind, JournalRecord, Node, PeerState, Planned};

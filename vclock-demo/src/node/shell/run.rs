@@ -160,7 +160,14 @@ impl Files {
             true => journal::Kind::Causal,
             false => journal::Kind::Sends,
         };
-        let opened = journal::Journal::open(wal.path(), kind, args.fsync, resumed.clock.is_some())?;
+        let last = resumed.clock.as_ref().map_or(0, |clock| clock.get(&id));
+        let opened = journal::Journal::open(
+            wal.path(),
+            kind,
+            args.fsync,
+            (resumed.clock.is_some(), last),
+            (id, n),
+        )?;
         let last_receipts = match (args.causal, &resumed.clock) {
             (false, Some(_)) => Some(
                 wal::last_receipts(wal.path(), id, n)

@@ -9,19 +9,18 @@
 
 mod replay;
 
-pub(crate) use replay::{JournalRecord, JournalState, Replayed};
+pub(crate) use replay::{JournalState, Replayed};
 
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
 use vclock_core::{
     Arrival, CausalConfig, CausalDelivery, CausalError, CausalStamp, Destination, MessageId,
-    Missing, VectorClock,
+    Missing,
 };
 use vclock_net::Envelope;
 
-use super::{EventKind, EventName, Node, Outgoing, PeerState, Planned};
+use super::{EventKind, EventName, Node, Outgoing, Payload, PeerState, Pending, Planned};
 use crate::console::sanitize;
 
 /// How many messages a node holds back at most; one more that would have
@@ -34,28 +33,6 @@ pub(crate) const MAX_HELD: usize = 256;
 /// lost (or that lies) fills at most a quarter, so the other nodes' early
 /// messages are still held back, not refused, until four senders are stuck.
 pub(crate) const MAX_HELD_PER_SENDER: usize = MAX_HELD / 4;
-
-/// What a message carries besides the sender's id and vector clock.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Payload {
-    /// The text as typed.
-    pub(crate) text: String,
-    /// With `--causal`, the causal-delivery stamp of the send event.
-    pub(crate) stamp: Option<CausalStamp<u32>>,
-    /// Set on a message a restarted node sends again from its journal:
-    /// only such a message can be a copy of one received already, since
-    /// within one run of its sender the transport drops copies.
-    #[serde(default)]
-    pub(crate) resent: bool,
-}
-
-/// A held message: what its receive event needs, and when it arrived.
-#[derive(Debug)]
-pub(crate) struct Pending {
-    clock: VectorClock<u32>,
-    text: String,
-    arrived: Instant,
-}
 
 /// A message to receive now: plan its receive event with
 /// [`Node::plan_receive`], record it, and (if it was held) say for how long.

@@ -1,13 +1,15 @@
 //! An event of a node: its name, what kind it is, its planned clocks and
-//! the words and clock lists it is shown and logged with.
+//! the words and clock lists it is shown and logged with; and what a
+//! message carries, and what a held one keeps.
 
 use std::borrow::Cow;
 use std::fmt::{self, Write as _};
 
-use vclock_core::{Process, Transition, VectorClock};
-use vclock_net::Envelope;
+use std::time::Instant;
 
-use super::causal::Payload;
+use serde::{Deserialize, Serialize};
+use vclock_core::{CausalStamp, Process, Transition, VectorClock};
+use vclock_net::Envelope;
 
 /// The most bytes of a message's text that go into the log. Longer texts
 /// are cut (at a character boundary) and the log says how much is missing,
@@ -236,4 +238,26 @@ pub(crate) fn clock_string(clock: &VectorClock<u32>, n: u32) -> String {
     let mut s = String::new();
     push_clock(&mut s, clock, n);
     s
+}
+
+/// What a message carries besides the sender's id and vector clock.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Payload {
+    /// The text as typed.
+    pub(crate) text: String,
+    /// With `--causal`, the causal-delivery stamp of the send event.
+    pub(crate) stamp: Option<CausalStamp<u32>>,
+    /// Set on a message a restarted node sends again from its journal:
+    /// only such a message can be a copy of one received already, since
+    /// within one run of its sender the transport drops copies.
+    #[serde(default)]
+    pub(crate) resent: bool,
+}
+
+/// A held message: what its receive event needs, and when it arrived.
+#[derive(Debug)]
+pub(crate) struct Pending {
+    pub(crate) clock: VectorClock<u32>,
+    pub(crate) text: String,
+    pub(crate) arrived: Instant,
 }

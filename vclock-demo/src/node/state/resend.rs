@@ -28,21 +28,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
 use vclock_core::{CausalStamp, VectorClock};
 use vclock_net::Envelope;
 
-use super::{EventName, JournalRecord, Node, Outgoing, Payload};
+use super::record::{JournalRecord, SentMessage};
+use super::{EventName, Node, Outgoing, Payload};
 use crate::console::sanitize;
-
-/// What a journal keeps of a sent message besides its stamp.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct SentMessage {
-    /// The clock it carried (its send event's clock).
-    pub(crate) clock: VectorClock<u32>,
-    /// Its whole text (the event log keeps at most 4 KiB of it).
-    pub(crate) text: String,
-}
 
 /// A send event found in a journal, with its rebuilt causal stamp.
 #[derive(Clone, Debug)]

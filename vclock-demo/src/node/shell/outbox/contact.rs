@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use vclock_net::Progress;
 
 /// How far an outbox's first attempt to reach its peer has got, for the
-/// first send to that peer, which waits for it ([`Outboxes::contact`]);
+/// first send to that peer, which waits for it ([`Outboxes::contact`](super::Outboxes::contact));
 /// only the first send waits, and never for a peer whose kernel took the
 /// connection while its process does not answer (stopped).
 #[derive(Debug, Default)]

@@ -1,6 +1,8 @@
 //! Tests of causal delivery at a node: holding back, releasing, refusing
 //! and what each prints.
 
+use vclock_core::VectorClock;
+
 use super::*;
 
 /// Node `id` of 3, delivering causally.
