@@ -97,31 +97,7 @@ fn outbox_line(report: &Report, out: &mut String) {
             certain,
             why,
             ..
-        } => {
-            let count = lost.len();
-            let what = match lost.as_slice() {
-                [one] => format!("message {one}"),
-                _ => format!("{count} messages ({})", names(lost.iter().copied())),
-            };
-            let (were, was) = if count == 1 {
-                ("was", "it")
-            } else {
-                ("were", "they")
-            };
-            if *certain {
-                line(
-                    out,
-                    format_args!("Warning: {what} to node {to} {were} not delivered: {why}"),
-                );
-            } else {
-                line(
-                    out,
-                    format_args!(
-                        "Warning: node {to} did not confirm {what} ({why}); {was} may or may not have arrived"
-                    ),
-                );
-            }
-        }
+        } => lost_line(*to, lost, *certain, why, out),
         Report::Waiting { to, names: waiting } => line(
             out,
             format_args!(
@@ -162,6 +138,33 @@ fn outbox_line(report: &Report, out: &mut String) {
             format_args!("Node {to} and this node did not authenticate each other: {why}"),
         ),
         Report::Late { .. } | Report::Reachable { .. } => {}
+    }
+}
+
+/// Messages to node `to` that certainly did not arrive, or may not have.
+fn lost_line(to: u32, lost: &[EventName], certain: bool, why: &str, out: &mut String) {
+    let count = lost.len();
+    let what = match lost {
+        [one] => format!("message {one}"),
+        _ => format!("{count} messages ({})", names(lost.iter().copied())),
+    };
+    let (were, was) = if count == 1 {
+        ("was", "it")
+    } else {
+        ("were", "they")
+    };
+    if certain {
+        line(
+            out,
+            format_args!("Warning: {what} to node {to} {were} not delivered: {why}"),
+        );
+    } else {
+        line(
+            out,
+            format_args!(
+                "Warning: node {to} did not confirm {what} ({why}); {was} may or may not have arrived"
+            ),
+        );
     }
 }
 

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use vclock_core::{
     Arrival, CausalConfig, CausalDelivery, CausalError, CausalStamp, Destination, MessageId,
-    Missing,
+    Missing, VectorClock,
 };
 use vclock_net::Envelope;
 
@@ -174,37 +174,48 @@ impl Node {
                 },
         } = envelope;
         let plain = Envelope::new(from, clock, text);
-        let stamp = match (self.causal.is_some(), stamp) {
-            (false, None) => {
-                if let Some(line) = self.plain_copy(from, &plain.clock, &plain.payload, resent) {
-                    return Ok(Arrived {
-                        taken: false,
-                        lines: vec![line],
-                        deliveries: Vec::new(),
-                    });
-                }
-                return Ok(Arrived {
-                    taken: true,
-                    lines: Vec::new(),
-                    deliveries: vec![Delivered {
-                        id: None,
-                        envelope: plain,
-                        held_for: None,
-                    }],
-                });
-            }
-            (false, Some(_)) => {
-                return Err(format!(
-                    "rejected a message from node {from}: it carries a causal stamp, but this node runs without --causal (all nodes or none must use it); clock unchanged"
-                ));
-            }
-            (true, None) => {
-                return Err(format!(
-                    "rejected a message from node {from}: it carries no causal stamp, but this node runs with --causal (all nodes or none must use it); clock unchanged"
-                ));
-            }
-            (true, Some(stamp)) => stamp,
-        };
+        match (self.causal.is_some(), stamp) {
+            (false, None) => Ok(self.arrive_plain(plain, resent)),
+            (false, Some(_)) => Err(format!(
+                "rejected a message from node {from}: it carries a causal stamp, but this node runs without --causal (all nodes or none must use it); clock unchanged"
+            )),
+            (true, None) => Err(format!(
+                "rejected a message from node {from}: it carries no causal stamp, but this node runs with --causal (all nodes or none must use it); clock unchanged"
+            )),
+            (true, Some(stamp)) => self.arrive_causal(plain, stamp, now),
+        }
+    }
+
+    /// Without `--causal`: a message is received at once, unless it is a
+    /// copy of one received already (see `resend`).
+    fn arrive_plain(&mut self, plain: Envelope<u32, String>, resent: bool) -> Arrived {
+        if let Some(line) = self.plain_copy(plain.from, &plain.clock, &plain.payload, resent) {
+            return Arrived {
+                taken: false,
+                lines: vec![line],
+                deliveries: Vec::new(),
+            };
+        }
+        Arrived {
+            taken: true,
+            lines: Vec::new(),
+            deliveries: vec![Delivered {
+                id: None,
+                envelope: plain,
+                held_for: None,
+            }],
+        }
+    }
+
+    /// With `--causal`: a message checked as a receipt would be, then given
+    /// to causal delivery, with the messages it releases.
+    fn arrive_causal(
+        &mut self,
+        plain: Envelope<u32, String>,
+        stamp: CausalStamp<u32>,
+        now: Instant,
+    ) -> Result<Arrived, String> {
+        let from = plain.from;
         // What a receipt would refuse is refused now, never held back.
         self.plan_receive(plain.clone())?;
         if *stamp.sender() != from {
@@ -225,81 +236,27 @@ impl Node {
         // A copy of a message delivered before, sent again by its sender
         // after a restart, carries that message's clock.
         let known_copy = self.is_known_copy(name, &clock, &text);
-        let causal = self.causal.as_mut().expect("checked above");
+        let causal = self.causal.as_mut().expect("checked by the caller");
         // Kept for the line that says a copy was dropped (the component
         // drops the message itself).
-        let text_of_dropped = text.clone();
-        let clock_of_dropped = clock.clone();
+        let dropped = (clock.clone(), text.clone());
         let pending = Pending {
             clock,
             text,
             arrived: now,
         };
-        let mut lines = Vec::new();
-        let mut taken = true;
-        match causal.receive(stamp, pending) {
-            Ok(Arrival::Held(id)) => {
-                let waits = causal.waits_for(&id).unwrap_or_default();
-                let text = causal
-                    .held()
-                    .find(|(held, _)| *held == id)
-                    .map(|(_, pending)| sanitize(&pending.text).into_owned())
-                    .unwrap_or_default();
-                let mut line = format!("Held back {} (event {name}), waiting for ", message(&id));
-                for (i, missing) in waits.iter().enumerate() {
-                    if i > 0 {
-                        line.push_str(", ");
-                    }
-                    push_missing(&mut line, missing);
-                }
-                let _ = write!(line, ": {text}");
-                lines.push(line);
-            }
-            Ok(Arrival::Delivered(_)) => {}
+        let (taken, lines) = match causal.receive(stamp, pending) {
+            Ok(Arrival::Held(id)) => (true, vec![held_line(causal, &id, name)]),
+            Ok(Arrival::Delivered(_)) => (true, Vec::new()),
+            // Said out loud: besides a second copy, this is what a sender
+            // that restarted without its log sends (its numbers start
+            // again at 1), and those messages are lost here.
             Ok(Arrival::Duplicate(id)) => {
-                // Said out loud: besides a second copy, this is what a
-                // sender that restarted without its log sends (its numbers
-                // start again at 1), and those messages are lost here.
-                taken = false;
-                let held = causal.held().find(|(held, _)| *held == id);
-                let (already, copy) = match held {
-                    Some((_, pending)) => {
-                        ("is held back already", pending.clock == clock_of_dropped)
-                    }
-                    None => ("was delivered already", false),
-                };
-                let copy = copy || known_copy;
-                lines.push(if copy {
-                    format!(
-                        "Dropped a copy of {} (event {name}), which {already}: node {from} sent it again after a restart; clock unchanged",
-                        message(&id),
-                    )
-                } else {
-                    format!(
-                        "Dropped {} (event {name}): a message with this number {already}, so this is a second copy, or node {from} restarted without its log and numbers its messages anew; clock unchanged: {}",
-                        message(&id),
-                        sanitize(&text_of_dropped),
-                    )
-                });
+                let line = duplicate_line(causal, &id, name, &dropped, known_copy);
+                (false, vec![line])
             }
-            Err(refused) => {
-                let why = match &refused.error {
-                    CausalError::HoldBackFull { limit, .. } => format!(
-                        "it must wait for earlier messages, but {limit} messages are held back already"
-                    ),
-                    CausalError::SenderHoldBackFull { id, limit } => format!(
-                        "it must wait for earlier messages, but {limit} messages from node {} are held back already",
-                        id.sender
-                    ),
-                    other => other.to_string(),
-                };
-                let id = refused.stamp.id();
-                return Err(format!(
-                    "rejected {} (event {name}): {why}; clock unchanged",
-                    message(&id)
-                ));
-            }
-        }
+            Err(refused) => return Err(refusal(&refused.error, &refused.stamp.id(), name)),
+        };
         let deliveries = causal
             .deliveries()
             .map(|delivery| Delivered {
@@ -320,6 +277,80 @@ impl Node {
             deliveries,
         })
     }
+}
+
+/// The line naming a message held back (`id`, of send event `name`) and
+/// what it waits for.
+fn held_line(
+    causal: &CausalDelivery<u32, Pending>,
+    id: &MessageId<u32>,
+    name: EventName,
+) -> String {
+    let waits = causal.waits_for(id).unwrap_or_default();
+    let text = causal
+        .held()
+        .find(|(held, _)| held == id)
+        .map(|(_, pending)| sanitize(&pending.text).into_owned())
+        .unwrap_or_default();
+    let mut line = format!("Held back {} (event {name}), waiting for ", message(id));
+    for (i, missing) in waits.iter().enumerate() {
+        if i > 0 {
+            line.push_str(", ");
+        }
+        push_missing(&mut line, missing);
+    }
+    let _ = write!(line, ": {text}");
+    line
+}
+
+/// The line that drops a message (`id`, of send event `name`, carrying
+/// the clock and text `dropped`) whose number was taken already: a copy
+/// its sender sent again after a restart (`known_copy`, or the one held
+/// has its clock), or a message of a sender that numbers its messages
+/// anew.
+fn duplicate_line(
+    causal: &CausalDelivery<u32, Pending>,
+    id: &MessageId<u32>,
+    name: EventName,
+    (clock, text): &(VectorClock<u32>, String),
+    known_copy: bool,
+) -> String {
+    let held = causal.held().find(|(held, _)| held == id);
+    let (already, copy) = match held {
+        Some((_, pending)) => ("is held back already", pending.clock == *clock),
+        None => ("was delivered already", false),
+    };
+    let from = name.node;
+    if copy || known_copy {
+        format!(
+            "Dropped a copy of {} (event {name}), which {already}: node {from} sent it again after a restart; clock unchanged",
+            message(id),
+        )
+    } else {
+        format!(
+            "Dropped {} (event {name}): a message with this number {already}, so this is a second copy, or node {from} restarted without its log and numbers its messages anew; clock unchanged: {}",
+            message(id),
+            sanitize(text),
+        )
+    }
+}
+
+/// Why causal delivery refused message `id` (of send event `name`).
+fn refusal(error: &CausalError<u32>, id: &MessageId<u32>, name: EventName) -> String {
+    let why = match error {
+        CausalError::HoldBackFull { limit, .. } => {
+            format!("it must wait for earlier messages, but {limit} messages are held back already")
+        }
+        CausalError::SenderHoldBackFull { id, limit } => format!(
+            "it must wait for earlier messages, but {limit} messages from node {} are held back already",
+            id.sender
+        ),
+        other => other.to_string(),
+    };
+    format!(
+        "rejected {} (event {name}): {why}; clock unchanged",
+        message(id)
+    )
 }
 
 /// `broadcast 2 from node 1` or `message 3 from node 1 to node 2`.
