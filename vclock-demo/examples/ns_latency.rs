@@ -51,7 +51,11 @@ fn main() {
             .expect("target dir")
             .join("vclock-demo")
     });
-    assert!(binary.exists(), "{} not found; build it first", binary.display());
+    assert!(
+        binary.exists(),
+        "{} not found; build it first",
+        binary.display()
+    );
     if let Some(why) = namespaces::unavailable() {
         eprintln!("cannot run: {why}");
         std::process::exit(2);
@@ -61,14 +65,28 @@ fn main() {
     let mut table = Vec::new();
     for run in 0..runs {
         let seed = plan.seed + run;
-        let report = Plan { seed, ..plan.clone() }.run(&binary).expect("a run");
+        let report = Plan {
+            seed,
+            ..plan.clone()
+        }
+        .run(&binary)
+        .expect("a run");
         println!("run {run} (seed {seed})");
         println!("  healthy pairs          {}", summary(&report.healthy));
         println!("  console acceptance     {}", summary(&report.accepted));
-        println!("    a send to node 1     {}", summary(&report.accepted_to_stopped));
-        println!("    the line after it    {}", summary(&report.accepted_after_stopped));
+        println!(
+            "    a send to node 1     {}",
+            summary(&report.accepted_to_stopped)
+        );
+        println!(
+            "    the line after it    {}",
+            summary(&report.accepted_after_stopped)
+        );
         println!("  after node 3 healed    {}", summary(&report.after_heal));
-        println!("  after node 1 continued {}", summary(&report.after_continue));
+        println!(
+            "  after node 1 continued {}",
+            summary(&report.after_continue)
+        );
         println!("  slowest healthy {:?}", report.slowest_healthy);
         println!(
             "  refused {}, lost {}, unanswered {}",

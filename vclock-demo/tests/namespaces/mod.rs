@@ -1,10 +1,10 @@
 //! N authenticated nodes of the real binary, each in a network namespace of
 //! its own, joined by a bridge that lives in one more namespace, all made
 //! by this module and deleted when it is dropped (so nothing touches the
-//! host's own network). A node's link can be cut (its bridge port taken
-//! down) and healed, and its process stopped and continued; every line the
-//! nodes print is stamped with the instant it was read. Needs root and
-//! `ip`. Shared by `tests/namespaces_latency.rs` and
+//! host's own network). A node's link can be cut (its port leaves the
+//! bridge) and healed, and its process stopped and continued; every line
+//! the nodes print is stamped with the instant it was read. Needs root and
+//! `ip` (iproute2). Shared by `tests/namespaces_latency.rs` and
 //! `examples/ns_latency.rs` (which measures what the test bounds), through
 //! [`scenario`].
 
@@ -44,7 +44,9 @@ pub fn unavailable() -> Option<String> {
     }
     let probe = format!("vcl-probe-{}", std::process::id());
     if let Err(why) = run(&["ip", "netns", "add", &probe]) {
-        return Some(format!("cannot create network namespaces (not root?): {why}"));
+        return Some(format!(
+            "cannot create network namespaces (not root?): {why}"
+        ));
     }
     let _ = run(&["ip", "netns", "del", &probe]);
     None
@@ -78,7 +80,11 @@ impl Lab {
     /// cluster description with a key per node (`binary cluster new`).
     pub fn create(binary: &Path, n: u32) -> Result<Self, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let tag = format!("{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let tag = format!(
+            "{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let lab = Self {
             hub: format!("vcl-{tag}-hub"),
             hosts: (1..=n).map(|i| format!("vcl-{tag}-{i}")).collect(),
@@ -111,8 +117,8 @@ impl Lab {
         let port = format!("p{id}");
         run(&["ip", "netns", "add", host])?;
         run(&[
-            "ip", "link", "add", &port, "netns", &self.hub, "type", "veth", "peer", "name",
-            "eth0", "netns", host,
+            "ip", "link", "add", &port, "netns", &self.hub, "type", "veth", "peer", "name", "eth0",
+            "netns", host,
         ])?;
         run(&["ip", "-n", &self.hub, "link", "set", &port, "master", "br0"])?;
         run(&["ip", "-n", &self.hub, "link", "set", &port, "up"])?;
@@ -130,17 +136,21 @@ impl Lab {
         self.cluster.path().join("cluster")
     }
 
-    /// Cuts node `id` off (its bridge port goes down: nothing reaches it
-    /// and nothing it sends gets out, with no error to either side).
+    /// Cuts node `id` off: its port leaves the bridge, so nothing reaches
+    /// it and nothing it sends gets out, with no error to either side and
+    /// no change of carrier (taking the link down and up again instead
+    /// delays the way back by up to a second of the kernel's link
+    /// handling, which would be measured as the node's).
     pub fn cut(&self, id: u32) -> Result<(), String> {
         let port = format!("p{id}");
-        run(&["ip", "-n", &self.hub, "link", "set", &port, "down"])
+        run(&["ip", "-n", &self.hub, "link", "set", &port, "nomaster"])
     }
 
-    /// Ends a [`cut`](Self::cut).
+    /// Ends a [`cut`](Self::cut): the port joins the bridge again and
+    /// forwards at once (the bridge runs no STP).
     pub fn heal(&self, id: u32) -> Result<(), String> {
         let port = format!("p{id}");
-        run(&["ip", "-n", &self.hub, "link", "set", &port, "up"])
+        run(&["ip", "-n", &self.hub, "link", "set", &port, "master", "br0"])
     }
 
     /// Starts node `id` (authenticated, listening at its address) in its

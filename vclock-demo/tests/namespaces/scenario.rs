@@ -67,8 +67,9 @@ pub struct Report {
     /// stopped, and (separately) for the line typed right after each.
     pub accepted_to_stopped: Vec<Duration>,
     pub accepted_after_stopped: Vec<Duration>,
-    /// For each message to (from) the cut-off node typed while it was cut
-    /// off: from the heal until it was received.
+    /// For each message to (from) the cut-off node typed before the heal
+    /// and not received before the cut: from the heal until it was
+    /// received.
     pub after_heal_to: Vec<Duration>,
     pub after_heal_from: Vec<Duration>,
     /// For each message to the stopped node typed while it was stopped:
@@ -90,18 +91,20 @@ pub struct Report {
 }
 
 impl Plan {
-    /// The scenario at a test's length: 8 nodes, node 1 stopped
-    /// for 4 s, node 3 cut off for 3 s, 6.5 s of traffic.
+    /// The scenario at a test's length: 8 nodes, 6.5 s of
+    /// traffic, node 1 stopped before it starts (so every node's first
+    /// contact with it is with a stopped process) until 4 s, node 3 cut
+    /// off from 1.5 s to 5 s.
     pub fn short(seed: u64) -> Self {
         Self {
             nodes: 8,
             traffic: Duration::from_millis(6500),
             stopped: 1,
-            stop_at: Duration::from_millis(1000),
+            stop_at: Duration::ZERO,
             stop_for: Duration::from_secs(4),
             cut: 3,
             cut_at: Duration::from_millis(1500),
-            cut_for: Duration::from_secs(3),
+            cut_for: Duration::from_millis(3500),
             seed,
         }
     }
@@ -116,23 +119,38 @@ impl Plan {
         drop(out);
         let mut lines = Vec::new();
         wait_until(&printed, &mut lines, Duration::from_secs(30), |lines| {
-            lines.iter().filter(|p| p.line.starts_with("Listening at ")).count()
+            lines
+                .iter()
+                .filter(|p| p.line.starts_with("Listening at "))
+                .count()
                 == self.nodes as usize
         })?;
+        // Stopped before the traffic: every node's first contact with it is
+        // with a process that does not answer.
+        let stopped_early = if self.stop_at.is_zero() {
+            nodes[self.stopped as usize - 1].signal("STOP")?;
+            Some(Instant::now())
+        } else {
+            None
+        };
         let start = Instant::now();
         let writers: Vec<_> = nodes
             .iter_mut()
             .map(|node| {
                 let (id, mut stdin) = (node.id, node.take_stdin());
                 let (plan, end) = (self.clone(), start + self.traffic);
-                thread::spawn(move || plan.type_into(id, &mut stdin, end))
+                thread::spawn(move || (plan.type_into(id, &mut stdin, end), stdin))
             })
             .collect();
-        let faults = self.faults(&lab, &nodes[self.stopped as usize - 1], start)?;
-        let typed: Vec<Typed> = writers
+        let stopped = &nodes[self.stopped as usize - 1];
+        let faults = self.faults(&lab, stopped, start, stopped_early)?;
+        // Input stays open until the end: a node whose input ended stops
+        // reconnecting to its peers.
+        let (typed, _stdins): (Vec<Vec<Typed>>, Vec<_>) = writers
             .into_iter()
-            .flat_map(|w| w.join().expect("a writer"))
-            .collect();
+            .map(|w| w.join().expect("a writer"))
+            .unzip();
+        let typed: Vec<Typed> = typed.into_iter().flatten().collect();
         // Until every typed line is answered and every sent one received.
         let settled = wait_until(&printed, &mut lines, Duration::from_secs(20), |lines| {
             answered(lines) == typed.len() && received(lines) == sent(lines)
@@ -158,13 +176,25 @@ impl Plan {
             if type_line(stdin, &format!("{to} {text}")).is_err() {
                 break;
             }
-            typed.push(Typed { from: id, to, text, at });
+            typed.push(Typed {
+                from: id,
+                to,
+                text,
+                at,
+            });
         }
         typed
     }
 
-    /// Stops, cuts, heals and continues as planned; returns when.
-    fn faults(&self, lab: &Lab, stopped: &super::Node, start: Instant) -> Result<Faults, String> {
+    /// Stops (unless it was `stopped_early`), cuts, heals and continues
+    /// as planned; returns when.
+    fn faults(
+        &self,
+        lab: &Lab,
+        stopped: &super::Node,
+        start: Instant,
+        stopped_early: Option<Instant>,
+    ) -> Result<Faults, String> {
         let mut steps = [
             (self.stop_at, 0),
             (self.stop_at + self.stop_for, 1),
@@ -172,10 +202,11 @@ impl Plan {
             (self.cut_at + self.cut_for, 3),
         ];
         steps.sort();
-        let mut when = [start; 4];
+        let mut when = [stopped_early.unwrap_or(start), start, start, start];
         for (at, step) in steps {
             thread::sleep((start + at).saturating_duration_since(Instant::now()));
             match step {
+                0 if stopped_early.is_some() => continue,
                 0 => stopped.signal("STOP")?,
                 1 => stopped.signal("CONT")?,
                 2 => lab.cut(self.cut)?,
@@ -224,11 +255,17 @@ fn answered(lines: &[Printed]) -> usize {
 }
 
 fn sent(lines: &[Printed]) -> usize {
-    lines.iter().filter(|p| p.line.starts_with("Sent to node ")).count()
+    lines
+        .iter()
+        .filter(|p| p.line.starts_with("Sent to node "))
+        .count()
 }
 
 fn received(lines: &[Printed]) -> usize {
-    lines.iter().filter(|p| p.line.starts_with("Message received from node ")).count()
+    lines
+        .iter()
+        .filter(|p| p.line.starts_with("Message received from node "))
+        .count()
 }
 
 /// The text of a `Message received from node I: TEXT (clock [...])` line.
@@ -264,10 +301,14 @@ fn analyse(plan: &Plan, typed: &[Typed], lines: &[Printed], faults: Faults) -> R
         if answer.line.starts_with("Sent to node ")
             && answer.line != format!("Sent to node {}: {}", t.to, t.text)
         {
-            report.mismatched.push(format!("{} answered by {}", t.text, answer.line));
+            report
+                .mismatched
+                .push(format!("{} answered by {}", t.text, answer.line));
         }
         if answer.line.starts_with("Error: ") {
-            report.refused.push(format!("node {}: {}", t.from, answer.line));
+            report
+                .refused
+                .push(format!("node {}: {}", t.from, answer.line));
         } else if !arrivals.contains_key(t.text.as_str()) {
             report.lost.push(t.text.clone());
         }
@@ -302,32 +343,57 @@ impl Report {
             ms(faults.cut),
             ms(faults.healed)
         ));
-        let routine = ["Sent to node ", "Message received from node ", "Before: ", "After: "];
+        let routine = [
+            "Sent to node ",
+            "Message received from node ",
+            "Before: ",
+            "After: ",
+        ];
         for p in lines {
             if !routine.iter().any(|r| p.line.starts_with(r)) && p.at > faults.start {
-                self.remarks.push(format!("node {} at {} ms: {}", p.node, ms(p.at), p.line));
+                self.remarks
+                    .push(format!("node {} at {} ms: {}", p.node, ms(p.at), p.line));
             }
         }
     }
 
-    /// Files one message's arrival under the measure it belongs to.
+    /// Files one message's arrival under the measure it belongs to: a
+    /// message to or from the cut-off node that had not arrived when it was
+    /// cut off (and was typed before the heal), or one to the stopped node
+    /// typed while it was stopped, counts from the end of the fault (of
+    /// both, for one from the cut-off node to the stopped one held by
+    /// both).
     fn arrival(&mut self, plan: &Plan, t: &Typed, arrived: Instant, faults: Faults) {
         let ends = [t.from, t.to];
         if !ends.contains(&plan.stopped) && !ends.contains(&plan.cut) {
             let latency = arrived.saturating_duration_since(t.at);
-            if self.slowest_healthy.as_ref().is_none_or(|(_, d)| latency > *d) {
+            if self
+                .slowest_healthy
+                .as_ref()
+                .is_none_or(|(_, d)| latency > *d)
+            {
                 self.slowest_healthy = Some((t.text.clone(), latency));
             }
             self.healthy.push(latency);
-        } else if ends.contains(&plan.cut) && (faults.cut..faults.healed).contains(&t.at) {
-            let after = arrived.saturating_duration_since(faults.healed);
-            if t.to == plan.cut {
-                self.after_heal_to.push(after);
-            } else {
-                self.after_heal_from.push(after);
-            }
-        } else if t.to == plan.stopped && (faults.stopped..faults.continued).contains(&t.at) {
-            self.after_continue.push(arrived.saturating_duration_since(faults.continued));
+            return;
+        }
+        // Typed during the cut, or before it and still on its way.
+        let cut = ends.contains(&plan.cut) && t.at < faults.healed && arrived > faults.cut;
+        let stopped = t.to == plan.stopped && (faults.stopped..faults.continued).contains(&t.at);
+        let mut released = t.at;
+        if cut {
+            released = released.max(faults.healed);
+        }
+        if stopped {
+            released = released.max(faults.continued);
+        }
+        let after = arrived.saturating_duration_since(released);
+        if cut && t.to == plan.cut {
+            self.after_heal_to.push(after);
+        } else if cut {
+            self.after_heal_from.push(after);
+        } else if stopped {
+            self.after_continue.push(after);
         }
     }
 }
