@@ -13,10 +13,13 @@
 //! Build in release mode first:
 //! `cargo build --release -p vclock-demo --bin vclock-demo --example ns_latency`.
 //!
-//! Usage: `ns_latency [--runs R] [--stop-ms MS] [--cut-ms MS] [--seed S]
-//! [BINARY]` (R = 3, node 1 stopped 7,000 ms from 1 s, node 3 cut off
-//! 3,500 ms from 2 s, 9.5 s of traffic, as the runs); the binary
-//! defaults to `../vclock-demo` next to this example's executable.
+//! Usage: `ns_latency [--runs R] [--stop-at-ms MS] [--stop-ms MS]
+//! [--cut-ms MS] [--seed S] [--verbose] [BINARY]` (R = 3; node 1 stopped 7,000 ms from
+//! 1 s, once every node has contacted it, or from before the traffic with
+//! `--stop-at-ms 0`; node 3 cut off 3,500 ms from 2 s; 9.5 s of traffic;
+//! as the runs); the binary defaults to `../vclock-demo` next to
+//! this example's executable. `--verbose` prints every other line the
+//! nodes printed (warnings, notes), with when.
 
 #[path = "../tests/namespaces/mod.rs"]
 mod namespaces;
@@ -28,8 +31,9 @@ use namespaces::scenario::{Plan, quantile, summary};
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut runs, mut binary) = (3u64, None::<PathBuf>);
+    let (mut runs, mut binary, mut verbose) = (3u64, None::<PathBuf>, false);
     let mut plan = Plan::short(1);
+    plan.stop_at = Duration::from_millis(1000);
     plan.stop_for = Duration::from_millis(7000);
     plan.cut_at = Duration::from_millis(2000);
     plan.cut_for = Duration::from_millis(3500);
@@ -38,9 +42,11 @@ fn main() {
         let mut number = || args.next().and_then(|v| v.parse().ok()).expect("a number");
         match arg.as_str() {
             "--runs" => runs = number(),
+            "--stop-at-ms" => plan.stop_at = Duration::from_millis(number()),
             "--stop-ms" => plan.stop_for = Duration::from_millis(number()),
             "--cut-ms" => plan.cut_for = Duration::from_millis(number()),
             "--seed" => plan.seed = number(),
+            "--verbose" => verbose = true,
             path => binary = Some(path.into()),
         }
     }
@@ -82,12 +88,28 @@ fn main() {
             "    the line after it    {}",
             summary(&report.accepted_after_stopped)
         );
-        println!("  after node 3 healed    {}", summary(&report.after_heal));
+        println!(
+            "  after node 3 healed    {}",
+            summary(&report.after_heal_to)
+        );
+        println!(
+            "    and from it          {}",
+            summary(&report.after_heal_from)
+        );
         println!(
             "  after node 1 continued {}",
             summary(&report.after_continue)
         );
         println!("  slowest healthy {:?}", report.slowest_healthy);
+        println!(
+            "  slowest after continuing {:?}",
+            report.slowest_after_continue
+        );
+        if verbose {
+            for remark in &report.remarks {
+                println!("  {remark}");
+            }
+        }
         println!(
             "  refused {}, lost {}, unanswered {}",
             report.refused.len(),
@@ -98,20 +120,24 @@ fn main() {
             println!("    {line}");
         }
         table.push(format!(
-            "| {run} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} |",
+            "| {run} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} |",
             ms(quantile(&report.healthy, 0.5)),
             ms(quantile(&report.healthy, 0.99)),
             ms(quantile(&report.healthy, 1.0)),
             ms(quantile(&report.accepted, 0.99)),
             ms(quantile(&report.accepted, 1.0)),
-            ms(quantile(&report.after_heal, 1.0)),
+            ms(quantile(&report.accepted_to_stopped, 1.0)),
+            ms(quantile(
+                &[&report.after_heal_to[..], &report.after_heal_from].concat(),
+                1.0
+            )),
             ms(quantile(&report.after_continue, 1.0)),
         ));
     }
     println!(
-        "\n| run | healthy p50 ms | healthy p99 ms | healthy max ms | console p99 ms | console max ms | after heal max ms | after continue max ms |"
+        "\n| run | healthy p50 ms | healthy p99 ms | healthy max ms | console p99 ms | console max ms | a send to the stopped node, max ms | after the heal, max ms | after the continuation, max ms |"
     );
-    println!("| --: | --: | --: | --: | --: | --: | --: | --: |");
+    println!("| --: | --: | --: | --: | --: | --: | --: | --: | --: |");
     for row in table {
         println!("{row}");
     }

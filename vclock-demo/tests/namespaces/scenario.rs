@@ -75,6 +75,8 @@ pub struct Report {
     /// For each message to the stopped node typed while it was stopped:
     /// from its continuation until it was received.
     pub after_continue: Vec<Duration>,
+    /// The slowest of those: its text and time.
+    pub slowest_after_continue: Option<(String, Duration)>,
     /// Lines a console refused (`Error: ...`), with their node.
     pub refused: Vec<String>,
     /// Messages accepted (`Sent`) but never received.
@@ -367,13 +369,7 @@ impl Report {
         let ends = [t.from, t.to];
         if !ends.contains(&plan.stopped) && !ends.contains(&plan.cut) {
             let latency = arrived.saturating_duration_since(t.at);
-            if self
-                .slowest_healthy
-                .as_ref()
-                .is_none_or(|(_, d)| latency > *d)
-            {
-                self.slowest_healthy = Some((t.text.clone(), latency));
-            }
+            slowest(&mut self.slowest_healthy, &t.text, latency);
             self.healthy.push(latency);
             return;
         }
@@ -393,8 +389,16 @@ impl Report {
         } else if cut {
             self.after_heal_from.push(after);
         } else if stopped {
+            slowest(&mut self.slowest_after_continue, &t.text, after);
             self.after_continue.push(after);
         }
+    }
+}
+
+/// Keeps in `slot` the slowest message seen so far.
+fn slowest(slot: &mut Option<(String, Duration)>, text: &str, time: Duration) {
+    if slot.as_ref().is_none_or(|(_, d)| time > *d) {
+        *slot = Some((text.to_owned(), time));
     }
 }
 
