@@ -18,7 +18,8 @@
 //! 1 s, once every node has contacted it, or from before the traffic with
 //! `--stop-at-ms 0`; node 3 cut off 3,500 ms from 2 s; 9.5 s of traffic;
 //! as the runs); the binary defaults to `../vclock-demo` next to
-//! this example's executable. `--verbose` prints every other line the
+//! this example's executable. `--stop-ms 0 --cut-ms 0` runs the same
+//! traffic with no fault, to compare with. `--verbose` prints every other line the
 //! nodes printed (warnings, notes), with when.
 
 #[path = "../tests/namespaces/mod.rs"]

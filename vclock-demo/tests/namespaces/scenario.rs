@@ -21,11 +21,11 @@ pub struct Plan {
     pub nodes: u32,
     /// How long every node is typed lines.
     pub traffic: Duration,
-    /// The node stopped, when, and for how long.
+    /// The node stopped, when, and for how long (zero: not stopped).
     pub stopped: u32,
     pub stop_at: Duration,
     pub stop_for: Duration,
-    /// The node cut off, when, and for how long.
+    /// The node cut off, when, and for how long (zero: not cut off).
     pub cut: u32,
     pub cut_at: Duration,
     pub cut_for: Duration,
@@ -58,7 +58,8 @@ pub struct Report {
     /// Latency of every message between two nodes that are neither stopped
     /// nor cut off.
     pub healthy: Vec<Duration>,
-    /// The slowest healthy message: its text and latency.
+    /// The slowest healthy message: its text, when it was typed (from the
+    /// start of the traffic), and its latency.
     pub slowest_healthy: Option<(String, Duration)>,
     /// Time until the console accepted a line, for every line typed into a
     /// node other than the stopped one.
@@ -75,7 +76,7 @@ pub struct Report {
     /// For each message to the stopped node typed while it was stopped:
     /// from its continuation until it was received.
     pub after_continue: Vec<Duration>,
-    /// The slowest of those: its text and time.
+    /// The slowest of those, as [`slowest_healthy`](Self::slowest_healthy).
     pub slowest_after_continue: Option<(String, Duration)>,
     /// Lines a console refused (`Error: ...`), with their node.
     pub refused: Vec<String>,
@@ -129,7 +130,7 @@ impl Plan {
         })?;
         // Stopped before the traffic: every node's first contact with it is
         // with a process that does not answer.
-        let stopped_early = if self.stop_at.is_zero() {
+        let stopped_early = if self.stop_at.is_zero() && !self.stop_for.is_zero() {
             nodes[self.stopped as usize - 1].signal("STOP")?;
             Some(Instant::now())
         } else {
@@ -209,6 +210,9 @@ impl Plan {
             thread::sleep((start + at).saturating_duration_since(Instant::now()));
             match step {
                 0 if stopped_early.is_some() => continue,
+                // A fault of no length is not made (a run to compare with).
+                0 | 1 if self.stop_for.is_zero() => continue,
+                2 | 3 if self.cut_for.is_zero() => continue,
                 0 => stopped.signal("STOP")?,
                 1 => stopped.signal("CONT")?,
                 2 => lab.cut(self.cut)?,
@@ -366,10 +370,12 @@ impl Report {
     /// both, for one from the cut-off node to the stopped one held by
     /// both).
     fn arrival(&mut self, plan: &Plan, t: &Typed, arrived: Instant, faults: Faults) {
+        let ms = |at: Instant| at.saturating_duration_since(faults.start).as_millis();
         let ends = [t.from, t.to];
         if !ends.contains(&plan.stopped) && !ends.contains(&plan.cut) {
             let latency = arrived.saturating_duration_since(t.at);
-            slowest(&mut self.slowest_healthy, &t.text, latency);
+            let what = format!("{} typed at {} ms", t.text, ms(t.at));
+            slowest(&mut self.slowest_healthy, &what, latency);
             self.healthy.push(latency);
             return;
         }
@@ -389,7 +395,8 @@ impl Report {
         } else if cut {
             self.after_heal_from.push(after);
         } else if stopped {
-            slowest(&mut self.slowest_after_continue, &t.text, after);
+            let what = format!("{} typed at {} ms", t.text, ms(t.at));
+            slowest(&mut self.slowest_after_continue, &what, after);
             self.after_continue.push(after);
         }
     }
