@@ -28,7 +28,7 @@ mod namespaces;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use namespaces::scenario::{Plan, quantile, summary};
+use namespaces::scenario::{Plan, quantile};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -77,48 +77,12 @@ fn main() {
             ..plan.clone()
         }
         .run(&binary)
-        .expect("a run");
+        .unwrap_or_else(|why| panic!("{why}"));
         println!("run {run} (seed {seed})");
-        println!("  healthy pairs          {}", summary(&report.healthy));
-        println!("  console acceptance     {}", summary(&report.accepted));
-        println!(
-            "    a send to node 1     {}",
-            summary(&report.accepted_to_stopped)
-        );
-        println!(
-            "    the line after it    {}",
-            summary(&report.accepted_after_stopped)
-        );
-        println!(
-            "  after node 3 healed    {}",
-            summary(&report.after_heal_to)
-        );
-        println!(
-            "    and from it          {}",
-            summary(&report.after_heal_from)
-        );
-        println!(
-            "  after node 1 continued {}",
-            summary(&report.after_continue)
-        );
-        println!("  slowest healthy {:?}", report.slowest_healthy);
-        println!(
-            "  slowest after continuing {:?}",
-            report.slowest_after_continue
-        );
         if verbose {
-            for remark in &report.remarks {
-                println!("  {remark}");
-            }
-        }
-        println!(
-            "  refused {}, lost {}, unanswered {}",
-            report.refused.len(),
-            report.lost.len(),
-            report.unanswered
-        );
-        for line in report.refused.iter().take(5) {
-            println!("    {line}");
+            println!("{report:#}");
+        } else {
+            println!("{report}");
         }
         table.push(format!(
             "| {run} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.1} | {:.0} | {:.1} |",

@@ -19,11 +19,18 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use namespaces::scenario::{Plan, Report, quantile, summary};
+use namespaces::scenario::{Plan, Report, quantile};
 
-/// Longer than anything a healthy message or a node's console waits for on
-/// a loaded machine (a few ms here), shorter than a fault by far.
-const HELD: Duration = Duration::from_secs(1);
+/// Longer than anything a healthy message waits for on a loaded machine
+/// (at most 470 ms seen, with a load average of 85 on 2 cores), shorter by
+/// far than the faults (3.5 s and 4 s), which a held-up message would wait
+/// out.
+const HELD: Duration = Duration::from_millis(1500);
+
+/// How soon after the heal node 3's messages must arrive: TCP's
+/// retransmissions, backed off over 3.5 s, take 3 s or more; a reconnect
+/// on the outboxes' schedule (at most 100 ms apart) takes a fraction.
+const HEALED: Duration = Duration::from_secs(1);
 
 /// A console that waits for a peer's answer before it takes the next line
 /// (a node used to wait a second for its first contact with a stopped
@@ -40,40 +47,8 @@ fn report() -> Option<&'static Report> {
         }
         let report = Plan::short(1)
             .run(Path::new(env!("CARGO_BIN_EXE_vclock-demo")))
-            .unwrap();
-        println!(
-            "healthy pairs:                  {}",
-            summary(&report.healthy)
-        );
-        println!(
-            "console acceptance:             {}",
-            summary(&report.accepted)
-        );
-        println!(
-            "  of a send to node 1 (stopped): {}",
-            summary(&report.accepted_to_stopped)
-        );
-        println!(
-            "  of the line right after it:    {}",
-            summary(&report.accepted_after_stopped)
-        );
-        println!(
-            "after node 3 healed, to it:     {}",
-            summary(&report.after_heal_to)
-        );
-        println!(
-            "  and from it:                  {}",
-            summary(&report.after_heal_from)
-        );
-        println!(
-            "after node 1 continued:         {}",
-            summary(&report.after_continue)
-        );
-        println!("slowest healthy: {:?}", report.slowest_healthy);
-        println!("refused: {:?}", report.refused);
-        for remark in &report.remarks {
-            println!("{remark}");
-        }
+            .unwrap_or_else(|why| panic!("{why}"));
+        println!("{report:#}");
         Ok(report)
     });
     match report {
@@ -94,28 +69,26 @@ fn a_stopped_or_cut_off_peer_holds_up_neither_consoles_nor_healthy_pairs() {
     let Some(report) = report() else { return };
     // Everything typed was answered in order, and every message sent
     // arrived (those to node 1 and node 3 once they were back).
-    assert_eq!(report.unanswered, 0, "{report:?}");
-    assert!(report.mismatched.is_empty(), "{:?}", report.mismatched);
-    assert!(report.lost.is_empty(), "lost: {:?}", report.lost);
+    assert_eq!(report.unanswered, 0, "{report}");
+    assert!(report.mismatched.is_empty(), "{report}");
+    assert!(report.lost.is_empty(), "{report}");
     // The scenario happened: sends to the stopped node, messages through
     // the partition.
-    assert!(report.accepted_to_stopped.len() >= 10, "{report:?}");
-    assert!(report.after_continue.len() >= 10, "{report:?}");
-    assert!(report.after_heal_to.len() >= 10, "{report:?}");
+    assert!(report.accepted_to_stopped.len() >= 10, "{report}");
+    assert!(report.after_continue.len() >= 10, "{report}");
+    assert!(report.after_heal_to.len() >= 10, "{report}");
 
     assert!(
         max(&report.accepted) < CONSOLE_HELD,
-        "a console was held up: {report:?}"
+        "a console was held up:\n{report}"
     );
     assert!(
         max(&report.healthy) < HELD,
-        "a healthy pair's message was held up: {:?}",
-        report.slowest_healthy
+        "a healthy pair's message was held up:\n{report}"
     );
     assert!(
         max(&report.after_continue) < HELD,
-        "node 1 was not sent to at once when it ran again: {}",
-        summary(&report.after_continue)
+        "node 1 was not sent to at once when it ran again:\n{report}"
     );
 }
 
@@ -124,16 +97,14 @@ fn a_stopped_or_cut_off_peer_holds_up_neither_consoles_nor_healthy_pairs() {
             in the partition (up to 3 s after the heal) instead of connecting again"]
 fn a_healed_link_is_used_again_at_once() {
     let Some(report) = report() else { return };
-    assert!(report.after_heal_to.len() >= 10, "{report:?}");
-    assert!(report.after_heal_from.len() >= 10, "{report:?}");
+    assert!(report.after_heal_to.len() >= 10, "{report}");
+    assert!(report.after_heal_from.len() >= 10, "{report}");
     assert!(
-        max(&report.after_heal_to) < HELD,
-        "messages to node 3 waited after the heal: {}",
-        summary(&report.after_heal_to)
+        max(&report.after_heal_to) < HEALED,
+        "messages to node 3 waited after the heal:\n{report}"
     );
     assert!(
-        max(&report.after_heal_from) < HELD,
-        "messages from node 3 waited after the heal: {}",
-        summary(&report.after_heal_from)
+        max(&report.after_heal_from) < HEALED,
+        "messages from node 3 waited after the heal:\n{report}"
     );
 }

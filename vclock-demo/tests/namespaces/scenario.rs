@@ -8,6 +8,7 @@
 //! when the receiver printed `Message received from node I: TEXT`.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::Path;
 use std::sync::mpsc;
 use std::thread;
@@ -160,7 +161,7 @@ impl Plan {
         });
         drop(nodes);
         let report = analyse(self, &typed, &lines, faults);
-        settled.map_err(|why| format!("{why}; so far: {report:?}"))?;
+        settled.map_err(|why| format!("{why}; so far:\n{report}"))?;
         Ok(report)
     }
 
@@ -399,6 +400,48 @@ impl Report {
             slowest(&mut self.slowest_after_continue, &what, after);
             self.after_continue.push(after);
         }
+    }
+}
+
+/// The measures one a line, the slowest messages, what went wrong (the
+/// first few of each), and (with `{:#}`) every remark.
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let measures = [
+            ("healthy pairs", &self.healthy),
+            ("console acceptance", &self.accepted),
+            ("  of a send to the stopped node", &self.accepted_to_stopped),
+            ("  of the line right after it", &self.accepted_after_stopped),
+            ("after the heal, to the cut-off node", &self.after_heal_to),
+            ("  and from it", &self.after_heal_from),
+            ("after the stopped node continued", &self.after_continue),
+        ];
+        for (what, values) in measures {
+            writeln!(f, "{what:<36} {}", summary(values))?;
+        }
+        writeln!(f, "slowest healthy: {:?}", self.slowest_healthy)?;
+        writeln!(
+            f,
+            "slowest after continuing: {:?}",
+            self.slowest_after_continue
+        )?;
+        writeln!(
+            f,
+            "refused {}, lost {}, unanswered {}, mismatched {}",
+            self.refused.len(),
+            self.lost.len(),
+            self.unanswered,
+            self.mismatched.len()
+        )?;
+        let trouble = [&self.refused, &self.lost, &self.mismatched];
+        for line in trouble.into_iter().flat_map(|list| list.iter().take(5)) {
+            writeln!(f, "  {line}")?;
+        }
+        let remarks = if f.alternate() { self.remarks.len() } else { 1 };
+        for remark in self.remarks.iter().take(remarks) {
+            writeln!(f, "  {remark}")?;
+        }
+        Ok(())
     }
 }
 
