@@ -63,6 +63,7 @@ use contact::Contacted;
 use queue::{Push, QUEUE_BOUND, Refused, STACK_SIZE};
 pub(crate) use report::{Fate, Queued};
 use report::{Unconfirmed, forget, lock};
+use retry::CONNECT_BUDGET;
 use worker::Worker;
 
 /// How long a message may wait for its confirmation before the console
@@ -248,7 +249,7 @@ impl Outboxes {
         let (queue, messages) = queue::bounded(QUEUE_BOUND);
         let unconfirmed = Arc::new(Mutex::new(Unconfirmed::default()));
         let contacted = Arc::new(Contacted::default());
-        let mut sender = Sender::new(self.id, self.config.clone());
+        let mut sender = Sender::new(self.id, self.config.clone().connect_timeout(CONNECT_BUDGET));
         let told = Arc::clone(&contacted);
         sender.on_progress(move |_, step| told.progress(step));
         let worker = Worker::new(

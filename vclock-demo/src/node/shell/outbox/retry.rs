@@ -17,6 +17,13 @@ pub(super) const RETRY_FIRST: Duration = Duration::from_millis(10);
 /// outage is tried again within this.
 pub(super) const RETRY_AT_MOST: Duration = Duration::from_millis(100);
 
+/// How long one attempt to connect to a peer may take: a running peer on
+/// loopback or a LAN answers within milliseconds, and one that does not
+/// answer within this is tried again on the schedule above, so a path that
+/// comes back is used at once instead of after TCP's next SYN (1 s, 3 s,
+/// ... later).
+pub(super) const CONNECT_BUDGET: Duration = Duration::from_millis(250);
+
 /// The next attempt after one that failed: when, and the pause used,
 /// given the pause before it (`None` after a success).
 pub(super) fn next_attempt(previous: Option<Duration>) -> (Instant, Duration) {
@@ -41,6 +48,19 @@ pub(super) fn is_shed(error: &Error) -> bool {
                 | io::ErrorKind::BrokenPipe
                 | io::ErrorKind::UnexpectedEof
         ),
+        _ => false,
+    }
+}
+
+/// Whether a connection attempt failed because nothing answered it
+/// within the budget: a path that is cut (a partition) or a host that is
+/// gone, as opposed to a process that refused it.
+pub(super) fn is_unanswered(error: &Error) -> bool {
+    match error {
+        Error::Unsent { source }
+        | Error::Unconfirmed { source, .. }
+        | Error::BatchIncomplete { source, .. } => is_unanswered(source),
+        Error::PeerDown { source, .. } => source.kind() == io::ErrorKind::TimedOut,
         _ => false,
     }
 }
@@ -70,6 +90,8 @@ mod tests {
             source: io::Error::new(kind, "x"),
         };
         assert!(is_shed(&down(io::ErrorKind::ConnectionReset)));
+        assert!(is_unanswered(&down(io::ErrorKind::TimedOut)));
+        assert!(!is_unanswered(&down(io::ErrorKind::ConnectionRefused)));
         assert!(is_shed(&down(io::ErrorKind::UnexpectedEof)));
         let wrapped = Error::Unsent {
             source: Box::new(down(io::ErrorKind::ConnectionReset)),

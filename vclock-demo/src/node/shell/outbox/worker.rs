@@ -16,7 +16,7 @@ use super::contact::Contacted;
 use super::queue::QUEUE_BOUND;
 use super::queue::Take;
 use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock};
-use super::retry::{is_shed, next_attempt};
+use super::retry::{is_shed, is_unanswered, next_attempt};
 use crate::node::state::{EventName, Payload};
 
 /// A message sent (numbered) and not yet confirmed.
@@ -53,6 +53,12 @@ pub(super) struct Worker {
     /// The last event up to which the peer's messages are settled in the
     /// journal (see [`record_settled`](Self::record_settled)).
     recorded_through: u64,
+    /// When confirmations last moved on (or messages began to wait for
+    /// them): a connection that carries none for [`STALL_AFTER`] while
+    /// messages wait is replaced (see [`confirm`](Self::confirm)).
+    progress_at: Instant,
+    /// The peer's confirmations seen so far.
+    confirmed_seen: u64,
 }
 
 impl Worker {
@@ -80,6 +86,8 @@ impl Worker {
             retry_at: None,
             contacted,
             recorded_through: 0,
+            progress_at: Instant::now(),
+            confirmed_seen: 0,
         }
     }
 
@@ -257,12 +265,15 @@ impl Worker {
                     self.mark_up();
                 }
             }
-            // Connected, but no answer (a stopped process), or the
+            // Connected, but no answer (a stopped process), the
             // connection shed in its handshake (a listener with too many at
-            // once): nothing was written; the messages wait and go first
-            // next time.
+            // once), or no answer to connecting at all (a path cut in
+            // between): nothing was written; the messages wait and go
+            // first next time.
             Some(error)
-                if (error.is_timeout() && !error.is_peer_down() || is_shed(&error))
+                if (error.is_timeout() && !error.is_peer_down()
+                    || is_shed(&error)
+                    || is_unanswered(&error))
                     && !unsent.is_empty() =>
             {
                 self.retry_at = Some(next_attempt(self.retry_at.map(|(_, p)| p)));
@@ -299,11 +310,22 @@ impl Worker {
     fn confirm(&mut self) {
         if let Some(last) = self.pending.back().map(|p| p.seq) {
             if self.down.is_none() && self.sender.is_connected(self.addr) {
-                // Broken or closed by the peer: one reconnect at once
-                // (which re-sends what is unconfirmed); if that fails, the
-                // peer is down.
-                if self.sender.wait_confirmed(self.addr, last, TICK).is_err() {
-                    self.revive();
+                match self.sender.wait_confirmed(self.addr, last, TICK) {
+                    // Broken or closed by the peer: one reconnect at once
+                    // (which re-sends what is unconfirmed); if that fails,
+                    // the peer is down.
+                    Err(_) => self.revive(),
+                    // Nothing confirmed for a while on a connection that
+                    // reports no error: a path cut in between (a
+                    // partition) fails no write, and TCP's own
+                    // retransmissions back off to seconds. A new
+                    // connection gets through as soon as the path is back.
+                    Ok(false) if self.progress_at.elapsed() >= STALL_AFTER => {
+                        self.sender.disconnect(self.addr);
+                        self.progress_at = Instant::now();
+                        self.revive();
+                    }
+                    Ok(_) => {}
                 }
             } else if self.down.is_none() {
                 self.revive();
@@ -320,6 +342,10 @@ impl Worker {
             self.report(&gone, &Outcome::Unknown(why), Vec::new());
         }
         let confirmed = self.sender.confirmed(self.addr);
+        if confirmed != self.confirmed_seen || self.pending.is_empty() {
+            self.confirmed_seen = confirmed;
+            self.progress_at = Instant::now();
+        }
         let mut done = Vec::new();
         while self.pending.front().is_some_and(|p| p.seq <= confirmed) {
             done.push(self.pending.pop_front().expect("a front").queued);
@@ -382,8 +408,13 @@ impl Worker {
                     self.mark_up();
                 }
             }
-            // Refused, or unreachable for the retry budget: down.
-            Err(e) if e.is_peer_down() && !is_shed(&e) => self.mark_down(e.to_string()),
+            // Refused, or unreachable for the retry budget: down. A
+            // connection attempt that nothing answered (a path cut in
+            // between) is not a peer found down: its messages wait, and
+            // it is tried again soon.
+            Err(e) if e.is_peer_down() && !is_shed(&e) && !is_unanswered(&e) => {
+                self.mark_down(e.to_string());
+            }
             Err(e) if e.is_auth() => self.mark_refused(e.to_string()),
             // It took the connection but did not answer (a stopped
             // process), or closed it in the handshake (shedding load): not
@@ -508,6 +539,12 @@ pub(super) const TICK: Duration = Duration::from_millis(20);
 
 /// How often an idle outbox checks that its peer is still there.
 pub(super) const POLL_EVERY: Duration = Duration::from_millis(200);
+
+/// How long a connection may carry no confirmation while messages wait
+/// for one before it is replaced: far above a healthy peer's round trip,
+/// even loaded, and short enough that a link that comes back is used
+/// again soon after.
+const STALL_AFTER: Duration = Duration::from_millis(500);
 
 /// At most this many queued messages go out in one batch.
 const BATCH: usize = 1024;
