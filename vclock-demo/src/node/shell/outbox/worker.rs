@@ -10,14 +10,15 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Error, Sender};
 
-use super::super::super::machine::{Input, Report};
 use super::super::shared::Shared;
 use super::contact::Contacted;
 use super::queue::QUEUE_BOUND;
 use super::queue::Take;
-use super::report::{Fate, Outcome, Queued, Unconfirmed, forget, lock};
+use super::report::{Outcome, Queued, Unconfirmed, forget, lock};
+
+mod tell;
 use super::retry::{is_shed, is_unanswered, next_attempt};
-use crate::node::state::{EventName, Payload};
+use crate::node::state::Payload;
 
 /// A message sent (numbered) and not yet confirmed.
 #[derive(Debug)]
@@ -150,29 +151,38 @@ impl Worker {
             self.give_fates();
             self.record_settled();
             if let Some(deadline) = closing {
-                if self.pending.is_empty() && self.waiting.is_empty() {
-                    self.record_settled();
-                    return;
-                }
-                if Instant::now() >= deadline {
-                    let unanswered = std::mem::take(&mut self.waiting);
-                    if !unanswered.is_empty() {
-                        let why = format!("node {} never answered the connection", self.to);
-                        self.report(&unanswered, &Outcome::NotDelivered(why), Vec::new());
-                    }
-                    let rest: Vec<Queued> = self.pending.drain(..).map(|p| p.queued).collect();
-                    if !rest.is_empty() {
-                        let why = format!(
-                            "not confirmed when the node ended, {} s after its input did",
-                            self.ack_timeout.as_secs_f64()
-                        );
-                        self.report(&rest, &Outcome::Unknown(why), Vec::new());
-                    }
-                    self.record_settled();
+                if self.closed(deadline) {
                     return;
                 }
             }
         }
+    }
+
+    /// Once the node is ending: whether the outbox is done, having every
+    /// message confirmed, or (at `deadline`) reported.
+    fn closed(&mut self, deadline: Instant) -> bool {
+        if self.pending.is_empty() && self.waiting.is_empty() {
+            self.record_settled();
+            return true;
+        }
+        if Instant::now() < deadline {
+            return false;
+        }
+        let unanswered = std::mem::take(&mut self.waiting);
+        if !unanswered.is_empty() {
+            let why = format!("node {} never answered the connection", self.to);
+            self.report(&unanswered, &Outcome::NotDelivered(why), Vec::new());
+        }
+        let rest: Vec<Queued> = self.pending.drain(..).map(|p| p.queued).collect();
+        if !rest.is_empty() {
+            let why = format!(
+                "not confirmed when the node ended, {} s after its input did",
+                self.ack_timeout.as_secs_f64()
+            );
+            self.report(&rest, &Outcome::Unknown(why), Vec::new());
+        }
+        self.record_settled();
+        true
     }
 
     /// Records in the journal how far this peer's messages are settled,
@@ -432,104 +442,6 @@ impl Worker {
         let first_time = self.down.is_none();
         self.down = Some(next_attempt(self.down.map(|(_, p)| p)));
         first_time
-    }
-
-    fn mark_down(&mut self, why: String) {
-        self.back_off();
-        let unconfirmed = self.pending.len();
-        let report = Report::Unreachable {
-            to: self.to,
-            why,
-            unconfirmed,
-        };
-        self.tell(report);
-    }
-
-    /// The peer and this node did not authenticate each other: sends to it
-    /// are refused until a later attempt (with the same backoff as a down
-    /// peer) succeeds, for instance once it runs the same cluster
-    /// description.
-    fn mark_refused(&mut self, why: String) {
-        self.back_off();
-        self.tell(Report::NotAuthenticated { to: self.to, why });
-    }
-
-    fn mark_up(&mut self) {
-        self.down = None;
-        self.tell(Report::Reachable { to: self.to });
-    }
-
-    /// Tells the node's machine what this outbox found out or did.
-    fn tell(&self, report: Report) {
-        let mut st = self.shared.lock();
-        st.drive(Input::Outbox(report));
-        st.out.flush();
-    }
-
-    /// In `--sync` mode a message's fate is awaited: one not confirmed
-    /// within the ack timeout is reported failed (it may still be
-    /// confirmed later), so the launcher goes on.
-    fn give_fates(&mut self) {
-        let late: Vec<usize> = self
-            .pending
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.queued.fate.is_some() && p.sent_at.elapsed() >= self.ack_timeout)
-            .map(|(i, _)| i)
-            .collect();
-        if late.is_empty() {
-            return;
-        }
-        let waiters: Vec<_> = late
-            .into_iter()
-            .filter_map(|i| self.pending[i].queued.fate.take())
-            .collect();
-        self.tell(Report::Late {
-            to: self.to,
-            count: waiters.len(),
-        });
-        for waiter in waiters {
-            let _ = waiter.send(Fate::Failed);
-        }
-    }
-
-    /// Tells what became of `batch` (`noticed`: those of a confirmed
-    /// batch that a "Waiting" line named), and each waiter its message's
-    /// fate.
-    fn report(&self, batch: &[Queued], outcome: &Outcome, noticed: Vec<EventName>) {
-        if !matches!(outcome, Outcome::Confirmed) {
-            forget(&self.unconfirmed, batch);
-        }
-        let fate = match outcome {
-            Outcome::Confirmed => Fate::Delivered,
-            _ => Fate::Failed,
-        };
-        let waiters: Vec<_> = batch.iter().filter_map(|q| q.fate.as_ref()).collect();
-        let fates = waiters.len();
-        let to = self.to;
-        let names = || batch.iter().map(|q| q.outgoing.name).collect();
-        // Told (and its control lines out) before any waiter hears its
-        // fate: the inline launcher orders every node's lines by them.
-        self.tell(match outcome {
-            Outcome::Confirmed => Report::Confirmed { to, noticed, fates },
-            Outcome::NotDelivered(why) => Report::Lost {
-                to,
-                names: names(),
-                certain: true,
-                why: why.clone(),
-                fates,
-            },
-            Outcome::Unknown(why) => Report::Lost {
-                to,
-                names: names(),
-                certain: false,
-                why: why.clone(),
-                fates,
-            },
-        });
-        for waiter in waiters {
-            let _ = waiter.send(fate);
-        }
     }
 }
 
