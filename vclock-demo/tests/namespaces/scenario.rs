@@ -382,7 +382,10 @@ impl Report {
         }
         // Typed during the cut, or before it and still on its way.
         let cut = ends.contains(&plan.cut) && t.at < faults.healed && arrived > faults.cut;
-        let stopped = t.to == plan.stopped && (faults.stopped..faults.continued).contains(&t.at);
+        // Typed to the stopped node while it was stopped, or into it (it
+        // reads the line, and sends, once it runs again).
+        let stopped = ends.contains(&plan.stopped)
+            && (faults.stopped..faults.continued).contains(&t.at);
         let mut released = t.at;
         if cut {
             released = released.max(faults.healed);
