@@ -1,16 +1,17 @@
 //! Speed of the demo, measured on the real binary (run by
 //! `benches/throughput.sh`, which builds everything in release mode first).
 //!
-//! (a) Messages per second from node 1 to node 2: 10,000 lines `2 msg-i`
+//! (a) Messages per second from node 1 to node 2: 50,000 lines `2 msg-i`
 //!     are piped into node 1 at once, and the clock runs until node 2 has
 //!     printed every receipt. Both nodes' stdout go to pipes.
-//!     Measured four ways: unauthenticated without a log (`plain`, nodes
+//!     Measured five ways: unauthenticated without a log (`plain`, nodes
 //!     started with `--ports`), authenticated as `launch` runs them by
 //!     default (`auth`: a cluster from `cluster new`, nodes started with
-//!     `--cluster --key`), and unauthenticated with `--log-dir`
-//!     (write-ahead, one write per event) and with `--log-dir --fsync` (one
-//!     disk flush per event); `--variants plain,log` picks some (a binary
-//!     older than `--fsync` or `cluster` takes only what it knows).
+//!     `--cluster --key`), authenticated with `--log-dir` (`auth-log`),
+//!     and unauthenticated with `--log-dir` (`log`: write-ahead, one write
+//!     per event) and with `--log-dir --fsync` (`fsync`: one disk flush per
+//!     event); `--variants plain,log` picks some (a binary older than
+//!     `--fsync` or `cluster` takes only what it knows).
 //! (b) Time from starting `launch -n 32 --console inline` until it reports
 //!     every node listening.
 //! (c) Latency between two healthy nodes while a third is stopped
@@ -19,23 +20,34 @@
 //!     time from writing `2 t-i` until node 2 printed its receipt; p50 and
 //!     p99.
 //!
-//! Usage: `throughput [PATH-TO-vclock-demo] [--messages N] [--runs R]
-//! [--variants plain,log,fsync] [--latency-samples N]`; the binary defaults
-//! to `../vclock-demo` next to this example's executable.
+//! Several binaries (each `PATH` or `NAME=PATH`) are compared in one run:
+//! for every variant, run `r` of each binary is made before run `r + 1` of
+//! any, so a change in the machine's load falls on all of them alike, and
+//! (a) ends with a table of the medians side by side. (b) and (c) are
+//! measured on the last binary only.
+//!
+//! Usage: `throughput [[NAME=]PATH-TO-vclock-demo]... [--messages N]
+//! [--runs R] [--variants plain,auth,auth-log,log,fsync] [--parts a,b,c]
+//! [--latency-samples N]`; the binary defaults to `../vclock-demo` next to
+//! this example's executable.
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// Every variant of (a), in the order they are measured by default.
+const VARIANTS: &str = "plain,auth,auth-log,log,fsync";
+
 fn main() {
-    let mut binary: Option<PathBuf> = None;
-    let mut messages = 10_000usize;
+    let mut binaries: Vec<(String, PathBuf)> = Vec::new();
+    let mut messages = 50_000usize;
     let mut runs = 5usize;
-    let mut variants = "plain,auth,log,fsync".to_owned();
+    let mut variants = VARIANTS.to_owned();
+    let mut parts = "a,b,c".to_owned();
     let mut samples = 300usize;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -43,68 +55,139 @@ fn main() {
             "--messages" => messages = args.next().and_then(|v| v.parse().ok()).expect("N"),
             "--runs" => runs = args.next().and_then(|v| v.parse().ok()).expect("R"),
             "--variants" => variants = args.next().expect("a list"),
+            "--parts" => parts = args.next().expect("a list"),
             "--latency-samples" => {
                 samples = args.next().and_then(|v| v.parse().ok()).expect("N");
             }
-            path => binary = Some(path.into()),
+            binary => binaries.push(match binary.split_once('=') {
+                Some((name, path)) => (name.to_owned(), path.into()),
+                None => (binary.to_owned(), binary.into()),
+            }),
         }
     }
-    let binary = binary.unwrap_or_else(|| {
+    if binaries.is_empty() {
         let me = std::env::current_exe().expect("own path");
-        me.parent()
+        let binary = me
+            .parent()
             .and_then(|p| p.parent())
             .expect("target dir")
-            .join("vclock-demo")
-    });
-    assert!(
-        binary.exists(),
-        "{} not found; build it first",
-        binary.display()
-    );
-
-    println!("binary: {}", binary.display());
-    for variant in variants.split(',') {
-        let logs = tempfile::tempdir().expect("a log directory");
-        let mut rates: Vec<f64> = (0..runs)
-            .map(|run| {
-                // A fresh log directory per run, so every run starts empty.
-                let dir = logs.path().join(run.to_string()).display().to_string();
-                let (extra, auth): (Vec<String>, bool) = match variant {
-                    "plain" => (Vec::new(), false),
-                    "auth" => (Vec::new(), true),
-                    "log" => (vec!["--log-dir".into(), dir], false),
-                    "fsync" => (vec!["--log-dir".into(), dir, "--fsync".into()], false),
-                    other => panic!("unknown variant {other} (plain, auth, log, fsync)"),
-                };
-                let cluster = auth.then(|| logs.path().join(format!("cluster{run}")));
-                messages_per_second(&binary, messages, &extra, cluster.as_deref())
-            })
-            .collect();
-        rates.sort_by(f64::total_cmp);
+            .join("vclock-demo");
+        binaries.push((binary.display().to_string(), binary));
+    }
+    for (name, binary) in &binaries {
+        assert!(
+            binary.exists(),
+            "{} not found; build it first",
+            binary.display()
+        );
+        println!("binary {name}: {}", binary.display());
+    }
+    let parts: Vec<&str> = parts.split(',').collect();
+    if parts.contains(&"a") {
+        let variants: Vec<&str> = variants.split(',').collect();
+        let medians = throughput(&binaries, &variants, messages, runs);
+        print_table(&binaries, &variants, &medians, messages, runs);
+    }
+    let binary = &binaries[binaries.len() - 1].1;
+    if parts.contains(&"b") {
+        let mut times: Vec<Duration> = (0..runs).map(|_| launch_time(binary, 32)).collect();
+        times.sort();
         println!(
-            "(a) node 1 -> node 2, {messages} messages, {variant}: median {:.0} msg/s (min {:.0}, max {:.0}, {runs} runs)",
-            rates[runs / 2],
-            rates[0],
-            rates[runs - 1]
+            "(b) launch -n 32 --console inline until all listening: median {} ms (min {}, max {}, {runs} runs)",
+            times[runs / 2].as_millis(),
+            times[0].as_millis(),
+            times[runs - 1].as_millis()
         );
     }
-    let mut times: Vec<Duration> = (0..runs).map(|_| launch_time(&binary, 32)).collect();
-    times.sort();
-    println!(
-        "(b) launch -n 32 --console inline until all listening: median {} ms (min {}, max {}, {runs} runs)",
-        times[runs / 2].as_millis(),
-        times[0].as_millis(),
-        times[runs - 1].as_millis()
-    );
-    let mut latencies = latency_beside_a_stopped_node(&binary, samples);
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
-    println!(
-        "(c) node 1 -> node 2 while node 3 is stopped, {samples} messages: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        at(0.5).as_secs_f64() * 1e3,
-        at(0.99).as_secs_f64() * 1e3,
-        at(1.0).as_secs_f64() * 1e3
-    );
+    if parts.contains(&"c") {
+        let mut latencies = latency_beside_a_stopped_node(binary, samples);
+        latencies.sort();
+        let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+        println!(
+            "(c) node 1 -> node 2 while node 3 is stopped, {samples} messages: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            at(0.5).as_secs_f64() * 1e3,
+            at(0.99).as_secs_f64() * 1e3,
+            at(1.0).as_secs_f64() * 1e3
+        );
+    }
+}
+
+/// (a) for every variant and binary, runs interleaved; prints each
+/// variant's result per binary and returns the medians, `[variant][binary]`.
+fn throughput(
+    binaries: &[(String, PathBuf)],
+    variants: &[&str],
+    messages: usize,
+    runs: usize,
+) -> Vec<Vec<f64>> {
+    variants
+        .iter()
+        .map(|&variant| {
+            let logs = tempfile::tempdir().expect("a log directory");
+            let mut rates = vec![Vec::with_capacity(runs); binaries.len()];
+            for run in 0..runs {
+                for (b, (_, binary)) in binaries.iter().enumerate() {
+                    // A fresh directory per run, so every run starts empty.
+                    let dir = logs.path().join(format!("{run}-{b}"));
+                    rates[b].push(one_variant(binary, variant, messages, &dir));
+                }
+            }
+            rates
+                .iter_mut()
+                .zip(binaries)
+                .map(|(rates, (name, _))| {
+                    rates.sort_by(f64::total_cmp);
+                    println!(
+                        "(a) node 1 -> node 2, {messages} messages, {variant}, {name}: median {:.0} msg/s (min {:.0}, max {:.0}, {runs} runs)",
+                        rates[runs / 2],
+                        rates[0],
+                        rates[runs - 1]
+                    );
+                    rates[runs / 2]
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// One run of (a) in `variant`, with `dir` for its logs and keys.
+fn one_variant(binary: &Path, variant: &str, messages: usize, dir: &Path) -> f64 {
+    let log = || {
+        vec![
+            "--log-dir".to_owned(),
+            dir.join("logs").display().to_string(),
+        ]
+    };
+    let (extra, auth): (Vec<String>, bool) = match variant {
+        "plain" => (Vec::new(), false),
+        "auth" => (Vec::new(), true),
+        "auth-log" => (log(), true),
+        "log" => (log(), false),
+        "fsync" => ([log(), vec!["--fsync".into()]].concat(), false),
+        other => panic!("unknown variant {other} ({VARIANTS})"),
+    };
+    std::fs::create_dir_all(dir).expect("a run directory");
+    let cluster = auth.then(|| dir.join("cluster"));
+    messages_per_second(binary, messages, &extra, cluster.as_deref())
+}
+
+/// The medians of (a) as a Markdown table, a column per binary.
+fn print_table(
+    binaries: &[(String, PathBuf)],
+    variants: &[&str],
+    medians: &[Vec<f64>],
+    messages: usize,
+    runs: usize,
+) {
+    println!("\n(a) {messages} messages, median msg/s of {runs} runs\n");
+    let names: Vec<&str> = binaries.iter().map(|(name, _)| name.as_str()).collect();
+    println!("| variant | {} |", names.join(" | "));
+    println!("| --- |{}", " --: |".repeat(names.len()));
+    for (variant, medians) in variants.iter().zip(medians) {
+        let cells: Vec<String> = medians.iter().map(|m| format!("{m:.0}")).collect();
+        println!("| {variant} | {} |", cells.join(" | "));
+    }
+    println!();
 }
 
 /// A child killed on drop, so a failed run leaves nothing behind.
@@ -117,19 +200,13 @@ impl Drop for Guard {
     }
 }
 
-fn node(binary: &PathBuf, id: u32, ports: &str, extra: &[String]) -> Guard {
+fn node(binary: &Path, id: u32, ports: &str, extra: &[String]) -> Guard {
     node_in(binary, id, ports, extra, None)
 }
 
 /// Node `id`: of the cluster in `cluster` (written by `cluster new`) if
 /// given, else unauthenticated on `ports`.
-fn node_in(
-    binary: &PathBuf,
-    id: u32,
-    ports: &str,
-    extra: &[String],
-    cluster: Option<&std::path::Path>,
-) -> Guard {
+fn node_in(binary: &Path, id: u32, ports: &str, extra: &[String], cluster: Option<&Path>) -> Guard {
     let mut command = Command::new(binary);
     command.args(["node", "--id", &id.to_string()]);
     match cluster {
@@ -190,10 +267,10 @@ fn ports(n: usize) -> String {
 }
 
 fn messages_per_second(
-    binary: &PathBuf,
+    binary: &Path,
     messages: usize,
     extra: &[String],
-    cluster: Option<&std::path::Path>,
+    cluster: Option<&Path>,
 ) -> f64 {
     let ports = ports(2);
     if let Some(dir) = cluster {
@@ -237,7 +314,7 @@ fn messages_per_second(
     messages as f64 / elapsed.as_secs_f64()
 }
 
-fn launch_time(binary: &PathBuf, n: u32) -> Duration {
+fn launch_time(binary: &Path, n: u32) -> Duration {
     let start = Instant::now();
     let mut launcher = Guard(
         Command::new(binary)
@@ -273,7 +350,7 @@ fn launch_time(binary: &PathBuf, n: u32) -> Duration {
 
 /// Latencies of messages from node 1 to node 2 while node 3 is stopped and
 /// node 1 keeps sending to it as well.
-fn latency_beside_a_stopped_node(binary: &PathBuf, samples: usize) -> Vec<Duration> {
+fn latency_beside_a_stopped_node(binary: &Path, samples: usize) -> Vec<Duration> {
     let ports = ports(3);
     let mut nodes: Vec<Guard> = (1..=3).map(|id| node(binary, id, &ports, &[])).collect();
     let mut outputs = Vec::new();
