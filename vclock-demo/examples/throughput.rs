@@ -113,45 +113,65 @@ fn main() {
 }
 
 /// (a) for every variant and binary, runs interleaved; prints each
-/// variant's result per binary and returns the medians, `[variant][binary]`.
+/// variant's result per binary and returns the medians (rate, CPU per
+/// message), `[variant][binary]`.
 fn throughput(
     binaries: &[(String, PathBuf)],
     variants: &[&str],
     messages: usize,
     runs: usize,
-) -> Vec<Vec<f64>> {
+) -> Vec<Vec<(f64, f64)>> {
     variants
         .iter()
         .map(|&variant| {
             let logs = tempfile::tempdir().expect("a log directory");
-            let mut rates = vec![Vec::with_capacity(runs); binaries.len()];
+            let mut measured = vec![Vec::with_capacity(runs); binaries.len()];
             for run in 0..runs {
                 for (b, (_, binary)) in binaries.iter().enumerate() {
                     // A fresh directory per run, so every run starts empty.
                     let dir = logs.path().join(format!("{run}-{b}"));
-                    rates[b].push(one_variant(binary, variant, messages, &dir));
+                    measured[b].push(one_variant(binary, variant, messages, &dir));
                 }
             }
-            rates
-                .iter_mut()
+            measured
+                .into_iter()
                 .zip(binaries)
-                .map(|(rates, (name, _))| {
-                    rates.sort_by(f64::total_cmp);
+                .map(|(measured, (name, _))| {
+                    let (rate, slowest, fastest) = spread(measured.iter().map(|r| r.rate).collect());
+                    let (cpu, least, most) =
+                        spread(measured.iter().map(|r| r.cpu_per_message).collect());
                     println!(
-                        "(a) node 1 -> node 2, {messages} messages, {variant}, {name}: median {:.0} msg/s (min {:.0}, max {:.0}, {runs} runs)",
-                        rates[runs / 2],
-                        rates[0],
-                        rates[runs - 1]
+                        "(a) node 1 -> node 2, {messages} messages, {variant}, {name}: median {rate:.0} msg/s (min {slowest:.0}, max {fastest:.0}, {runs} runs); CPU of both nodes {cpu:.2} µs per message ({least:.2} to {most:.2})"
                     );
-                    rates[runs / 2]
+                    (rate, cpu)
                 })
                 .collect()
         })
         .collect()
 }
 
+/// What one run of (a) measured.
+#[derive(Clone, Copy)]
+struct Run {
+    /// Messages per second, from the first line in until the last receipt.
+    rate: f64,
+    /// CPU time of both nodes over the same span, per message, in µs:
+    /// steadier than the rate on a machine shared with other work.
+    cpu_per_message: f64,
+}
+
+/// The median, smallest and largest of `values`.
+fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
 /// One run of (a) in `variant`, with `dir` for its logs and keys.
-fn one_variant(binary: &Path, variant: &str, messages: usize, dir: &Path) -> f64 {
+fn one_variant(binary: &Path, variant: &str, messages: usize, dir: &Path) -> Run {
     let log = || {
         vec![
             "--log-dir".to_owned(),
@@ -171,21 +191,29 @@ fn one_variant(binary: &Path, variant: &str, messages: usize, dir: &Path) -> f64
     messages_per_second(binary, messages, &extra, cluster.as_deref())
 }
 
-/// The medians of (a) as a Markdown table, a column per binary.
+/// The medians of (a) as a Markdown table: the rates, a column per
+/// binary, then the CPU time per message.
 fn print_table(
     binaries: &[(String, PathBuf)],
     variants: &[&str],
-    medians: &[Vec<f64>],
+    medians: &[Vec<(f64, f64)>],
     messages: usize,
     runs: usize,
 ) {
-    println!("\n(a) {messages} messages, median msg/s of {runs} runs\n");
+    println!("\n(a) {messages} messages, medians of {runs} runs\n");
     let names: Vec<&str> = binaries.iter().map(|(name, _)| name.as_str()).collect();
-    println!("| variant | {} |", names.join(" | "));
-    println!("| --- |{}", " --: |".repeat(names.len()));
+    let rates: Vec<String> = names.iter().map(|n| format!("{n} msg/s")).collect();
+    let cpus: Vec<String> = names.iter().map(|n| format!("{n} CPU µs/msg")).collect();
+    println!("| variant | {} | {} |", rates.join(" | "), cpus.join(" | "));
+    println!("| --- |{}", " --: |".repeat(2 * names.len()));
     for (variant, medians) in variants.iter().zip(medians) {
-        let cells: Vec<String> = medians.iter().map(|m| format!("{m:.0}")).collect();
-        println!("| {variant} | {} |", cells.join(" | "));
+        let rates: Vec<String> = medians.iter().map(|m| format!("{:.0}", m.0)).collect();
+        let cpus: Vec<String> = medians.iter().map(|m| format!("{:.2}", m.1)).collect();
+        println!(
+            "| {variant} | {} | {} |",
+            rates.join(" | "),
+            cpus.join(" | ")
+        );
     }
     println!();
 }
@@ -271,7 +299,7 @@ fn messages_per_second(
     messages: usize,
     extra: &[String],
     cluster: Option<&Path>,
-) -> f64 {
+) -> Run {
     let ports = ports(2);
     if let Some(dir) = cluster {
         let status = Command::new(binary)
@@ -302,6 +330,8 @@ fn messages_per_second(
         input.push_str(&format!("2 msg-{i}\n"));
     }
     let mut stdin = sender.0.stdin.take().expect("piped");
+    let nodes = [sender.0.id(), receiver.0.id()];
+    let cpu_before = cpu_seconds(&nodes);
     let start = Instant::now();
     let writer = thread::spawn(move || {
         stdin.write_all(input.as_bytes()).expect("feed node 1");
@@ -309,9 +339,35 @@ fn messages_per_second(
     let done = received
         .recv_timeout(timeout)
         .expect("node 2 printed every receipt");
+    let cpu = cpu_seconds(&nodes) - cpu_before;
     writer.join().expect("writer");
     let elapsed = done - start;
-    messages as f64 / elapsed.as_secs_f64()
+    Run {
+        rate: messages as f64 / elapsed.as_secs_f64(),
+        cpu_per_message: cpu * 1e6 / messages as f64,
+    }
+}
+
+/// The CPU time (user and system, in seconds) that the processes `pids`
+/// have used so far, dead threads included, from `/proc/PID/stat`, which
+/// counts hundredths of a second (about 5% of a 50,000-message run); 0
+/// where it cannot be read (not Linux).
+fn cpu_seconds(pids: &[u32]) -> f64 {
+    /// The unit of the CPU times there, the same on every Linux.
+    const USER_HZ: f64 = 100.0;
+    let ticks: u64 = pids
+        .iter()
+        .filter_map(|pid| std::fs::read_to_string(format!("/proc/{pid}/stat")).ok())
+        .map(|stat| {
+            // After the command name (in parentheses, which may hold
+            // spaces), utime and stime are the 12th and 13th fields.
+            let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+            let fields: Vec<&str> = after.split_whitespace().collect();
+            let field = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+            field(11).unwrap_or(0) + field(12).unwrap_or(0)
+        })
+        .sum();
+    ticks as f64 / USER_HZ
 }
 
 fn launch_time(binary: &Path, n: u32) -> Duration {
