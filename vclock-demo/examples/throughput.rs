@@ -11,7 +11,10 @@
 //!     and unauthenticated with `--log-dir` (`log`: write-ahead, one write
 //!     per event) and with `--log-dir --fsync` (`fsync`: one disk flush per
 //!     event); `--variants plain,log` picks some (a binary older than
-//!     `--fsync` or `cluster` takes only what it knows).
+//!     `--fsync` or `cluster` takes only what it knows). Each run also
+//!     reports the CPU time both nodes used per message over the same
+//!     span (from `/proc/PID/stat`), which a busy machine moves less than
+//!     the rate.
 //! (b) Time from starting `launch -n 32 --console inline` until it reports
 //!     every node listening.
 //! (c) Latency between two healthy nodes while a third is stopped
