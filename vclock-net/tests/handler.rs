@@ -49,6 +49,9 @@ fn the_handler_gets_every_envelope_in_order_per_connection() {
                     for n in 1..=EACH {
                         out.send(addr, &envelope(id, n, "payload")).unwrap();
                     }
+                    // A sender dropped with messages unconfirmed may lose
+                    // them (its close resets the connection): wait first.
+                    assert!(out.wait_confirmed(addr, EACH, PROMPTLY).unwrap());
                 })
             })
             .collect();

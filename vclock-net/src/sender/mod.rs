@@ -1,6 +1,7 @@
 //! The sending side: per peer address, a session that numbers messages and
 //! keeps them until confirmed, and one connection at a time to carry them.
 
+mod addr_hash;
 mod connection;
 mod context;
 mod progress;
@@ -22,6 +23,7 @@ use crate::error::{Error, Result};
 use crate::session::new_incarnation;
 use crate::session::outbound::Outbound;
 use crate::wire::frame::FrameKind;
+use addr_hash::BuildAddrHasher;
 use connection::Connection;
 use context::Context;
 use progress::Hook;
@@ -54,7 +56,7 @@ pub struct Sender<K, M> {
     local_id: K,
     incarnation: u64,
     config: Config,
-    peers: HashMap<SocketAddr, Peer>,
+    peers: HashMap<SocketAddr, Peer, BuildAddrHasher>,
     /// Scratch space for a request frame.
     buffer: Vec<u8>,
     /// Told how far each connection attempt has got.
@@ -78,7 +80,7 @@ impl<K: Serialize + Clone, M: Serialize> Sender<K, M> {
             local_id,
             incarnation: new_incarnation(),
             config,
-            peers: HashMap::new(),
+            peers: HashMap::default(),
             buffer: Vec::new(),
             progress: None,
             _payload: PhantomData,
