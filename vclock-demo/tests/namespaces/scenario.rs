@@ -384,8 +384,8 @@ impl Report {
         let cut = ends.contains(&plan.cut) && t.at < faults.healed && arrived > faults.cut;
         // Typed to the stopped node while it was stopped, or into it (it
         // reads the line, and sends, once it runs again).
-        let stopped = ends.contains(&plan.stopped)
-            && (faults.stopped..faults.continued).contains(&t.at);
+        let stopped =
+            ends.contains(&plan.stopped) && (faults.stopped..faults.continued).contains(&t.at);
         let mut released = t.at;
         if cut {
             released = released.max(faults.healed);

@@ -5,6 +5,8 @@ mod addr_hash;
 mod connection;
 mod context;
 mod progress;
+#[cfg(test)]
+mod reading;
 mod request;
 mod socket;
 mod write;
