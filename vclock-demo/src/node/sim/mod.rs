@@ -19,9 +19,11 @@
 //! was unconfirmed; a sender that crashed loses its outbox, and sends again
 //! what its journal says was unconfirmed.
 //!
-//! A failure prints its seed, its options and the steps up to it; set
-//! `VCLOCK_SIM_SEED` to run one seed again, identically, with every step
-//! printed, and `VCLOCK_SIM_SEEDS` to run more seeds (a soak).
+//! A failure is shrunk to the shortest prefix of its steps that still
+//! fails, and prints its seed, its options and those steps; set
+//! `VCLOCK_SIM_SEED` (and `VCLOCK_SIM_STEPS`) to run one seed again,
+//! identically, with every step printed, and `VCLOCK_SIM_SEEDS` to run
+//! more seeds (a soak).
 
 mod check;
 mod world;
@@ -79,7 +81,10 @@ fn env_u64(name: &str) -> Option<u64> {
 #[test]
 fn many_seeds_keep_every_invariant() {
     if let Some(seed) = env_u64("VCLOCK_SIM_SEED") {
-        let options = options_for(seed);
+        let mut options = options_for(seed);
+        if let Some(steps) = env_u64("VCLOCK_SIM_STEPS") {
+            options.steps = usize::try_from(steps).expect("a step count");
+        }
         if let Err(e) = run(seed, options, true) {
             panic!("seed {seed} with {options:?}: {e}");
         }
@@ -92,15 +97,50 @@ fn many_seeds_keep_every_invariant() {
         let options = options_for(seed);
         match run(seed, options, false) {
             Ok(n) => events += n,
-            Err(e) => panic!(
-                "seed {seed} with {options:?}: {e}\nreplay it with every step shown: VCLOCK_SIM_SEED={seed} cargo test -p vclock-demo sim::"
-            ),
+            Err(_) => {
+                let (steps, report) = shrink(options.steps, |steps| {
+                    run(seed, Options { steps, ..options }, false).err()
+                });
+                panic!(
+                    "seed {seed} with {options:?} fails, and with its first {steps} steps already: {report}\nreplay it with every step shown: VCLOCK_SIM_SEED={seed} VCLOCK_SIM_STEPS={steps} cargo test -p vclock-demo sim::"
+                );
+            }
         }
     }
     let secs = started.elapsed().as_secs_f64();
     eprintln!(
         "simulated {seeds} seeds, {events} node events in {secs:.2} s ({:.0} events/s)",
         events as f64 / secs
+    );
+}
+
+/// The fewest steps with which a run that fails after `steps` still
+/// fails (`fails` runs the same seed with that many steps before the
+/// network is brought to rest, and says why it failed), found by
+/// bisection, with its report. A seed's first steps are the same however
+/// many follow, so this is the shortest prefix of the failing run that
+/// fails too: usually the steps up to the fault, and what brings the
+/// network to rest after it.
+fn shrink(steps: usize, fails: impl Fn(usize) -> Option<String>) -> (usize, String) {
+    let mut report = fails(steps).expect("a run that fails");
+    let (mut passes, mut failing) = (0, steps);
+    while passes + 1 < failing {
+        let middle = passes + (failing - passes) / 2;
+        match fails(middle) {
+            Some(why) => (failing, report) = (middle, why),
+            None => passes = middle,
+        }
+    }
+    (failing, report)
+}
+
+#[test]
+fn a_failure_shrinks_to_the_shortest_failing_prefix() {
+    let fails = |steps: usize| (steps >= 37).then(|| format!("failed at {steps}"));
+    assert_eq!(shrink(600, fails), (37, "failed at 37".to_owned()));
+    assert_eq!(
+        shrink(1, |_| Some("always".into())),
+        (1, "always".to_owned())
     );
 }
 
