@@ -275,20 +275,8 @@ mod tests {
     use vclock_core::VectorClock;
     use vclock_net::Envelope;
 
+    use super::super::style::looks::{COLOR, NAMES, PLAIN};
     use super::*;
-
-    const PLAIN: Style = Style {
-        names: false,
-        color: false,
-    };
-    const NAMES: Style = Style {
-        names: true,
-        color: false,
-    };
-    const COLOR: Style = Style {
-        names: true,
-        color: true,
-    };
 
     fn lines(happened: &Happened, n: u32, style: Style) -> String {
         let mut out = String::new();

@@ -92,24 +92,32 @@ impl Style {
     }
 }
 
+/// The three looks, for tests: piped output, a terminal with `NO_COLOR`,
+/// a terminal.
+#[cfg(test)]
+pub(crate) mod looks {
+    use super::Style;
+
+    pub(crate) const PLAIN: Style = Style {
+        names: false,
+        color: false,
+    };
+    pub(crate) const NAMES: Style = Style {
+        names: true,
+        color: false,
+    };
+    pub(crate) const COLOR: Style = Style {
+        names: true,
+        color: true,
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
 
+    use super::looks::{COLOR, NAMES, PLAIN};
     use super::*;
-
-    const PLAIN: Style = Style {
-        names: false,
-        color: false,
-    };
-    const NAMES: Style = Style {
-        names: true,
-        color: false,
-    };
-    const COLOR: Style = Style {
-        names: true,
-        color: true,
-    };
 
     #[test]
     fn colour_only_on_a_terminal_without_no_color() {
