@@ -3,13 +3,15 @@
 //! message carries, and what a held one keeps.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use vclock_core::{CausalStamp, Process, Transition, VectorClock};
 use vclock_net::Envelope;
+
+use crate::govector::push_decimal;
 
 /// The most bytes of a message's text that go into the log. Longer texts
 /// are cut (at a character boundary) and the log says how much is missing,
@@ -228,7 +230,7 @@ pub(crate) fn push_clock(out: &mut String, clock: &VectorClock<u32>, n: u32) {
         }
         while entries.next_if(|&(&k, _)| k < id).is_some() {}
         let counter = entries.next_if(|&(&k, _)| k == id).map_or(0, |(_, c)| c);
-        let _ = write!(out, "{counter}");
+        push_decimal(out, counter);
     }
     out.push(']');
 }
