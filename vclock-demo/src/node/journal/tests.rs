@@ -128,7 +128,8 @@ fn resent(records: Vec<JournalRecord>, last: u64) -> Vec<(u32, String, String)> 
 }
 
 /// Writes `records` to a new send journal in `dir`, compacting it after
-/// every `compact_after` bytes; returns the event log's path, the
+/// every `compact_after` bytes (each compaction finished before the next
+/// record); returns the event log's path, the
 /// journal's lengths after each record, and the journal.
 fn write(
     dir: &Path,
@@ -142,6 +143,11 @@ fn write(
         .iter()
         .map(|record| {
             opened.log.append(record).unwrap();
+            // Each compaction is finished before the next record, so how
+            // many there are does not depend on how fast the disk (or a
+            // loaded machine) flushes them; records written during a
+            // flush are the next test's.
+            opened.log.settle();
             opened.log.len()
         })
         .collect();
@@ -226,6 +232,8 @@ fn a_causal_journal_is_compacted_as_it_grows_and_reopens_to_the_same_state() {
     let mut lengths = Vec::new();
     let mut append = |record: JournalRecord| {
         opened.log.append(&record).unwrap();
+        // As in `write`: compactions finish before the next record.
+        opened.log.settle();
         lengths.push(opened.log.len());
         full.push(record);
     };
