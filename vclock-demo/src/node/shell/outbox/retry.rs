@@ -22,7 +22,7 @@ pub(super) const RETRY_AT_MOST: Duration = Duration::from_millis(100);
 /// answer within this is tried again on the schedule above, so a path that
 /// comes back is used at once instead of after TCP's next SYN (1 s, 3 s,
 /// ... later).
-pub(super) const CONNECT_BUDGET: Duration = Duration::from_millis(250);
+pub(super) const CONNECT_BUDGET: Duration = Duration::from_millis(100);
 
 /// The next attempt after one that failed: when, and the pause used,
 /// given the pause before it (`None` after a success).
