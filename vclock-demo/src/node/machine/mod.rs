@@ -66,6 +66,11 @@ pub(crate) struct Machine {
     /// Why this node takes no messages (a `--causal` node that could not
     /// record a receipt), if it does not.
     halted: Option<String>,
+    /// The error line said for the last receipt that could not be
+    /// recorded, until a receipt is: its sender sends the message again
+    /// at once, many times a second while the disk stays full, and each
+    /// attempt fails the same way.
+    refusing: Option<String>,
 }
 
 /// One step of work.
@@ -128,6 +133,7 @@ impl Machine {
             paused: None,
             awaiting: None,
             halted: None,
+            refusing: None,
         }
     }
 
@@ -273,17 +279,26 @@ impl Machine {
                 lane,
             } => match failure {
                 Some(f) if f.index < required => {
-                    fx.push(Effect::Output(Event::Error(format!(
+                    let error = format!(
                         "cannot log event {} in {}: {}; clock unchanged",
                         planned.name(),
                         f.path,
                         f.error
-                    ))));
-                    if planned.is_receipt() {
+                    );
+                    if !planned.is_receipt() {
+                        fx.push(Effect::Output(Event::Error(error)));
+                    } else {
+                        if self.refusing.as_ref() != Some(&error) {
+                            fx.push(Effect::Output(Event::Error(error.clone())));
+                        }
+                        self.refusing = Some(error);
                         self.unrecorded_receipt(&f, fx);
                     }
                 }
                 failure => {
+                    if planned.is_receipt() {
+                        self.refusing = None;
+                    }
                     if let Some(f) = failure {
                         fx.push(Effect::Output(Event::Error(format!(
                             "cannot record message {} in {}: {}; if this node stops before its peer confirms it, it is not sent again",

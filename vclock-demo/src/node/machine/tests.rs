@@ -362,6 +362,25 @@ fn a_receipt_that_cannot_be_recorded_is_not_confirmed() {
     assert_eq!(m.node().clock(), &VectorClock::from_iter([(1, 1), (2, 1)]));
 }
 
+#[test]
+fn a_receipt_refused_again_for_the_same_reason_is_not_said_again() {
+    // Its sender sends it again at once, tens of times a second while the
+    // disk stays full: one line says so, not one per attempt.
+    let mut m = machine(1, 2, Durability::Sends);
+    m.handle(message(2, &[(2, 1)], "hey"));
+    let first = m.handle(failed(0));
+    assert_eq!(errors(&first).len(), 1);
+    for _ in 0..3 {
+        m.handle(message(2, &[(2, 1)], "hey"));
+        assert_eq!(shape(&m.handle(failed(0))), "R");
+    }
+    // Taken at last; a later failure is said again.
+    m.handle(message(2, &[(2, 1)], "hey"));
+    m.handle(ok());
+    m.handle(message(2, &[(2, 2)], "again"));
+    assert_eq!(shape(&m.handle(failed(0))), "OR");
+}
+
 /// The first `count` causal messages node 2 of 2 sends to node 1.
 fn causal_messages(count: usize) -> Vec<Input> {
     let mut sender = causal_machine(2, 2);

@@ -24,6 +24,13 @@ impl World {
     /// waits for a hand-off.
     pub(super) fn feed(&mut self, id: u32, input: Input) -> Result<(), String> {
         let i = id as usize - 1;
+        // The real shell performs sends, contacts and an exit only for
+        // the console's thread: a receiving or outbox thread ignores
+        // them (it holds the node's lock and cannot wait for an outbox).
+        let console = matches!(
+            input,
+            Input::Line(_) | Input::Unreadable(_) | Input::Handed | Input::Contacted
+        );
         let mut inputs = VecDeque::from([input]);
         while let Some(input) = inputs.pop_front() {
             let Some(machine) = self.nodes[i].machine.as_mut() else {
@@ -33,6 +40,12 @@ impl World {
             self.events += 1;
             let mut sent = false;
             for effect in effects {
+                if !console && matches!(effect, Effect::Send(_) | Effect::Contact(_) | Effect::Exit)
+                {
+                    return Err(format!(
+                        "node {id}: {effect:?} came from an input no console line gave, and the shell would drop it"
+                    ));
+                }
                 if let Some(left) = &mut self.nodes[i].crash_after {
                     if *left == 0 {
                         self.crash(id);
