@@ -27,7 +27,7 @@ impl Machine {
         let from = envelope.from;
         if let Some(why) = &self.halted {
             fx.push(Effect::Output(Event::Error(format!(
-                "did not take a message from node {from}: {why}; its sender keeps it"
+                "did not take a message from node {from}: {why}; its sender keeps it until this node restarts"
             ))));
             fx.push(Effect::Refuse);
             return;

@@ -348,7 +348,7 @@ impl Machine {
                 failure.path, failure.error
             );
             fx.push(Effect::Output(Event::Error(format!(
-                "{why}; this node takes no more messages (their senders keep them) until it is restarted"
+                "{why}; this node takes no more messages until it is restarted (their senders keep them meanwhile, and report the ones it had not confirmed as possibly lost once it restarts)"
             ))));
             self.halted = Some(why);
         }
@@ -367,7 +367,7 @@ impl Machine {
             failure.path, failure.error
         );
         fx.push(Effect::Output(Event::Error(format!(
-            "{why}; the message from node {from} is not taken (its sender keeps it), and this node takes no more messages until it is restarted"
+            "{why}; the message from node {from} is not taken, and this node takes no more messages until it is restarted (their senders keep them meanwhile, and report the ones it had not confirmed as possibly lost once it restarts)"
         ))));
         fx.push(Effect::Refuse);
         self.halted = Some(why);

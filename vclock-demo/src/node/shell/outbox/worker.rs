@@ -414,6 +414,9 @@ impl Worker {
         }
         match self.sender.reconnect(self.addr) {
             Ok(()) => {
+                // A new connection gets its full time to carry a
+                // confirmation before it counts as stalled.
+                self.progress_at = Instant::now();
                 if self.down.is_some() {
                     self.mark_up();
                 }
