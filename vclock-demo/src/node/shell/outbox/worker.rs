@@ -42,8 +42,10 @@ pub(super) struct Worker {
     /// after that.
     down: Option<(Instant, Duration)>,
     last_poll: Instant,
-    /// The node is ending: no more reconnecting, since a reconnect (the
-    /// retry budget, then a hello) could outlast the time the node has.
+    /// The node is ending: a connection that carries no confirmation is
+    /// not replaced (its confirmations may still come in the time left),
+    /// but one that broke or never came is still tried again, on the same
+    /// short schedule, so that what was sent is confirmed if it can be.
     closing: bool,
     /// Messages not numbered yet because the peer took the connection but
     /// did not answer it (a stopped process): sent again, first, when
@@ -330,7 +332,12 @@ impl Worker {
                     // partition) fails no write, and TCP's own
                     // retransmissions back off to seconds. A new
                     // connection gets through as soon as the path is back.
-                    Ok(false) if self.progress_at.elapsed() >= STALL_AFTER => {
+                    // Not once the node is ending: it does not reconnect
+                    // then, and the connection it has may still carry
+                    // the confirmations.
+                    // Not once the node is ending: the connection it has
+                    // may still carry the confirmations in the time left.
+                    Ok(false) if !self.closing && self.progress_at.elapsed() >= STALL_AFTER => {
                         self.sender.disconnect(self.addr);
                         self.progress_at = Instant::now();
                         self.revive();
@@ -409,9 +416,6 @@ impl Worker {
     /// Reconnects (re-sending what is unconfirmed); marks the peer up or
     /// down by the result.
     fn revive(&mut self) {
-        if self.closing {
-            return;
-        }
         match self.sender.reconnect(self.addr) {
             Ok(()) => {
                 // A new connection gets its full time to carry a
