@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use super::causality;
 use super::explain;
-use super::machine::{Control, Event, Report};
+use super::machine::{Control, Event, Notice, Report};
 use super::state::{EventKind, EventName, Happened, Node, PeerState, push_clock};
 use super::style::Style;
 use crate::console::{CAUSAL_HELP, HELP};
@@ -57,6 +57,7 @@ pub(crate) fn render(event: &Event, view: &View<'_>, out: &mut String) {
         }
         Event::Peers(peers) => peers_lines(peers, view, out),
         Event::Outbox(report) => outbox_line(report, out),
+        Event::Notice(notice) => notice_line(notice, n, out),
         Event::Help { causal } => {
             out.push_str(HELP);
             if *causal {
@@ -138,6 +139,105 @@ fn outbox_line(report: &Report, out: &mut String) {
             format_args!("Node {to} and this node did not authenticate each other: {why}"),
         ),
         Report::Late { .. } | Report::Reachable { .. } => {}
+    }
+}
+
+/// What the shell found out itself, in words.
+fn notice_line(notice: &Notice, n: u32, out: &mut String) {
+    match notice {
+        Notice::NoLineEditing(why) => {
+            line(
+                out,
+                format_args!("Note: no line editing on this terminal ({why})."),
+            );
+        }
+        Notice::CannotRead(why) => line(out, format_args!("Error: cannot read input: {why}")),
+        Notice::ConnectionDropped { peer, why } => {
+            line(out, format_args!("Connection from {peer} dropped: {why}"));
+        }
+        Notice::Request { peer } => line(
+            out,
+            format_args!("Connection from {peer} sent a request, which nodes do not serve"),
+        ),
+        Notice::Ignored(what) => line(out, format_args!("Ignored network event: {what}")),
+        Notice::Repeated { count, secs, cause } => {
+            let times = if *count == 1 { "time" } else { "times" };
+            line(
+                out,
+                format_args!("The same happened {count} more {times} in {secs:.1} s ({cause})."),
+            );
+        }
+        start => start_line(start, n, out),
+    }
+}
+
+/// What a node says as it starts (and what it found on its disk), in
+/// words.
+fn start_line(notice: &Notice, n: u32, out: &mut String) {
+    match notice {
+        Notice::Node { id, n } => line(out, format_args!("This is node {id} of {n}.")),
+        Notice::Cluster { fingerprint, n } => line(
+            out,
+            format_args!(
+                "Cluster {fingerprint}: connections are authenticated and encrypted; only its {n} nodes can speak to this node."
+            ),
+        ),
+        Notice::Unauthenticated { listen } => line(
+            out,
+            format_args!(
+                "Unauthenticated: anyone who can reach {listen} can send as any node (fine on loopback; use --cluster across machines)."
+            ),
+        ),
+        Notice::LoopbackOnly { port } => line(
+            out,
+            format_args!(
+                "Note: listening on loopback only, so nodes on other machines cannot reach this one; add --listen 0.0.0.0:{port} to accept them."
+            ),
+        ),
+        Notice::PortMismatch { port, own } => line(
+            out,
+            format_args!(
+                "Warning: listening on port {port}, but this node's entry in the address list is {own}; the other nodes will send to {own}."
+            ),
+        ),
+        Notice::LogCut { path, bytes } => line(
+            out,
+            format_args!(
+                "Note: cut off a last record of {bytes} bytes from {path} that a crash left incomplete (its event had not happened)."
+            ),
+        ),
+        Notice::Resumed { path, clock } => {
+            let _ = write!(out, "Resumed from {path}: clock ");
+            push_clock(out, clock, n);
+            out.push('\n');
+        }
+        Notice::Listening { at } => line(out, format_args!("Listening at {at}")),
+        Notice::JournalCut { path, bytes } => line(
+            out,
+            format_args!(
+                "Note: cut off a last line of {bytes} bytes from {path} that a crash left incomplete."
+            ),
+        ),
+        Notice::CausalResumed {
+            path,
+            sent,
+            delivered,
+            again,
+            ignored,
+        } => {
+            let _ = write!(
+                out,
+                "Resumed causal delivery from {path}: {sent} sends and {delivered} deliveries replayed, {again} messages that arrived but were not delivered given again"
+            );
+            if *ignored > 0 {
+                let _ = write!(
+                    out,
+                    " ({ignored} records of events missing from the log ignored)"
+                );
+            }
+            out.push('\n');
+        }
+        _ => {}
     }
 }
 
@@ -271,100 +371,4 @@ pub(crate) fn event_lines(happened: &Happened, n: u32, style: Style, out: &mut S
 }
 
 #[cfg(test)]
-mod tests {
-    use vclock_core::VectorClock;
-    use vclock_net::Envelope;
-
-    use super::super::style::looks::{COLOR, NAMES, PLAIN};
-    use super::*;
-
-    fn lines(happened: &Happened, n: u32, style: Style) -> String {
-        let mut out = String::new();
-        event_lines(happened, n, style, &mut out);
-        out
-    }
-
-    fn receipt() -> Happened {
-        let node = Node::new(2, 3, VectorClock::from_iter([(2, 1)]));
-        let stamp = VectorClock::from_iter([(1, 3), (3, 1)]);
-        node.plan_receive(Envelope::new(1, stamp, "hi".to_owned()))
-            .unwrap()
-            .happened()
-    }
-
-    #[test]
-    fn names_compress_consecutive_runs_only() {
-        let name = |counter| EventName { node: 1, counter };
-        assert_eq!(names([name(5)]), "1.5");
-        assert_eq!(names((5..=9).map(name)), "1.5 to 1.9");
-        // Events sent to other peers in between are not named.
-        assert_eq!(names([1, 3, 4, 7].map(name)), "1.1, 1.3 to 1.4, 1.7");
-        assert_eq!(
-            names([1, 3, 5, 7, 9, 10, 11].map(name)),
-            "1.1, 1.3, 1.5, 1.7 and 3 more"
-        );
-    }
-
-    #[test]
-    fn plain_lines_when_not_a_terminal() {
-        assert_eq!(
-            lines(&receipt(), 3, PLAIN),
-            "Message received from node 1: hi (clock [3, 0, 1])\nBefore: [0, 1, 0]\nAfter: [3, 2, 1]\n"
-        );
-        let send = Node::new(1, 3, VectorClock::new())
-            .plan_send(2, "hello")
-            .unwrap()
-            .happened();
-        assert_eq!(
-            lines(&send, 3, PLAIN),
-            "Sent to node 2: hello\nBefore: [0, 0, 0]\nAfter: [1, 0, 0]\n"
-        );
-    }
-
-    #[test]
-    fn names_and_marked_entries_on_a_terminal() {
-        let planned = receipt();
-        assert_eq!(
-            lines(&planned, 3, NAMES),
-            "[2.2] Message received from node 1 (event 1.3): hi (clock [3, 0, 1])\n\
-             Before: [0, 1, 0]\nAfter: [3, 2, 1]\n"
-        );
-        // Every entry the receipt changed is marked, and only in `After:`.
-        assert_eq!(
-            lines(&planned, 3, COLOR),
-            "\x1b[1m[2.2]\x1b[0m Message received from node 1 (event 1.3): hi (clock [3, 0, 1])\n\
-             Before: [0, 1, 0]\n\
-             After: [\x1b[1;32m3\x1b[0m, \x1b[1;32m2\x1b[0m, \x1b[1;32m1\x1b[0m]\n"
-        );
-        let send = Node::new(1, 2, VectorClock::from_iter([(1, 1), (2, 4)]))
-            .plan_send(2, "x")
-            .unwrap()
-            .happened();
-        assert_eq!(
-            lines(&send, 2, COLOR),
-            "\x1b[1m[1.2]\x1b[0m Sent to node 2: x\nBefore: [1, 4]\nAfter: [\x1b[1;32m2\x1b[0m, 4]\n"
-        );
-        let internal = Node::new(1, 2, VectorClock::new())
-            .plan_internal("note")
-            .unwrap()
-            .happened();
-        assert_eq!(
-            lines(&internal, 2, NAMES),
-            "[1.1] Internal event: note\nBefore: [0, 0]\nAfter: [1, 0]\n"
-        );
-    }
-
-    #[test]
-    fn notes_come_before_the_event() {
-        let node = Node::new(2, 2, VectorClock::new());
-        let happened = node
-            .plan_receive(Envelope::new(
-                1,
-                VectorClock::from_iter([(1, 2), (2, 1)]),
-                "y".into(),
-            ))
-            .unwrap()
-            .happened();
-        assert!(lines(&happened, 2, PLAIN).starts_with("Note: node 1 knows"));
-    }
-}
+mod tests;

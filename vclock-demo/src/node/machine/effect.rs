@@ -3,11 +3,13 @@
 //! ([`Event`]). Plain data: the shell performs it, `render` puts output
 //! in words.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use vclock_core::VectorClock;
 
 use super::super::state::{EventName, Happened, JournalRecord, Outgoing, PeerState};
+
 use super::input::Report;
 
 /// One thing for the shell to do. Effects come in the order they must be
@@ -92,6 +94,9 @@ pub(crate) enum Event {
     },
     /// What an outbox found out or did, in words.
     Outbox(Report),
+    /// What the shell found out itself: at a start, on the console, from
+    /// the listener.
+    Notice(Notice),
     /// A control line for the inline launcher (`--sync` only).
     Control(Control),
 }
@@ -110,4 +115,109 @@ pub(crate) enum Control {
     Delivered(u32),
     /// ... was not (or not in time).
     Failed(u32),
+}
+
+/// What the shell finds out itself, shown like the machine's output.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Notice {
+    /// `This is node I of N.`
+    Node {
+        /// This node.
+        id: u32,
+        /// The number of nodes.
+        n: u32,
+    },
+    /// Connections are authenticated within this cluster.
+    Cluster {
+        /// The cluster's fingerprint.
+        fingerprint: String,
+        /// The number of nodes.
+        n: u32,
+    },
+    /// Connections are not authenticated; anyone who reaches `listen` may
+    /// speak.
+    Unauthenticated {
+        /// Where the node listens.
+        listen: SocketAddr,
+    },
+    /// The node listens on loopback only while some peers are elsewhere.
+    LoopbackOnly {
+        /// Its port.
+        port: u16,
+    },
+    /// The node listens on another port than its entry in the address
+    /// list says.
+    PortMismatch {
+        /// The port it listens on.
+        port: u16,
+        /// Its entry in the address list.
+        own: SocketAddr,
+    },
+    /// A torn last record of `bytes` was cut off the event log at `path`.
+    LogCut {
+        /// The log.
+        path: String,
+        /// How many bytes.
+        bytes: u64,
+    },
+    /// The node resumed from its log at `path` with this clock.
+    Resumed {
+        /// The log.
+        path: String,
+        /// The clock of its last event.
+        clock: VectorClock<u32>,
+    },
+    /// The node listens (the last start-up line but the help).
+    Listening {
+        /// Where.
+        at: SocketAddr,
+    },
+    /// A torn last line of `bytes` was cut off the journal at `path`.
+    JournalCut {
+        /// The journal.
+        path: String,
+        /// How many bytes.
+        bytes: u64,
+    },
+    /// What a restarted `--causal` node rebuilt from its journal.
+    CausalResumed {
+        /// The journal.
+        path: String,
+        /// Causal sends replayed.
+        sent: usize,
+        /// Deliveries replayed.
+        delivered: usize,
+        /// Messages that arrived and were not delivered, given again.
+        again: usize,
+        /// Records of events missing from the log, ignored.
+        ignored: usize,
+    },
+    /// The console has no line editing, and why.
+    NoLineEditing(String),
+    /// Input could not be read, and why (the console ends).
+    CannotRead(String),
+    /// A connection was dropped (what the listener reported).
+    ConnectionDropped {
+        /// The peer's address.
+        peer: SocketAddr,
+        /// Why.
+        why: String,
+    },
+    /// A connection sent a request, which nodes do not serve.
+    Request {
+        /// The peer's address.
+        peer: SocketAddr,
+    },
+    /// The listener reported something else.
+    Ignored(String),
+    /// What the last notice of `cause` said happened `count` more times
+    /// within `secs` seconds.
+    Repeated {
+        /// How many more times.
+        count: u64,
+        /// Within how long, in seconds.
+        secs: f64,
+        /// The kind of problem.
+        cause: String,
+    },
 }

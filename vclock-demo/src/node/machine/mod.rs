@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use vclock_core::MessageId;
 
-pub(crate) use effect::{Batch, Control, Effect, Event, Record};
+pub(crate) use effect::{Batch, Control, Effect, Event, Notice, Record};
 pub(crate) use input::{Input, PersistFailure, Report};
 pub(crate) use restart::{Disk, Setup};
 

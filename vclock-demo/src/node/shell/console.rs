@@ -20,7 +20,7 @@ use rustyline::config::Config;
 use rustyline::error::ReadlineError;
 use rustyline::{DefaultEditor, ExternalPrinter as _};
 
-use super::super::machine::Input;
+use super::super::machine::{Event, Input, Notice};
 use super::command::{Flow, command};
 use super::outbox::Outboxes;
 use super::shared::Shared;
@@ -54,9 +54,7 @@ fn edit_lines(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
         Ok(editor) => editor,
         Err(e) => {
             let mut st = shared.lock();
-            st.out.line(format_args!(
-                "Note: no line editing on this terminal ({e})."
-            ));
+            st.show(&Event::Notice(Notice::NoLineEditing(e.to_string())));
             st.out.flush();
             drop(st);
             return piped_lines(topology, shared, outboxes);
@@ -112,7 +110,7 @@ fn read_lines(
             Err(ReadlineError::Eof | ReadlineError::Interrupted) => return,
             Err(e) => {
                 let mut st = shared.lock_for_input();
-                st.out.line(format_args!("Error: cannot read input: {e}"));
+                st.show(&Event::Notice(Notice::CannotRead(e.to_string())));
                 st.out.flush();
                 return;
             }
@@ -139,7 +137,7 @@ fn piped_lines(topology: &Topology, shared: &Arc<Shared>, outboxes: &Outboxes) {
             Ok(Line::Eof) => return,
             Err(e) => {
                 let mut st = shared.lock_for_input();
-                st.out.line(format_args!("Error: cannot read input: {e}"));
+                st.show(&Event::Notice(Notice::CannotRead(e.to_string())));
                 return;
             }
             Ok(Line::TooLong(len)) => {

@@ -9,11 +9,11 @@
 //! holding the node's lock ever waits for the editor.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::io::{self, Write as _};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use super::super::machine::Notice;
 use super::super::style::Style;
 
 /// Pending output is written out once it reaches this size, even in a burst.
@@ -63,12 +63,6 @@ impl Output {
     /// which ends a sink thread waiting for more).
     pub(crate) fn set_sink(&mut self, sink: Option<mpsc::Sender<String>>) {
         self.sink = sink;
-    }
-
-    /// Adds one line.
-    pub(crate) fn line(&mut self, line: std::fmt::Arguments<'_>) {
-        let _ = self.buf.write_fmt(line);
-        self.buf.push('\n');
     }
 
     /// Adds text that already ends with a line break.
@@ -140,37 +134,37 @@ impl RateLimited {
     /// Reports one occurrence of `cause`, described by `line`. Returns the
     /// lines to print now (the summary of an ended period, then `line` if
     /// it opens a new period).
-    pub(crate) fn report(&mut self, now: Instant, cause: &str, line: String) -> Vec<String> {
-        let mut lines = self.tick(now);
+    pub(crate) fn report(&mut self, now: Instant, cause: &str, notice: Notice) -> Vec<Notice> {
+        let mut notices = self.tick(now);
         match self.causes.get_mut(cause) {
             Some((_, held)) => *held += 1,
             None => {
                 self.causes.insert(cause.to_owned(), (now, 0));
-                lines.push(line);
+                notices.push(notice);
             }
         }
-        lines
+        notices
     }
 
     /// Ends the periods that are over: a summary line for each cause that
     /// had occurrences held back.
-    pub(crate) fn tick(&mut self, now: Instant) -> Vec<String> {
-        let mut lines = Vec::new();
+    pub(crate) fn tick(&mut self, now: Instant) -> Vec<Notice> {
+        let mut notices = Vec::new();
         let period = self.period;
         self.causes.retain(|cause, &mut (start, held)| {
             if now.duration_since(start) < period {
                 return true;
             }
             if held > 0 {
-                let times = if held == 1 { "time" } else { "times" };
-                lines.push(format!(
-                    "The same happened {held} more {times} in {:.1} s ({cause}).",
-                    now.duration_since(start).as_secs_f64()
-                ));
+                notices.push(Notice::Repeated {
+                    count: held,
+                    secs: now.duration_since(start).as_secs_f64(),
+                    cause: cause.clone(),
+                });
             }
             false
         });
-        lines
+        notices
     }
 }
 
@@ -192,13 +186,13 @@ mod tests {
         let (tx, rx) = mpsc::channel();
         let mut out = Output::new(false);
         out.set_sink(Some(tx));
-        out.line(format_args!("one"));
+        out.push_str("one\n");
         out.flush();
-        out.line(format_args!("two"));
+        out.push_str("two\n");
         out.flush();
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["one\n", "two\n"]);
         drop(rx);
-        out.line(format_args!("three"));
+        out.push_str("three\n");
         out.flush();
         // Written to stdout instead, and not kept.
         assert_eq!(out.take(), "");
@@ -209,20 +203,34 @@ mod tests {
         let start = Instant::now();
         let mut limit = RateLimited::new(Duration::from_secs(1));
         let at = |ms| start + Duration::from_millis(ms);
-        assert_eq!(limit.report(at(0), "BadMagic", "first".into()), ["first"]);
+        let said = |what: &str| Notice::Ignored(what.to_owned());
+        assert_eq!(
+            limit.report(at(0), "BadMagic", said("first")),
+            [said("first")]
+        );
         for ms in 1..500 {
-            assert!(limit.report(at(ms), "BadMagic", "again".into()).is_empty());
+            assert!(limit.report(at(ms), "BadMagic", said("again")).is_empty());
         }
         // Another cause is reported at once.
-        assert_eq!(limit.report(at(600), "TooLarge", "other".into()), ["other"]);
+        assert_eq!(
+            limit.report(at(600), "TooLarge", said("other")),
+            [said("other")]
+        );
         assert_eq!(
             limit.tick(at(1000)),
-            ["The same happened 499 more times in 1.0 s (BadMagic)."]
+            [Notice::Repeated {
+                count: 499,
+                secs: 1.0,
+                cause: "BadMagic".into()
+            }]
         );
         // TooLarge had nothing held back: its period ends silently, and the
         // next one is printed whole again.
         assert!(limit.tick(at(1700)).is_empty());
-        assert_eq!(limit.report(at(1800), "TooLarge", "new".into()), ["new"]);
+        assert_eq!(
+            limit.report(at(1800), "TooLarge", said("new")),
+            [said("new")]
+        );
     }
 
     #[test]

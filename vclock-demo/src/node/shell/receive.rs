@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use vclock_net::{Envelope, Incoming};
 
-use super::super::machine::Input;
+use super::super::machine::{Event, Input, Notice};
 use super::super::state::{Payload, Replayed};
 use super::output::cause_of;
 use super::shared::{Shared, State};
@@ -74,8 +74,8 @@ pub(super) fn flusher(shared: &Shared) {
 /// Ends the rejection periods that are over; called about once a second.
 pub(super) fn tick(shared: &Shared) {
     let mut st = shared.lock();
-    for line in st.rejections.tick(Instant::now()) {
-        st.out.line(format_args!("{line}"));
+    for notice in st.rejections.tick(Instant::now()) {
+        st.show(&Event::Notice(notice));
     }
     st.out.flush();
 }
@@ -110,24 +110,21 @@ impl From<Incoming<u32, Payload>> for Arrival {
 }
 
 fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
-    let (line, cause) = match arrival {
+    let (notice, cause) = match arrival {
         Arrival::Message(envelope, arrived) => {
             st.drive(Input::Arrived(envelope, arrived));
             shared.received.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        Arrival::Rejected(peer, error) => (
-            format!("Connection from {peer} dropped: {error}"),
-            cause_of(&error),
-        ),
-        Arrival::Request(peer) => (
-            format!("Connection from {peer} sent a request, which nodes do not serve"),
-            "Request".to_owned(),
-        ),
-        Arrival::Other(what) => (format!("Ignored network event: {what}"), "Other".to_owned()),
+        Arrival::Rejected(peer, error) => {
+            let why = error.to_string();
+            (Notice::ConnectionDropped { peer, why }, cause_of(&error))
+        }
+        Arrival::Request(peer) => (Notice::Request { peer }, "Request".to_owned()),
+        Arrival::Other(what) => (Notice::Ignored(what), "Other".to_owned()),
     };
-    for line in st.rejections.report(Instant::now(), &cause, line) {
-        st.out.line(format_args!("{line}"));
+    for notice in st.rejections.report(Instant::now(), &cause, notice) {
+        st.show(&Event::Notice(notice));
     }
 }
 
@@ -136,9 +133,10 @@ fn handle(st: &mut State, shared: &Shared, arrival: Arrival) {
 pub(super) fn journal_lines(st: &mut State, dropped: u64) {
     if let (Some(log), true) = (&st.journal, dropped > 0) {
         let path = log.path().display().to_string();
-        st.out.line(format_args!(
-            "Note: cut off a last line of {dropped} bytes from {path} that a crash left incomplete."
-        ));
+        st.show(&Event::Notice(Notice::JournalCut {
+            path,
+            bytes: dropped,
+        }));
     }
 }
 
@@ -156,17 +154,13 @@ pub(super) fn resume_journal(
     };
     let path = log.path().display().to_string();
     if replayed.sent + replayed.delivered + again.len() > 0 {
-        st.out.line(format_args!(
-            "Resumed causal delivery from {path}: {} sends and {} deliveries replayed, {} messages that arrived but were not delivered given again{}",
-            replayed.sent,
-            replayed.delivered,
-            again.len(),
-            if replayed.dropped > 0 {
-                format!(" ({} records of events missing from the log ignored)", replayed.dropped)
-            } else {
-                String::new()
-            }
-        ));
+        st.show(&Event::Notice(Notice::CausalResumed {
+            path,
+            sent: replayed.sent,
+            delivered: replayed.delivered,
+            again: again.len(),
+            ignored: replayed.dropped,
+        }));
     }
     let now = Instant::now();
     for envelope in again {

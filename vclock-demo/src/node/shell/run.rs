@@ -12,8 +12,8 @@ use anyhow::{Context as _, bail};
 use vclock_net::{Config, Envelope, Listener};
 
 use super::super::journal;
-use super::super::machine::{Disk, Durability, Event, Machine, Setup};
-use super::super::state::{Payload, Replayed, clock_string};
+use super::super::machine::{Disk, Durability, Event, Machine, Notice, Setup};
+use super::super::state::{Payload, Replayed};
 use super::super::style::Style;
 use super::super::wal::{self, Wal, WalOptions};
 use super::command;
@@ -273,49 +273,43 @@ fn start_lines(st: &mut State, topology: &Topology, resumed: &wal::Resumed, loca
         // in a pane gets the pane's name back.
         st.out.push_str(&format!("\x1b]2;node {id}\x1b\\"));
     }
-    st.out.line(format_args!("This is node {id} of {n}."));
-    match &topology.cluster {
-        Some(description) => st.out.line(format_args!(
-            "Cluster {}: connections are authenticated and encrypted; only its {n} nodes can speak to this node.",
-            description.cluster.fingerprint()
-        )),
-        None => st.out.line(format_args!(
-            "Unauthenticated: anyone who can reach {} can send as any node (fine on loopback; use --cluster across machines).",
-            topology.listen
-        )),
-    }
+    let mut notices = vec![Notice::Node { id, n }];
+    notices.push(match &topology.cluster {
+        Some(description) => Notice::Cluster {
+            fingerprint: description.cluster.fingerprint().to_string(),
+            n,
+        },
+        None => Notice::Unauthenticated {
+            listen: topology.listen,
+        },
+    });
     let remote_peers = topology.addrs.iter().any(|a| !a.ip().is_loopback());
     if topology.listen.ip().is_loopback() && remote_peers {
-        st.out.line(format_args!(
-            "Note: listening on loopback only, so nodes on other machines cannot reach this one; add --listen 0.0.0.0:{} to accept them.",
-            topology.listen.port()
-        ));
+        let port = topology.listen.port();
+        notices.push(Notice::LoopbackOnly { port });
     }
     let own = topology.addr(id);
     if topology.listen.port() != own.port() {
-        st.out.line(format_args!(
-            "Warning: listening on port {}, but this node's entry in the address list is {own}; the other nodes will send to {own}.",
-            topology.listen.port()
-        ));
+        let port = topology.listen.port();
+        notices.push(Notice::PortMismatch { port, own });
     }
     if let Some(wal) = &st.wal {
         let path = wal.path().display().to_string();
         if resumed.dropped > 0 {
-            st.out.line(format_args!(
-                "Note: cut off a last record of {} bytes from {path} that a crash left incomplete (its event had not happened).",
-                resumed.dropped
-            ));
+            let (path, bytes) = (path.clone(), resumed.dropped);
+            notices.push(Notice::LogCut { path, bytes });
         }
         if let Some(clock) = &resumed.clock {
-            st.out.line(format_args!(
-                "Resumed from {path}: clock {}",
-                clock_string(clock, n)
-            ));
+            let clock = clock.clone();
+            notices.push(Notice::Resumed { path, clock });
         }
     }
     // Last of the start-up lines but the help: a launcher reading the
     // output knows the node is ready when it sees this one.
-    st.out.line(format_args!("Listening at {local}"));
+    notices.push(Notice::Listening { at: local });
+    for notice in notices {
+        st.show(&Event::Notice(notice));
+    }
 }
 
 /// Waits until no message has arrived for [`QUIET_FOR`] (at most

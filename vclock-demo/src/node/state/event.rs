@@ -235,13 +235,6 @@ pub(crate) fn push_clock(out: &mut String, clock: &VectorClock<u32>, n: u32) {
     out.push(']');
 }
 
-/// `[c1, ..., cN]` as a string.
-pub(crate) fn clock_string(clock: &VectorClock<u32>, n: u32) -> String {
-    let mut s = String::new();
-    push_clock(&mut s, clock, n);
-    s
-}
-
 /// What a message carries besides the sender's id and vector clock.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Payload {
