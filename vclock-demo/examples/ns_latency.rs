@@ -22,10 +22,12 @@
 //! traffic with no fault, to compare with. `--verbose` prints every other line the
 //! nodes printed (warnings, notes), with when.
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "../tests/namespaces/mod.rs"]
 mod namespaces;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use namespaces::scenario::{Plan, quantile};
@@ -51,18 +53,7 @@ fn main() {
             path => binary = Some(path.into()),
         }
     }
-    let binary = binary.unwrap_or_else(|| {
-        let me = std::env::current_exe().expect("own path");
-        me.parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .join("vclock-demo")
-    });
-    assert!(
-        binary.exists(),
-        "{} not found; build it first",
-        binary.display()
-    );
+    let binary = binary::demo_binary(binary);
     if let Some(why) = namespaces::unavailable() {
         eprintln!("cannot run: {why}");
         std::process::exit(2);

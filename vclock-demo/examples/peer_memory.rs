@@ -16,6 +16,8 @@
 //! The binary defaults to `../vclock-demo` next to this example's
 //! executable.
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "../tests/peers/mod.rs"]
 mod peers;
 
@@ -45,18 +47,7 @@ fn main() {
             path => binary = Some(path.into()),
         }
     }
-    let binary = binary.unwrap_or_else(|| {
-        let me = std::env::current_exe().expect("own path");
-        me.parent()
-            .and_then(Path::parent)
-            .expect("target dir")
-            .join("vclock-demo")
-    });
-    assert!(
-        binary.exists(),
-        "{} not found; build it first",
-        binary.display()
-    );
+    let binary = binary::demo_binary(binary);
     match mode.as_str() {
         "fanout" => fanout(&binary, count.unwrap_or(63), burst),
         "network" => network(&binary, count.unwrap_or(64)),

@@ -34,6 +34,9 @@
 //! [--latency-samples N]`; the binary defaults to `../vclock-demo` next to
 //! this example's executable.
 
+#[path = "common/binary.rs"]
+mod binary;
+
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
@@ -69,12 +72,7 @@ fn main() {
         }
     }
     if binaries.is_empty() {
-        let me = std::env::current_exe().expect("own path");
-        let binary = me
-            .parent()
-            .and_then(|p| p.parent())
-            .expect("target dir")
-            .join("vclock-demo");
+        let binary = binary::demo_binary(None);
         binaries.push((binary.display().to_string(), binary));
     }
     for (name, binary) in &binaries {

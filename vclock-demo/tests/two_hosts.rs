@@ -8,6 +8,7 @@
 //! `iptables`; skips with a message otherwise.
 
 mod common;
+mod namespaces;
 
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
@@ -16,22 +17,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Runs `argv`, returning its stderr on failure.
-fn run(argv: &[&str]) -> Result<(), String> {
-    let out = Command::new(argv[0])
-        .args(&argv[1..])
-        .output()
-        .map_err(|e| format!("{}: {e}", argv[0]))?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}: {}",
-            argv.join(" "),
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
+use namespaces::run;
 
 /// Two namespaces `a` and `b` joined by a veth pair, with addresses
 /// 10.77.N.1 and 10.77.N.2; deleted on drop.
