@@ -379,11 +379,12 @@ impl Machine {
     /// Takes what an outbox reports: the peer's state follows, and the
     /// user is told, once per failure of a peer that was reached before.
     fn outbox(&mut self, report: Report, fx: &mut Vec<Effect>) {
-        let (control, count) = match &report {
-            Report::Confirmed { to, fates, .. } => (Control::Delivered(*to), *fates),
-            Report::Lost { to, fates, .. } => (Control::Failed(*to), *fates),
-            Report::Late { to, count } => (Control::Failed(*to), *count),
-            _ => (Control::Done, 0),
+        // Each waiter (`--sync`) hears its message's fate.
+        let fates = match &report {
+            Report::Confirmed { to, fates, .. } => Some((Control::Delivered(*to), *fates)),
+            Report::Lost { to, fates, .. } => Some((Control::Failed(*to), *fates)),
+            Report::Late { to, count } => Some((Control::Failed(*to), *count)),
+            _ => None,
         };
         let shown = match &report {
             Report::Confirmed { noticed, .. } => !noticed.is_empty(),
@@ -411,8 +412,10 @@ impl Machine {
         if shown {
             fx.push(Effect::Output(Event::Outbox(report)));
         }
-        for _ in 0..count {
-            self.control(control, fx);
+        if let Some((control, count)) = fates {
+            for _ in 0..count {
+                self.control(control, fx);
+            }
         }
     }
 

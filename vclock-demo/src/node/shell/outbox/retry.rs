@@ -37,31 +37,34 @@ pub(super) fn next_attempt(previous: Option<Duration>) -> (Instant, Duration) {
 /// a process that is ending. Worth trying again soon rather than calling
 /// the peer down; if it is gone, the next attempt is refused.
 pub(super) fn is_shed(error: &Error) -> bool {
-    match error {
-        Error::Unsent { source }
-        | Error::Unconfirmed { source, .. }
-        | Error::BatchIncomplete { source, .. } => is_shed(source),
-        Error::PeerDown { source, .. } => matches!(
-            source.kind(),
+    matches!(
+        connect_failure(error),
+        Some(
             io::ErrorKind::ConnectionReset
                 | io::ErrorKind::ConnectionAborted
                 | io::ErrorKind::BrokenPipe
                 | io::ErrorKind::UnexpectedEof
-        ),
-        _ => false,
-    }
+        )
+    )
 }
 
 /// Whether a connection attempt failed because nothing answered it
 /// within the budget: a path that is cut (a partition) or a host that is
 /// gone, as opposed to a process that refused it.
 pub(super) fn is_unanswered(error: &Error) -> bool {
+    connect_failure(error) == Some(io::ErrorKind::TimedOut)
+}
+
+/// What the operating system said of a peer found down, through the
+/// errors that carry another (a send that numbered nothing, some, or
+/// left messages unconfirmed).
+fn connect_failure(error: &Error) -> Option<io::ErrorKind> {
     match error {
         Error::Unsent { source }
         | Error::Unconfirmed { source, .. }
-        | Error::BatchIncomplete { source, .. } => is_unanswered(source),
-        Error::PeerDown { source, .. } => source.kind() == io::ErrorKind::TimedOut,
-        _ => false,
+        | Error::BatchIncomplete { source, .. } => connect_failure(source),
+        Error::PeerDown { source, .. } => Some(source.kind()),
+        _ => None,
     }
 }
 
